@@ -1,0 +1,85 @@
+"""Weighted capacity: can this agent be offered one more contact of channel X?
+
+A profile (see :class:`acd.settings.CapacityProfile`) is compiled once against
+the configured channels: ``like`` fallbacks and exclusive-channel defaults are
+resolved here so the hot check is a few dict lookups.
+
+Every assignment an agent holds (offered, connected or in wrap-up) counts
+against its capacity, so an offer reserves the capacity it would use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from acd.settings import CapacityProfile, ChannelRule, ChannelSpec
+
+
+class CompiledProfile:
+    __slots__ = ("blocks", "capacity", "channels", "cost", "maximum", "name")
+
+    def __init__(self, profile: CapacityProfile, channels: Iterable[ChannelSpec]) -> None:
+        chans = list(channels)
+        names = [c.name for c in chans]
+        self.name = profile.name
+        self.capacity = profile.capacity
+        self.cost: dict[str, int] = {}
+        self.maximum: dict[str, int] = {}
+        for c in chans:
+            rule: ChannelRule | None = profile.rules.get(c.name)
+            if rule is None and c.like is not None:
+                rule = profile.rules.get(c.like)
+            if rule is not None:
+                self.cost[c.name] = rule.cost
+                self.maximum[c.name] = rule.max
+        # Channels this profile can take at all, in configuration order.
+        self.channels: tuple[str, ...] = tuple(n for n in names if n in self.cost)
+        self.blocks: dict[str, frozenset[str]] = {}
+        for c in chans:
+            explicit = profile.blocks.get(c.name)
+            if explicit is None and c.like is not None:
+                explicit = profile.blocks.get(c.like)
+            if explicit is not None:
+                self.blocks[c.name] = frozenset(explicit)
+            elif c.exclusive:
+                self.blocks[c.name] = frozenset(n for n in names if n != c.name)
+            else:
+                self.blocks[c.name] = frozenset()
+
+
+class Load:
+    """What an agent currently holds: capacity used and a count per channel."""
+
+    __slots__ = ("counts", "used")
+
+    def __init__(self) -> None:
+        self.used = 0
+        self.counts: dict[str, int] = {}
+
+    def add(self, profile: CompiledProfile, channel: str) -> None:
+        self.used += profile.cost[channel]
+        self.counts[channel] = self.counts.get(channel, 0) + 1
+
+    def remove(self, profile: CompiledProfile, channel: str) -> None:
+        self.used -= profile.cost[channel]
+        n = self.counts[channel] - 1
+        if n:
+            self.counts[channel] = n
+        else:
+            del self.counts[channel]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def can_take(profile: CompiledProfile, load: Load, channel: str) -> bool:
+    """O(active channels): cost fits, per-channel max not reached, not blocked."""
+    cost = profile.cost.get(channel)
+    if cost is None or load.used + cost > profile.capacity:
+        return False
+    counts = load.counts
+    if counts.get(channel, 0) >= profile.maximum[channel]:
+        return False
+    blocks = profile.blocks
+    return all(channel not in blocks[active] for active in counts)

@@ -1,0 +1,892 @@
+"""The routing engine: commands in, events out, no I/O.
+
+Drive it like h11's ``Connection``: ``events = engine.handle(command)``. Each
+command carries ``now``; timers that fall due up to ``now`` fire first (in
+deadline order, events stamped with their deadline), then the command applies.
+The engine never reads a clock, a socket or a file; the same commands in the
+same order produce the same state and the same events.
+
+If a command is refused (an :class:`~acd.errors.InvalidRequest`), nothing it
+would have changed has changed; events from timers that fired before it stay
+pending and are returned by the next ``handle`` (or ``drain``).
+
+Dispatch keeps one invariant (see :mod:`acd.routing`): after every command,
+no waiting contact has an available agent that is eligible for it, except an
+agent that declined it or a contact held for its preferred agent. So a
+decision is taken when something changes, at the cost of a heap lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from acd import commands as cmds
+from acd.capacity import CompiledProfile, can_take
+from acd.errors import (
+    ChannelNotAllowed,
+    DuplicateContact,
+    InvalidRequest,
+    InvalidTransition,
+    NotYourContact,
+    QueueFull,
+    UnknownAgent,
+    UnknownCommand,
+    UnknownContact,
+    UnknownQueue,
+)
+from acd.events import (
+    AgentPresenceChanged,
+    ContactAbandoned,
+    ContactCompleted,
+    ContactConnected,
+    ContactEnded,
+    ContactEscalated,
+    ContactOffered,
+    ContactOverflowed,
+    ContactQueued,
+    ContactTransferred,
+    Decision,
+    Event,
+    OfferEnded,
+    WrapUpEnded,
+    WrapUpStarted,
+)
+from acd.explain import Explanation, explain
+from acd.records import AgentState, Assignment, ClassRank, ContactEntry, ContactState
+from acd.routing import BEST_SKILLED, LEAST_OCCUPIED, LONGEST_IDLE, AgentEntry, RoutingClass
+from acd.settings import MAX_LEVEL, MIN_LEVEL, QueueSpec, RoutingConfig
+from acd.skills import Relaxed, Requirement, meets, merge, normalise, relax, score
+from acd.states import (
+    ABANDONED,
+    AVAILABLE,
+    CONNECTED,
+    LOGGED_OUT,
+    NOT_RESPONDING,
+    OFFERED,
+    OVERFLOWED,
+    QUEUED,
+    WRAP_UP,
+    agent_step,
+    assignment_step,
+    contact_step,
+    presence,
+)
+from acd.stats import (
+    AgentSnapshot,
+    QueueCounters,
+    QueueSnapshot,
+    agent_snapshot,
+    queue_snapshot,
+)
+from acd.timers import ESCALATION, HOLD_END, MAX_WAIT, OFFER_EXPIRY, WRAP_UP_END, Timers
+
+_NO_CHANNELS: tuple[str, ...] = ()
+# Contacts held for a preferred agent rank before all of its queues.
+_HELD_RANK: ClassRank = (0, 0, 0)
+# (comparison key, contact entry, its class or None when held)
+_Candidate = tuple[tuple[ClassRank, int, float, int], ContactEntry, RoutingClass | None]
+
+
+class Engine:
+    def __init__(self, config: RoutingConfig, now: float = 0.0) -> None:
+        config.validate()
+        self.config = config
+        self.now = now
+        self.queues: dict[str, QueueSpec] = {q.name: q for q in config.queues}
+        self.qstats: dict[str, QueueCounters] = {
+            q.name: QueueCounters(q.name) for q in config.queues
+        }
+        self.profiles: dict[str, CompiledProfile] = {
+            p.name: CompiledProfile(p, config.channels) for p in config.profiles
+        }
+        self.agents: dict[str, AgentState] = {}
+        # queue -> agents serving it, and queue -> skill -> those holding it (config order)
+        self.members: dict[str, list[AgentState]] = {q.name: [] for q in config.queues}
+        self._by_skill: dict[str, dict[str, list[AgentState]]] = {q.name: {} for q in config.queues}
+        for i, spec in enumerate(config.agents):
+            a = AgentState(spec, i, self.profiles[spec.profile])
+            a.status_since = now
+            self.agents[spec.id] = a
+            for qn in spec.queues:
+                self.members[qn].append(a)
+                self.qstats[qn].agents[LOGGED_OUT] += 1
+                for skill in spec.skills:
+                    self._by_skill[qn].setdefault(skill, []).append(a)
+        self._queue_req: dict[str, Requirement] = {
+            q.name: normalise(q.skills) for q in config.queues
+        }
+        self.contacts: dict[str, ContactState] = {}
+        self.classes: dict[tuple[str, str, Requirement, tuple[str, ...]], RoutingClass] = {}
+        # (queue, channel, base requirement, step) -> (class, priority boost)
+        self._placement: dict[tuple[str, str, Requirement, int], tuple[RoutingClass, int]] = {}
+        self.timers = Timers()
+        self._seq = 0
+        self._token = 0
+        self._offer_seq = 0
+        self._out: list[Event] = []
+        self.counters: dict[str, int] = {"commands": 0, "offers": 0, "refused": 0}
+        self._handlers: dict[type, Callable[[Any, float], None]] = {
+            cmds.Tick: self._on_tick,
+            cmds.Login: self._on_login,
+            cmds.Logout: self._on_logout,
+            cmds.SetAvailable: self._on_set_available,
+            cmds.SetAway: self._on_set_away,
+            cmds.NewContact: self._on_new_contact,
+            cmds.Accept: self._on_accept,
+            cmds.Reject: self._on_reject,
+            cmds.Abandon: self._on_abandon,
+            cmds.EndContact: self._on_end_contact,
+            cmds.EndWrapUp: self._on_end_wrap_up,
+            cmds.Transfer: self._on_transfer,
+        }
+
+    # ------------------------------------------------------------------ API
+
+    def handle(self, command: cmds.Command) -> list[Event]:
+        """Apply one command; return the events it (and due timers) caused."""
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            raise UnknownCommand(f"not an engine command: {type(command).__name__}")
+        now = command.now if command.now > self.now else self.now
+        self._fire_due(now)
+        self.now = now
+        self.counters["commands"] += 1
+        try:
+            handler(command, now)
+        except InvalidRequest:
+            self.counters["refused"] += 1
+            raise
+        return self.drain()
+
+    def drain(self) -> list[Event]:
+        """Events produced but not yet returned (after a refused command)."""
+        out = self._out
+        self._out = []
+        return out
+
+    def next_deadline(self) -> float | None:
+        """When the adapters should send the next ``Tick`` (None: no timer)."""
+        return self.timers.next_deadline()
+
+    def queue_stats(self, name: str) -> QueueSnapshot:
+        q = self.qstats.get(name)
+        if q is None:
+            raise UnknownQueue(f"unknown queue {name!r}")
+        return queue_snapshot(q, self.now)
+
+    def agent_stats(self, agent_id: str) -> AgentSnapshot:
+        return agent_snapshot(self._agent(agent_id), self.now)
+
+    def explain(self, contact_id: str) -> Explanation:
+        """Why is this contact still waiting? O(eligible agents + class size)."""
+        c = self._contact(contact_id)
+        spec = self.queues[c.queue]
+        cls, _ = self._class_for(c)
+        return explain(c, spec, cls.eligible, self.members[c.queue], cls.req, self.agents, self.now)
+
+    # ------------------------------------------------------------- lookups
+
+    def _agent(self, agent_id: str) -> AgentState:
+        a = self.agents.get(agent_id)
+        if a is None:
+            raise UnknownAgent(f"unknown agent {agent_id!r}")
+        return a
+
+    def _contact(self, contact_id: str) -> ContactState:
+        c = self.contacts.get(contact_id)
+        if c is None:
+            raise UnknownContact(f"unknown contact {contact_id!r}")
+        return c
+
+    def _assignment(self, a: AgentState, contact_id: str, state: str, event: str) -> Assignment:
+        self._contact(contact_id)
+        asg = a.assignments.get(contact_id)
+        if asg is None:
+            raise NotYourContact(f"contact {contact_id!r} is not offered or assigned to {a.id!r}")
+        if asg.state != state:
+            raise InvalidTransition("assignment", asg.state, event)
+        return asg
+
+    def _next_token(self) -> int:
+        self._token += 1
+        return self._token
+
+    # ------------------------------------------------------------- timers
+
+    def _fire_due(self, now: float) -> None:
+        for at, _, kind, token, rec in self.timers.pop_due(now):
+            self.now = at
+            if kind == OFFER_EXPIRY:
+                if rec.offer_token == token and rec.state == OFFERED:
+                    self._offer_expired(rec, at)
+            elif kind == WRAP_UP_END:
+                if rec.token == token and rec.state == WRAP_UP:
+                    self._finish_wrap_up(rec, at)
+            elif kind == ESCALATION:
+                if rec.epoch == token and rec.state in (QUEUED, OFFERED):
+                    self._escalate(rec, at)
+            elif kind == HOLD_END:
+                if rec.hold_token == token and rec.state == QUEUED:
+                    self._release_hold(rec)
+                    self._place(rec, at, "hold-expired")
+            elif kind == MAX_WAIT and rec.epoch == token and rec.state == QUEUED:
+                self._overflow(rec, at, "max-wait")
+
+    # --------------------------------------------------------- agent side
+
+    def _set_status(self, a: AgentState, status: str, reason: str | None, now: float) -> None:
+        elapsed = now - a.status_since
+        if a.status != LOGGED_OUT:
+            a.logged_in_s += elapsed
+            if a.status not in (AVAILABLE, NOT_RESPONDING):
+                a.away_s += elapsed
+        a.status = status
+        a.status_since = now
+        a.reason = reason
+        self._update_presence(a, now)
+
+    def _update_presence(self, a: AgentState, now: float) -> None:
+        p = presence(a.status, a.n_offered, a.n_connected, a.n_wrap)
+        if p == a.presence:
+            return
+        old = a.presence
+        for qn in a.spec.queues:
+            counts = self.qstats[qn].agents
+            counts[old] -= 1
+            counts[p] += 1
+        a.presence = p
+        self._out.append(AgentPresenceChanged(now, a.id, p, old, a.reason))
+
+    def _channels_now(self, a: AgentState) -> tuple[str, ...]:
+        """Channels this agent may be offered now. O(channels x active channels)."""
+        if a.status != AVAILABLE:
+            return _NO_CHANNELS
+        prof, load = a.profile, a.load
+        return tuple(ch for ch in prof.channels if can_take(prof, load, ch))
+
+    def _reindex(self, a: AgentState) -> None:
+        """Re-key the agent in every routing class of the channels it can take.
+
+        O(k log n) for k classes of those channels; older entries go stale.
+        """
+        avail = self._channels_now(a)
+        a.stamp += 1
+        old = a.avail
+        if old != avail:
+            for ch in old:
+                if ch not in avail:
+                    for cls, _ in a.classes.get(ch, ()):
+                        cls.live -= 1
+            for ch in avail:
+                if ch not in old:
+                    for cls, _ in a.classes.get(ch, ()):
+                        cls.live += 1
+            a.avail = avail
+        for ch in avail:
+            for cls, _ in a.classes.get(ch, ()):
+                cls.push_agent(a)
+
+    def _agent_freed(self, a: AgentState, now: float, trigger: str) -> None:
+        """The agent may take more work: offer it the best contacts it can take,
+        then re-index it. O(offers x k) class-top lookups for k classes."""
+        while True:
+            avail = self._channels_now(a)
+            if not avail or not self._offer_best_contact(a, avail, now, trigger):
+                break
+        self._reindex(a)
+
+    def _candidates(self, a: AgentState, avail: tuple[str, ...]) -> Iterator[_Candidate]:
+        """The best contact of each source the agent may take from: contacts
+        held for it (ranked before everything), then the top of each of its
+        routing classes for the channels it can take now. O(k) class tops."""
+        if a.held:
+            a.held = [e for e in a.held if e[4].hold_token == e[3]]
+            for e in a.held:
+                if e[4].channel in avail:
+                    yield (_HELD_RANK, e[0], e[1], e[2]), e, None
+        for ch in avail:
+            for cls, rank in a.classes.get(ch, ()):
+                if cls.n_contacts:
+                    top = cls.top_contact(a.id)
+                    if top is not None:
+                        yield (rank, top[0], top[1], top[2]), top, cls
+
+    def _offer_best_contact(
+        self, a: AgentState, avail: tuple[str, ...], now: float, trigger: str
+    ) -> bool:
+        best: _Candidate | None = None
+        runner: _Candidate | None = None
+        for cand in self._candidates(a, avail):
+            if best is None or cand[0] < best[0]:
+                runner, best = best, cand
+            elif runner is None or cand[0] < runner[0]:
+                runner = cand
+        if best is None:
+            return False
+        (rank, *_), e, cls = best
+        c = e[4]
+        decision = Decision(
+            trigger=trigger,
+            queue=c.queue,
+            step=c.step,
+            requirement=cls.label if cls is not None else "preferred agent",
+            strategy="routing-profile",
+            score=f"rank {rank[0]}, priority {-e[0]}, waited {now - e[1]:.1f}s",
+            runner_up=runner[1][4].id if runner is not None else None,
+            runner_up_score=(
+                f"priority {-runner[1][0]}, waited {now - runner[1][1]:.1f}s"
+                if runner is not None
+                else None
+            ),
+            waited_s=now - c.entered,
+        )
+        self._offer(c, a, now, decision)
+        return True
+
+    # -------------------------------------------------------- contact side
+
+    def _class_for(self, c: ContactState) -> tuple[RoutingClass, int]:
+        """The routing class for the contact's queue, channel, requirement and
+        step, created on first use. O(1) after the first time."""
+        key = (c.queue, c.channel, c.base_req, c.step)
+        hit = self._placement.get(key)
+        if hit is not None:
+            return hit
+        spec = self.queues[c.queue]
+        r = relax(c.base_req, spec.escalation, c.step)
+        ckey = (c.queue, c.channel, r.req, r.borrow_from)
+        cls = self.classes.get(ckey)
+        if cls is None:
+            cls = self._new_class(spec, c.channel, r)
+            self.classes[ckey] = cls
+        hit = (cls, r.priority_boost)
+        self._placement[key] = hit
+        return hit
+
+    def _new_class(self, spec: QueueSpec, channel: str, r: Relaxed) -> RoutingClass:
+        """Build a class and its eligible set. O(candidates), once per distinct
+        requirement: candidates are the members holding the rarest required
+        skill, in the queue and in the queues it borrows from."""
+        cls = RoutingClass(
+            len(self.classes), spec.name, channel, r.req, r.borrow_from, spec.strategy
+        )
+        seen: set[int] = set()
+        candidates: list[AgentState] = []
+        for qn in (spec.name, *r.borrow_from):
+            pool = self.members[qn]
+            if r.req:
+                by_skill = self._by_skill[qn]
+                pool = min((by_skill.get(s, []) for s, _ in r.req), key=len)
+            for a in pool:
+                if a.ordinal not in seen:
+                    seen.add(a.ordinal)
+                    candidates.append(a)
+        candidates.sort(key=lambda a: a.ordinal)
+        fallback = self._queue_req[spec.name]
+        for a in candidates:
+            if channel not in a.profile.cost or not meets(a.spec.skills, r.req):
+                continue
+            own = a.spec.queues.get(spec.name)
+            if own is not None:
+                rank: ClassRank = (own, 0, -spec.weight)
+            else:
+                rank = (
+                    min(a.spec.queues[b] for b in r.borrow_from if b in a.spec.queues),
+                    1,
+                    -spec.weight,
+                )
+            cls.eligible.append(a)
+            if cls.strategy == BEST_SKILLED:
+                cls.scores[a.ordinal] = score(a.spec.skills, r.req, fallback)
+            a.classes.setdefault(channel, []).append((cls, rank))
+            if channel in a.avail:
+                cls.live += 1
+                cls.push_agent(a)
+        return cls
+
+    def _eligible_now(self, a: AgentState, c: ContactState) -> bool:
+        """Does the agent meet the contact's current requirement? O(len(req))."""
+        cls, _ = self._class_for(c)
+        serves = c.queue in a.spec.queues or any(b in a.spec.queues for b in cls.borrow)
+        return serves and c.channel in a.profile.cost and meets(a.spec.skills, cls.req)
+
+    def _place(self, c: ContactState, now: float, trigger: str) -> None:
+        """Route a waiting contact: offer it to the best available eligible
+        agent, or index it in its class. O(log n)."""
+        if c.hold_agent is not None and self._hold(c, now, trigger):
+            return
+        cls, boost = self._class_for(c)
+        best, runner = cls.take_agent(c.declined)
+        if best is not None:
+            a = best[4]
+            decision = Decision(
+                trigger=trigger,
+                queue=c.queue,
+                step=c.step,
+                requirement=cls.label,
+                strategy=cls.strategy_name,
+                score=self._score_text(cls, best, now),
+                runner_up=runner[4].id if runner is not None else None,
+                runner_up_score=self._score_text(cls, runner, now) if runner is not None else None,
+                waited_s=now - c.entered,
+            )
+            self._offer(c, a, now, decision)
+            self._reindex(a)
+            return
+        tok = self._next_token()
+        c.cls = cls
+        c.class_token = tok
+        cls.n_contacts += 1
+        cls.push_contact((-(c.priority + boost), c.entered, c.seq, tok, c))
+        cls.compact_contacts()
+
+    @staticmethod
+    def _score_text(rc: RoutingClass, e: AgentEntry, now: float) -> str:
+        if rc.strategy == LONGEST_IDLE:
+            return f"idle {now - e[0]:.1f}s"
+        if rc.strategy == LEAST_OCCUPIED:
+            return f"open {int(e[0])}, idle {now - e[1]:.1f}s"
+        if rc.strategy == BEST_SKILLED:
+            return f"skill {-int(e[0])}, idle {now - e[1]:.1f}s"
+        return f"last offer #{int(e[0])}"
+
+    def _hold(self, c: ContactState, now: float, trigger: str) -> bool:
+        """Offer to, or wait for, the preferred agent. False: no hold applies."""
+        a = self.agents.get(c.hold_agent or "")
+        if a is None or a.status == LOGGED_OUT or not self._eligible_now(a, c):
+            c.hold_agent = None
+            return False
+        if c.channel in self._channels_now(a) and not (c.declined and a.id in c.declined):
+            decision = Decision(
+                trigger=trigger,
+                queue=c.queue,
+                step=c.step,
+                requirement="preferred agent",
+                strategy="preferred-agent",
+                score=f"preferred, idle {now - a.last_activity:.1f}s",
+                runner_up=None,
+                runner_up_score=None,
+                waited_s=now - c.entered,
+            )
+            self._offer(c, a, now, decision)
+            self._reindex(a)
+            return True
+        if c.hold_until <= now:
+            c.hold_agent = None
+            return False
+        tok = self._next_token()
+        c.hold_token = tok
+        _, boost = self._class_for(c)
+        a.held.append((-(c.priority + boost), c.entered, c.seq, tok, c))
+        self.timers.schedule(c.hold_until, HOLD_END, tok, c)
+        return True
+
+    def _release_hold(self, c: ContactState) -> None:
+        c.hold_token = 0
+        c.hold_agent = None
+
+    def _unindex(self, c: ContactState) -> None:
+        """Take a waiting contact out of its class or hold. O(1) (lazy)."""
+        if c.class_token:
+            c.class_token = 0
+            if c.cls is not None:
+                c.cls.n_contacts -= 1
+        if c.hold_token:
+            self._release_hold(c)
+
+    def _offer(self, c: ContactState, a: AgentState, now: float, decision: Decision) -> None:
+        """Reserve the agent's capacity and ring. The caller re-indexes the agent."""
+        c.state = contact_step(c.state, "offer")
+        self._unindex(c)
+        c.hold_agent = None
+        q = self.qstats[c.queue]
+        q.waiting -= 1
+        q.ringing += 1
+        q.offered += 1
+        tok = self._next_token()
+        c.offer_token = tok
+        c.agent_id = a.id
+        a.assignments[c.id] = Assignment(a, c.id, c.queue, c.channel, OFFERED, now, tok)
+        a.load.add(a.profile, c.channel)
+        a.n_offered += 1
+        a.offered += 1
+        a.last_activity = now
+        self._offer_seq += 1
+        a.rr[c.queue] = self._offer_seq
+        if a.busy_since is None:
+            a.busy_since = now
+        self.counters["offers"] += 1
+        expires = now + self.queues[c.queue].offer_timeout_s
+        self.timers.schedule(expires, OFFER_EXPIRY, tok, c)
+        self._out.append(ContactOffered(now, c.id, a.id, c.queue, c.channel, expires, decision))
+        self._update_presence(a, now)
+
+    def _drop_assignment(self, a: AgentState, asg: Assignment, now: float) -> None:
+        del a.assignments[asg.contact_id]
+        a.load.remove(a.profile, asg.channel)
+        if asg.state == OFFERED:
+            a.n_offered -= 1
+        elif asg.state == CONNECTED:
+            a.n_connected -= 1
+        else:
+            a.n_wrap -= 1
+        if not a.assignments and a.busy_since is not None:
+            a.busy_s += now - a.busy_since
+            a.busy_since = None
+
+    def _end_offer(self, c: ContactState, reason: str, now: float) -> AgentState:
+        """Withdraw the contact's pending offer from its agent (contact side is
+        the caller's). Returns the agent, not yet re-indexed."""
+        a = self.agents[c.agent_id or ""]
+        self._drop_assignment(a, a.assignments[c.id], now)
+        c.offer_token = 0
+        c.agent_id = None
+        self.qstats[c.queue].ringing -= 1
+        self._out.append(OfferEnded(now, c.id, a.id, reason))
+        self._update_presence(a, now)
+        return a
+
+    def _requeue(self, c: ContactState, now: float, reason: str) -> None:
+        """Back to the head of its queue: same priority, same entry time.
+        ``reason`` is why its offer ended."""
+        c.state = contact_step(c.state, "requeue")
+        q = self.qstats[c.queue]
+        q.waiting += 1
+        self._out.append(
+            ContactQueued(now, c.id, c.queue, c.channel, c.priority, c.customer, reason)
+        )
+        spec = self.queues[c.queue]
+        if spec.max_wait_s is not None and now - c.entered >= spec.max_wait_s:
+            self._overflow(c, now, "max-wait")
+            return
+        self._place(c, now, "requeue")
+
+    def _withdraw_offers(self, a: AgentState, reason: str, now: float) -> list[ContactState]:
+        """Withdraw every pending offer of the agent; the caller requeues the
+        contacts (in priority-then-FIFO order) once the agent can't take them."""
+        out = []
+        for asg in [x for x in a.assignments.values() if x.state == OFFERED]:
+            c = self.contacts[asg.contact_id]
+            self._end_offer(c, reason, now)
+            out.append(c)
+        out.sort(key=lambda c: (-c.priority, c.entered, c.seq))
+        return out
+
+    def _enter_queue(
+        self, c: ContactState, queue: str, now: float, reason: str, visited: tuple[str, ...] = ()
+    ) -> None:
+        """Put a (new or moved) contact in ``queue``: limits, timers, routing."""
+        spec = self.queues[queue]
+        q = self.qstats[queue]
+        if spec.max_size is not None and q.waiting >= spec.max_size:
+            self._leave_full(c, spec, now, (*visited, queue))
+            return
+        c.queue = queue
+        c.base_req = merge(self._queue_req[queue], c.extra)
+        c.step = 0
+        c.entered = now
+        c.epoch += 1
+        c.state = QUEUED
+        q.waiting += 1
+        q.entered(c)
+        self._out.append(ContactQueued(now, c.id, queue, c.channel, c.priority, c.customer, reason))
+        if spec.escalation:
+            self.timers.schedule(now + spec.escalation[0].after, ESCALATION, c.epoch, c)
+        if spec.max_wait_s is not None:
+            self.timers.schedule(now + spec.max_wait_s, MAX_WAIT, c.epoch, c)
+        self._place(c, now, "contact")
+
+    def _leave_full(
+        self, c: ContactState, spec: QueueSpec, now: float, visited: tuple[str, ...]
+    ) -> None:
+        target = spec.overflow_to
+        self.qstats[spec.name].overflowed += 1
+        if (
+            target is not None
+            and target not in visited
+            and c.channel in self.queues[target].channels
+        ):
+            self._out.append(ContactOverflowed(now, c.id, spec.name, target, "queue-full"))
+            self._enter_queue(c, target, now, "overflow", visited)
+            return
+        self._out.append(ContactOverflowed(now, c.id, spec.name, None, "queue-full"))
+        c.state = OVERFLOWED
+        self.contacts.pop(c.id, None)
+
+    def _overflow(self, c: ContactState, now: float, reason: str) -> None:
+        """A waiting contact passed its queue's maximum wait."""
+        spec = self.queues[c.queue]
+        self._unindex(c)
+        q = self.qstats[c.queue]
+        q.waiting -= 1
+        q.overflowed += 1
+        target = spec.overflow_to
+        if target is not None and c.channel in self.queues[target].channels:
+            c.state = contact_step(c.state, "move")
+            self._out.append(ContactOverflowed(now, c.id, spec.name, target, reason))
+            self._enter_queue(c, target, now, "overflow", (spec.name,))
+            return
+        c.state = contact_step(c.state, "overflow")
+        self._out.append(ContactOverflowed(now, c.id, spec.name, None, reason))
+        del self.contacts[c.id]
+
+    def _escalate(self, c: ContactState, now: float) -> None:
+        spec = self.queues[c.queue]
+        c.step += 1
+        if c.step < len(spec.escalation):
+            self.timers.schedule(c.entered + spec.escalation[c.step].after, ESCALATION, c.epoch, c)
+        cls, _ = self._class_for(c)
+        self._out.append(ContactEscalated(now, c.id, c.queue, c.step, cls.label))
+        if c.state == QUEUED and c.class_token:
+            self._unindex(c)
+            self._place(c, now, "escalation")
+
+    def _offer_expired(self, c: ContactState, now: float) -> None:
+        """RONA: the agent goes not-responding, its other offers are withdrawn,
+        the contact goes back to the head of its queue."""
+        a = self.agents[c.agent_id or ""]
+        if a.status == AVAILABLE:
+            self._set_status(a, agent_step(a.status, "rona"), "no-answer", now)
+        self._end_offer(c, "timeout", now)
+        a.rona += 1
+        others = self._withdraw_offers(a, "agent-not-responding", now)
+        self._reindex(a)
+        for x in sorted([c, *others], key=lambda x: (-x.priority, x.entered, x.seq)):
+            self._requeue(x, now, "timeout" if x is c else "agent-not-responding")
+
+    def _finish_wrap_up(self, asg: Assignment, now: float) -> None:
+        a = asg.agent
+        self._drop_assignment(a, asg, now)
+        q = self.qstats[asg.queue]
+        q.wrap_total += now - asg.since
+        q.wrapped += 1
+        a.last_activity = now
+        self._out.append(WrapUpEnded(now, a.id, asg.contact_id))
+        if asg.closes:
+            c = self.contacts.pop(asg.contact_id)
+            c.state = contact_step(c.state, "close")
+            self._out.append(ContactCompleted(now, c.id, c.queue))
+        self._update_presence(a, now)
+        self._agent_freed(a, now, "agent")
+
+    def _start_wrap_up(self, a: AgentState, asg: Assignment, event: str, now: float) -> None:
+        asg.state = assignment_step(asg.state, event)
+        a.n_connected -= 1
+        a.n_wrap += 1
+        a.handled += 1
+        q = self.qstats[asg.queue]
+        q.connected -= 1
+        q.handled += 1
+        q.talk_total += now - asg.connected_at
+        asg.since = now
+        asg.token = self._next_token()
+        until = now + self.queues[asg.queue].wrapup_s
+        self._out.append(WrapUpStarted(now, a.id, asg.contact_id, until))
+        self._update_presence(a, now)
+        if until <= now:
+            self._finish_wrap_up(asg, now)
+        else:
+            self.timers.schedule(until, WRAP_UP_END, asg.token, asg)
+
+    # ------------------------------------------------------------ handlers
+
+    def _on_tick(self, cmd: cmds.Tick, now: float) -> None:
+        """Timers already fired in ``handle``."""
+
+    def _on_login(self, cmd: cmds.Login, now: float) -> None:
+        a = self._agent(cmd.agent_id)
+        status = agent_step(a.status, "login" if cmd.away_reason is None else "login-away")
+        a.last_activity = now
+        self._set_status(a, status, cmd.away_reason, now)
+        self._agent_freed(a, now, "agent")
+
+    def _on_set_available(self, cmd: cmds.SetAvailable, now: float) -> None:
+        a = self._agent(cmd.agent_id)
+        status = agent_step(a.status, "available")
+        self._set_status(a, status, None, now)
+        self._agent_freed(a, now, "agent")
+
+    def _leave(self, a: AgentState, event: str, reason: str | None, now: float) -> None:
+        status = agent_step(a.status, event)
+        self._set_status(a, status, reason, now)
+        why = "agent-away" if event == "away" else "agent-logged-out"
+        withdrawn = self._withdraw_offers(a, why, now)
+        self._reindex(a)
+        for c in withdrawn:
+            self._requeue(c, now, why)
+
+    def _on_set_away(self, cmd: cmds.SetAway, now: float) -> None:
+        self._leave(self._agent(cmd.agent_id), "away", cmd.reason, now)
+
+    def _on_logout(self, cmd: cmds.Logout, now: float) -> None:
+        a = self._agent(cmd.agent_id)
+        self._leave(a, "logout", None, now)
+        held = [e[4] for e in a.held if e[4].hold_token == e[3]]
+        a.held = []
+        for c in sorted(held, key=lambda x: (-x.priority, x.entered, x.seq)):
+            self._release_hold(c)
+            self._place(c, now, "hold-released")
+
+    def _on_new_contact(self, cmd: cmds.NewContact, now: float) -> None:
+        if cmd.contact_id in self.contacts:
+            raise DuplicateContact(f"contact {cmd.contact_id!r} already exists")
+        spec = self.queues.get(cmd.queue)
+        if spec is None:
+            raise UnknownQueue(f"unknown queue {cmd.queue!r}")
+        channel = cmd.channel or spec.default_channel
+        if channel not in spec.channels:
+            raise ChannelNotAllowed(
+                f"queue {cmd.queue!r} takes {', '.join(spec.channels)}, not {channel!r}"
+            )
+        known = set(self.config.skills)
+        for skill, level in cmd.skills:
+            if skill not in known:
+                raise InvalidRequest(f"unknown skill {skill!r}")
+            if not MIN_LEVEL <= level <= MAX_LEVEL:
+                raise InvalidRequest(
+                    f"skill {skill!r}: level {level} is not in {MIN_LEVEL}..{MAX_LEVEL}"
+                )
+        self._seq += 1
+        c = ContactState(
+            cmd.contact_id,
+            cmd.queue,
+            channel,
+            cmd.customer,
+            cmd.priority,
+            dict(cmd.attributes),
+            (),
+            now,
+            self._seq,
+        )
+        c.extra = normalise(cmd.skills)
+        if cmd.preferred_agent is not None and cmd.preferred_agent in self.agents:
+            wait = spec.preferred_wait_s if cmd.preferred_wait_s is None else cmd.preferred_wait_s
+            c.hold_agent = cmd.preferred_agent
+            c.hold_until = now + wait
+        self.contacts[c.id] = c
+        self._enter_queue(c, cmd.queue, now, "new")
+
+    def _on_accept(self, cmd: cmds.Accept, now: float) -> None:
+        a = self._agent(cmd.agent_id)
+        asg = self._assignment(a, cmd.contact_id, OFFERED, "accept")
+        c = self.contacts[cmd.contact_id]
+        asg.state = assignment_step(asg.state, "accept")
+        c.state = contact_step(c.state, "accept")
+        asg.connected_at = now
+        c.offer_token = 0
+        a.n_offered -= 1
+        a.n_connected += 1
+        a.answered += 1
+        q = self.qstats[c.queue]
+        q.ringing -= 1
+        q.connected += 1
+        q.answered += 1
+        waited = now - c.entered
+        q.wait_answered_total += waited
+        if waited <= self.queues[c.queue].service_level_s:
+            q.answered_in_sl += 1
+        self._out.append(ContactConnected(now, c.id, a.id, c.queue, waited))
+        self._update_presence(a, now)
+
+    def _on_reject(self, cmd: cmds.Reject, now: float) -> None:
+        a = self._agent(cmd.agent_id)
+        self._assignment(a, cmd.contact_id, OFFERED, "reject")
+        c = self.contacts[cmd.contact_id]
+        self._end_offer(c, "rejected", now)
+        a.rejected += 1
+        c.declined = (c.declined or set()) | {a.id}
+        self._requeue(c, now, "rejected")
+        self._agent_freed(a, now, "agent")
+
+    def _on_abandon(self, cmd: cmds.Abandon, now: float) -> None:
+        c = self._contact(cmd.contact_id)
+        if c.state == WRAP_UP:
+            return  # the conversation is already over; the agent is wrapping up
+        if c.state == CONNECTED:
+            a = self.agents[c.agent_id or ""]
+            self._out.append(
+                ContactEnded(
+                    now, c.id, a.id, c.queue, "customer", now - a.assignments[c.id].connected_at
+                )
+            )
+            c.state = contact_step(c.state, "end")
+            self._start_wrap_up(a, a.assignments[c.id], "end", now)
+            return
+        was_offered = c.state == OFFERED
+        c.state = contact_step(c.state, "abandon")
+        q = self.qstats[c.queue]
+        q.abandoned += 1
+        agent = None
+        if was_offered:
+            agent = self._end_offer(c, "abandoned", now)
+        else:
+            q.waiting -= 1
+            self._unindex(c)
+        self._out.append(ContactAbandoned(now, c.id, c.queue, now - c.entered, was_offered))
+        c.state = ABANDONED
+        del self.contacts[c.id]
+        if agent is not None:
+            self._agent_freed(agent, now, "agent")
+
+    def _on_end_contact(self, cmd: cmds.EndContact, now: float) -> None:
+        a = self._agent(cmd.agent_id)
+        asg = self._assignment(a, cmd.contact_id, CONNECTED, "end")
+        c = self.contacts[cmd.contact_id]
+        c.state = contact_step(c.state, "end")
+        self._out.append(ContactEnded(now, c.id, a.id, c.queue, "agent", now - asg.connected_at))
+        self._start_wrap_up(a, asg, "end", now)
+
+    def _on_end_wrap_up(self, cmd: cmds.EndWrapUp, now: float) -> None:
+        a = self._agent(cmd.agent_id)
+        asg = a.assignments.get(cmd.contact_id)
+        if asg is None:
+            raise NotYourContact(f"{a.id!r} has no wrap-up for contact {cmd.contact_id!r}")
+        if asg.state != WRAP_UP:
+            raise InvalidTransition("assignment", asg.state, "end-wrap-up")
+        self._finish_wrap_up(asg, now)
+
+    def _on_transfer(self, cmd: cmds.Transfer, now: float) -> None:
+        c = self._contact(cmd.contact_id)
+        if cmd.to_queue is None and cmd.to_agent is None:
+            raise InvalidRequest("a transfer needs to_queue or to_agent")
+        target = cmd.to_queue or c.queue
+        spec = self.queues.get(target)
+        if spec is None:
+            raise UnknownQueue(f"unknown queue {target!r}")
+        if c.channel not in spec.channels:
+            raise ChannelNotAllowed(f"queue {target!r} does not take {c.channel!r} contacts")
+        if cmd.to_agent is not None:
+            self._agent(cmd.to_agent)
+        if spec.max_size is not None and self.qstats[target].waiting >= spec.max_size:
+            raise QueueFull(f"queue {target!r} is full ({spec.max_size} waiting)")
+        from_queue = c.queue
+        if cmd.by_agent is not None:
+            a = self._agent(cmd.by_agent)
+            asg = self._assignment(a, c.id, CONNECTED, "transfer")
+            c.state = contact_step(c.state, "transfer")
+            asg.closes = False
+            c.agent_id = None
+            self._out.append(ContactTransferred(now, c.id, from_queue, a.id, target, cmd.to_agent))
+            self._start_wrap_up(a, asg, "transfer", now)
+        else:
+            if c.state not in (QUEUED, OFFERED):
+                raise InvalidTransition("contact", c.state, "move")
+            freed = None
+            if c.state == OFFERED:
+                freed = self._end_offer(c, "moved", now)
+            else:
+                self._unindex(c)
+                self.qstats[from_queue].waiting -= 1
+            c.state = contact_step(c.state, "move")
+            self._out.append(ContactTransferred(now, c.id, from_queue, None, target, cmd.to_agent))
+            if freed is not None:
+                self._agent_freed(freed, now, "agent")
+        self.qstats[target].transferred_in += 1
+        # Never straight back to the agent who transferred it.
+        c.declined = {cmd.by_agent} if cmd.by_agent is not None else None
+        if cmd.to_agent is not None:
+            c.hold_agent = cmd.to_agent
+            wait = spec.preferred_wait_s if cmd.wait_s is None else cmd.wait_s
+            c.hold_until = now + wait
+        self._enter_queue(c, target, now, "transfer", (from_queue,) if target != from_queue else ())

@@ -1,0 +1,191 @@
+"""Mutable runtime records the engine keeps for agents and contacts.
+
+Slotted plain classes, not dataclasses: they are mutated on the hot path and
+never leave the engine (events and snapshots are what adapters see).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from acd.capacity import CompiledProfile, Load
+from acd.settings import AgentSpec
+from acd.skills import Requirement
+from acd.states import LOGGED_OUT
+
+if TYPE_CHECKING:
+    from acd.routing import RoutingClass
+
+# Per agent and routing class: how this agent ranks the class's contacts
+# against its other classes: (rank in its routing profile, borrowed 0/1, -queue weight).
+ClassRank = tuple[int, int, int]
+# Contact heap entry: (-priority, entered, seq, token, contact). Tokens are
+# unique per placement, so comparison never reaches the record.
+ContactEntry = tuple[int, float, int, int, "ContactState"]
+
+
+class Assignment:
+    """One agent's hold on one contact: offered, connected or wrap-up."""
+
+    __slots__ = (
+        "agent",
+        "channel",
+        "closes",
+        "connected_at",
+        "contact_id",
+        "queue",
+        "since",
+        "state",
+        "token",
+    )
+
+    def __init__(
+        self,
+        agent: AgentState,
+        contact_id: str,
+        queue: str,
+        channel: str,
+        state: str,
+        since: float,
+        token: int,
+    ) -> None:
+        self.agent = agent
+        self.contact_id = contact_id
+        self.queue = queue
+        self.channel = channel
+        self.state = state
+        self.since = since
+        self.token = token
+        self.connected_at = 0.0
+        self.closes = True  # wrap-up end completes the contact (False after a transfer)
+
+
+class AgentState:
+    __slots__ = (
+        "answered",
+        "assignments",
+        "avail",
+        "away_s",
+        "busy_s",
+        "busy_since",
+        "classes",
+        "handled",
+        "held",
+        "id",
+        "last_activity",
+        "load",
+        "logged_in_s",
+        "n_connected",
+        "n_offered",
+        "n_wrap",
+        "offered",
+        "ordinal",
+        "presence",
+        "profile",
+        "reason",
+        "rejected",
+        "rona",
+        "rr",
+        "spec",
+        "stamp",
+        "status",
+        "status_since",
+    )
+
+    def __init__(self, spec: AgentSpec, ordinal: int, profile: CompiledProfile) -> None:
+        self.spec = spec
+        self.id = spec.id
+        self.ordinal = ordinal
+        self.profile = profile
+        self.status = LOGGED_OUT
+        self.presence = LOGGED_OUT
+        self.reason: str | None = None
+        self.load = Load()
+        self.assignments: dict[str, Assignment] = {}
+        self.n_offered = 0
+        self.n_connected = 0
+        self.n_wrap = 0
+        # Channels the agent may be offered right now, in profile order.
+        self.avail: tuple[str, ...] = ()
+        # Routing classes this agent is eligible for, per channel.
+        self.classes: dict[str, list[tuple[RoutingClass, ClassRank]]] = {}
+        # Bumped on every change to availability or ranking keys: heap entries
+        # carrying an older stamp are stale (lazy deletion).
+        self.stamp = 0
+        self.last_activity = float("-inf")
+        self.rr: dict[str, int] = {}
+        # Contacts holding for this agent (preferred agent / transfer to agent).
+        self.held: list[ContactEntry] = []
+        # Statistics
+        self.offered = 0
+        self.answered = 0
+        self.handled = 0
+        self.rejected = 0
+        self.rona = 0
+        self.status_since = 0.0
+        self.logged_in_s = 0.0
+        self.away_s = 0.0
+        self.busy_s = 0.0
+        self.busy_since: float | None = None
+
+
+class ContactState:
+    __slots__ = (
+        "agent_id",
+        "arrived",
+        "attributes",
+        "base_req",
+        "channel",
+        "class_token",
+        "cls",
+        "customer",
+        "declined",
+        "entered",
+        "epoch",
+        "extra",
+        "hold_agent",
+        "hold_token",
+        "hold_until",
+        "id",
+        "offer_token",
+        "priority",
+        "queue",
+        "seq",
+        "state",
+        "step",
+    )
+
+    def __init__(
+        self,
+        contact_id: str,
+        queue: str,
+        channel: str,
+        customer: str,
+        priority: int,
+        attributes: dict[str, str],
+        base_req: Requirement,
+        now: float,
+        seq: int,
+    ) -> None:
+        self.id = contact_id
+        self.queue = queue
+        self.channel = channel
+        self.customer = customer
+        self.priority = priority
+        self.attributes = attributes
+        self.base_req = base_req
+        self.state = ""
+        self.step = 0
+        self.arrived = now
+        self.entered = now  # entry into the current queue: wait time and steps count from here
+        self.seq = seq
+        self.cls: RoutingClass | None = None
+        self.class_token = 0
+        self.epoch = 0  # bumped on entering a queue: older step/max-wait timers are stale
+        self.offer_token = 0
+        self.hold_agent: str | None = None
+        self.hold_token = 0
+        self.hold_until = 0.0
+        self.extra: Requirement = ()  # the contact's own requirements, on top of the queue's
+        self.agent_id: str | None = None
+        self.declined: set[str] | None = None

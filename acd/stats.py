@@ -1,0 +1,155 @@
+"""Real-time statistics, kept incrementally as the engine changes state.
+
+Nothing here scans agents or contacts: counters move on each transition, the
+longest wait is the top of a lazily-cleaned heap. Snapshots are plain frozen
+dataclasses for the REST API and metrics.
+
+Definitions (the supervisor wall and the metrics use the same ones):
+
+* service level % = answered within the queue's threshold / (answered +
+  abandoned), over contacts that entered the queue since start;
+* ASA = mean wait of answered contacts; AHT = mean (talk + wrap-up);
+* agent occupancy = time holding at least one contact / time logged in and
+  not away.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+from acd.records import AgentState, ContactState
+from acd.states import AWAY, LOGGED_OUT, OFFERED, PRESENCES, QUEUED
+
+# Oldest-waiting heap entry: (entered, seq, epoch, contact).
+_OldEntry = tuple[float, int, int, ContactState]
+
+
+class QueueCounters:
+    __slots__ = (
+        "abandoned",
+        "agents",
+        "answered",
+        "answered_in_sl",
+        "connected",
+        "handled",
+        "name",
+        "offered",
+        "oldest",
+        "overflowed",
+        "ringing",
+        "talk_total",
+        "transferred_in",
+        "wait_answered_total",
+        "waiting",
+        "wrap_total",
+        "wrapped",
+    )
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.waiting = 0
+        self.ringing = 0
+        self.connected = 0
+        self.offered = 0
+        self.answered = 0
+        self.answered_in_sl = 0
+        self.abandoned = 0
+        self.overflowed = 0
+        self.transferred_in = 0
+        self.handled = 0
+        self.wrapped = 0
+        self.wait_answered_total = 0.0
+        self.talk_total = 0.0
+        self.wrap_total = 0.0
+        self.agents: dict[str, int] = dict.fromkeys(PRESENCES, 0)
+        self.oldest: list[_OldEntry] = []
+
+    def entered(self, c: ContactState) -> None:
+        heapq.heappush(self.oldest, (c.entered, c.seq, c.epoch, c))
+
+    def longest_wait(self, now: float) -> float:
+        """O(1) amortised: stale tops (answered, left) are dropped lazily."""
+        h = self.oldest
+        while h:
+            entered, _, epoch, c = h[0]
+            if c.epoch == epoch and c.queue == self.name and c.state in (QUEUED, OFFERED):
+                return max(0.0, now - entered)
+            heapq.heappop(h)
+        return 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSnapshot:
+    name: str
+    waiting: int
+    ringing: int
+    connected: int
+    longest_wait_s: float
+    agents: dict[str, int]
+    offered: int
+    answered: int
+    abandoned: int
+    overflowed: int
+    service_level_pct: float | None
+    asa_s: float | None
+    aht_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSnapshot:
+    id: str
+    name: str
+    presence: str
+    status: str
+    reason: str | None
+    load: dict[str, int]
+    offered: int
+    answered: int
+    handled: int
+    rejected: int
+    not_answered: int
+    occupancy_pct: float | None
+
+
+def queue_snapshot(q: QueueCounters, now: float) -> QueueSnapshot:
+    finished = q.answered + q.abandoned
+    return QueueSnapshot(
+        name=q.name,
+        waiting=q.waiting,
+        ringing=q.ringing,
+        connected=q.connected,
+        longest_wait_s=q.longest_wait(now),
+        agents={k: v for k, v in q.agents.items() if v},
+        offered=q.offered,
+        answered=q.answered,
+        abandoned=q.abandoned,
+        overflowed=q.overflowed,
+        service_level_pct=100.0 * q.answered_in_sl / finished if finished else None,
+        asa_s=q.wait_answered_total / q.answered if q.answered else None,
+        aht_s=(q.talk_total + q.wrap_total) / q.handled if q.handled else None,
+    )
+
+
+def agent_snapshot(a: AgentState, now: float) -> AgentSnapshot:
+    staffed = a.logged_in_s - a.away_s
+    busy = a.busy_s
+    if a.status != LOGGED_OUT:
+        staffed += now - a.status_since if a.status != AWAY else 0.0
+    if a.busy_since is not None:
+        busy += now - a.busy_since
+    # Time already accounted in the current status is in logged_in_s/away_s.
+    return AgentSnapshot(
+        id=a.id,
+        name=a.spec.name,
+        presence=a.presence,
+        status=a.status,
+        reason=a.reason,
+        load=dict(a.load.counts),
+        offered=a.offered,
+        answered=a.answered,
+        handled=a.handled,
+        rejected=a.rejected,
+        not_answered=a.rona,
+        occupancy_pct=min(100.0, 100.0 * busy / staffed) if staffed > 0 else None,
+    )

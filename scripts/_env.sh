@@ -1,0 +1,29 @@
+# Shared by scripts/run and scripts/test: make .venv and install the project.
+# Re-installs only when pyproject.toml changes (a stamp holds its hash).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${ACD_VENV:-$ROOT/.venv}"
+EXTRAS="${1:-}"
+
+pick_python() {
+    for py in python3.13 python3.12 python3.11 python3; do
+        if command -v "$py" >/dev/null 2>&1 &&
+            "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+            echo "$py"
+            return
+        fi
+    done
+    echo "error: Python >= 3.11 is required" >&2
+    exit 1
+}
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$(pick_python)" -m venv "$VENV"
+fi
+want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)${EXTRAS}"
+stamp="$VENV/.acd-installed"
+if [ ! -f "$stamp" ] || ! grep -qx -- "$want" "$stamp"; then
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e "$ROOT${EXTRAS}"
+    echo "$want" >"$stamp"
+fi

@@ -1,0 +1,50 @@
+"""The core stays sans-I/O: no sockets, clocks, files, randomness or async."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import acd
+
+FORBIDDEN = {
+    "asyncio",
+    "socket",
+    "time",
+    "datetime",
+    "os",
+    "pathlib",
+    "random",
+    "threading",
+    "subprocess",
+    "io",
+    "redis",
+    "aiohttp",
+    "panoramisk",
+    "uvloop",
+    "msgpack_numpy",
+}
+
+
+def core_modules() -> list[Path]:
+    root = Path(acd.__file__).parent
+    return [p for p in sorted(root.glob("*.py"))]
+
+
+def test_core_has_modules() -> None:
+    names = {p.name for p in core_modules()}
+    assert {"engine.py", "routing.py", "capacity.py", "states.py"} <= names
+
+
+def test_core_imports_no_io() -> None:
+    bad = []
+    for path in core_modules():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            bad += [f"{path.name}: {n}" for n in names if n.split(".")[0] in FORBIDDEN]
+    assert bad == []
