@@ -325,6 +325,13 @@ class Engine:
         if best is None:
             return False
         (rank, *_), e, cls = best
+        if cls is not None:
+            # The winner's own class may hold the true runner-up.
+            nxt = cls.top_contact(a.id, skip=e)
+            if nxt is not None:
+                key = (rank, nxt[0], nxt[1], nxt[2])
+                if runner is None or key < runner[0]:
+                    runner = (key, nxt, cls)
         c = e[4]
         decision = Decision(
             trigger=trigger,
@@ -524,6 +531,7 @@ class Engine:
 
     def _drop_assignment(self, a: AgentState, asg: Assignment, now: float) -> None:
         del a.assignments[asg.contact_id]
+        asg.token = 0  # its wrap-up timer, if any, is now stale
         a.load.remove(a.profile, asg.channel)
         if asg.state == OFFERED:
             a.n_offered -= 1
@@ -860,6 +868,16 @@ class Engine:
             self._agent(cmd.to_agent)
         if spec.max_size is not None and self.qstats[target].waiting >= spec.max_size:
             raise QueueFull(f"queue {target!r} is full ({spec.max_size} waiting)")
+        if cmd.by_agent is not None and cmd.by_agent == cmd.to_agent:
+            raise InvalidRequest("an agent cannot transfer a contact to itself")
+        # Never back to an agent who passed it on (it may still be wrapping it
+        # up); an explicit transfer to an agent lifts a past decline, unless
+        # that agent still holds the contact.
+        declined = set(c.declined or ())
+        if cmd.by_agent is not None:
+            declined.add(cmd.by_agent)
+        if cmd.to_agent is not None and c.id not in self.agents[cmd.to_agent].assignments:
+            declined.discard(cmd.to_agent)
         from_queue = c.queue
         if cmd.by_agent is not None:
             a = self._agent(cmd.by_agent)
@@ -883,8 +901,7 @@ class Engine:
             if freed is not None:
                 self._agent_freed(freed, now, "agent")
         self.qstats[target].transferred_in += 1
-        # Never straight back to the agent who transferred it.
-        c.declined = {cmd.by_agent} if cmd.by_agent is not None else None
+        c.declined = declined or None
         if cmd.to_agent is not None:
             c.hold_agent = cmd.to_agent
             wait = spec.preferred_wait_s if cmd.wait_s is None else cmd.wait_s

@@ -144,11 +144,12 @@ class RoutingClass:
             self.contacts = [e for e in self.contacts if e[4].class_token == e[3]]
             heapq.heapify(self.contacts)
 
-    def top_contact(self, agent_id: str) -> ContactEntry | None:
+    def top_contact(self, agent_id: str, skip: ContactEntry | None = None) -> ContactEntry | None:
         """The best valid contact this agent has not declined, without removing it.
 
-        O(log n) amortised, plus O(d log n) for d contacts at the top that this
-        agent declined.
+        ``skip`` (an entry about to be offered) is dropped instead, which gives
+        the runner-up. O(log n) amortised, plus O(d log n) for d contacts at
+        the top that this agent declined.
         """
         h = self.contacts
         aside: list[ContactEntry] = []
@@ -156,7 +157,7 @@ class RoutingClass:
         while h:
             e = h[0]
             c = e[4]
-            if c.class_token != e[3]:
+            if c.class_token != e[3] or e is skip:
                 heapq.heappop(h)
                 continue
             if c.declined is not None and agent_id in c.declined:

@@ -1,0 +1,153 @@
+"""Settings validation, capacity, state tables, skills and the codec."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from acd import codec
+from acd import commands as c
+from acd.capacity import CompiledProfile, Load, can_take
+from acd.errors import ConfigError, InvalidTransition
+from acd.events import ContactOffered, Decision
+from acd.settings import (
+    DEFAULT_CHANNELS,
+    DEFAULT_PROFILES,
+    AgentSpec,
+    CapacityProfile,
+    ChannelRule,
+    EscalationStep,
+    QueueSpec,
+    RoutingConfig,
+    default_config,
+)
+from acd.skills import normalise, relax
+from acd.states import agent_step, contact_step, presence
+
+
+def profile(name: str) -> CompiledProfile:
+    return CompiledProfile(next(p for p in DEFAULT_PROFILES if p.name == name), DEFAULT_CHANNELS)
+
+
+def test_default_config_is_valid() -> None:
+    cfg = default_config()
+    assert {p.name for p in cfg.profiles} == {"voice", "chat", "blended"}
+
+
+def test_validation_collects_every_problem() -> None:
+    cfg = RoutingConfig(
+        channels=DEFAULT_CHANNELS,
+        profiles=DEFAULT_PROFILES,
+        skills=("sales",),
+        queues=(
+            QueueSpec("q", skills={"cooking": 2, "sales": 9}, strategy="fastest",
+                      overflow_to="nowhere",
+                      escalation=(EscalationStep(60), EscalationStep(30))),
+        ),
+        agents=(AgentSpec("a", profile="robot", queues={"q": 1, "zz": 0}), AgentSpec("a")),
+    )
+    with pytest.raises(ConfigError) as err:
+        cfg.validate()
+    text = "\n".join(err.value.problems)
+    for expected in (
+        "duplicate agent 'a'",
+        "queues.q.skills: unknown skill 'cooking'",
+        "queues.q.skills.sales: level 9 is not in 1..5",
+        "queues.q.strategy: 'fastest' is not one of",
+        "queues.q.overflow_to: unknown queue 'nowhere'",
+        "queues.q.escalation[1].after: 30 must be greater than the previous step's (60)",
+        "agents.a.profile: unknown profile 'robot'",
+        "agents.a.queues: unknown queue 'zz'",
+        "agents.a.queues.zz: rank must be an integer >= 1",
+    ):
+        assert expected in text
+    assert err.value.code == "invalid-config"
+
+
+def test_capacity_voice_exclusive_chat_three_blended_mix() -> None:
+    v, ch, bl = profile("voice"), profile("chat"), profile("blended")
+    load = Load()
+    assert can_take(v, load, "voice") and not can_take(v, load, "chat")
+    load.add(v, "voice")
+    assert not can_take(v, load, "voice")
+    load = Load()
+    for _ in range(3):
+        assert can_take(ch, load, "chat")
+        load.add(ch, "chat")
+    assert not can_take(ch, load, "chat")
+    assert can_take(ch, load, "email")  # 75 + 25 fits in 100
+    assert can_take(ch, load, "wechat")  # like chat, counted on its own
+    load = Load()
+    load.add(bl, "chat")
+    load.add(bl, "chat")
+    assert can_take(bl, load, "voice")  # a call while chatting
+    load.add(bl, "voice")
+    assert not can_take(bl, load, "chat")  # no new chat during a call
+    load.remove(bl, "voice")
+    assert can_take(bl, load, "chat")
+    assert load.total == 2
+
+
+def test_profile_may_make_voice_non_exclusive() -> None:
+    p = CapacityProfile(
+        "supervisor", 200, {"voice": ChannelRule(100, 1), "chat": ChannelRule(50, 2)},
+        blocks={"voice": frozenset()},
+    )
+    cp = CompiledProfile(p, DEFAULT_CHANNELS)
+    load = Load()
+    load.add(cp, "voice")
+    assert can_take(cp, load, "chat")
+
+
+def test_state_tables_name_state_and_event() -> None:
+    assert agent_step("logged-out", "login") == "available"
+    assert agent_step("available", "rona") == "not-responding"
+    with pytest.raises(InvalidTransition) as err:
+        agent_step("logged-out", "away")
+    assert (err.value.machine, err.value.state, err.value.event) == ("agent", "logged-out", "away")
+    assert contact_step("offered", "requeue") == "queued"
+    with pytest.raises(InvalidTransition):
+        contact_step("ended", "offer")
+    assert presence("available", 1, 1, 0) == "offered"
+    assert presence("available", 0, 1, 1) == "busy"
+    assert presence("available", 0, 0, 1) == "wrap-up"
+    assert presence("away", 1, 0, 0) == "away"
+
+
+def test_relax_is_cumulative() -> None:
+    req = normalise({"sales": 4, "french": 3})
+    steps = (
+        EscalationStep(30, accept_level=2),
+        EscalationStep(60, drop_skills=("french",), borrow_from=("x",), priority_boost=2),
+        EscalationStep(90, any_member=True, priority_boost=1),
+    )
+    assert relax(req, steps, 0).req == (("french", 3), ("sales", 4))
+    assert relax(req, steps, 1).req == (("french", 2), ("sales", 2))
+    r2 = relax(req, steps, 2)
+    assert (r2.req, r2.borrow_from, r2.priority_boost) == ((("sales", 2),), ("x",), 2)
+    r3 = relax(req, steps, 3)
+    assert (r3.req, r3.priority_boost) == ((), 3)
+
+
+def test_codec_round_trips_through_msgpack() -> None:
+    cmd = c.NewContact(1.5, "k1", "sales", "chat", "cust", 3, (("sales", 2),), {"lang": "fr"}, "a1", 10.0)
+    assert codec.unpack(codec.pack(cmd)) == cmd
+    offer = ContactOffered(2.0, "k1", "a1", "sales", "chat", 22.0,
+                           Decision("contact", "sales", 0, "sales>=2", "longest-idle", "idle 1s", None, None, 0.5))
+    assert codec.unpack(codec.pack(offer)) == offer
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xc1",
+        msgpack.packb([1, 2]),
+        msgpack.packb({"type": "Nope"}),
+        msgpack.packb({"type": "Login", "now": 1}),
+        msgpack.packb({"type": "Login", "now": 1, "agent_id": "a", "evil": 1}),
+    ],
+)
+def test_codec_rejects_malformed(data: bytes) -> None:
+    with pytest.raises(codec.MalformedMessage) as err:
+        codec.unpack(data)
+    assert err.value.code == "malformed-message"
