@@ -16,7 +16,7 @@ from acd.settings import CapacityProfile, ChannelRule, ChannelSpec
 
 
 class CompiledProfile:
-    __slots__ = ("blocks", "capacity", "channels", "cost", "maximum", "name")
+    __slots__ = ("_open", "blocks", "capacity", "channels", "cost", "maximum", "name")
 
     def __init__(self, profile: CapacityProfile, channels: Iterable[ChannelSpec]) -> None:
         chans = list(channels)
@@ -45,20 +45,35 @@ class CompiledProfile:
                 self.blocks[c.name] = frozenset(n for n in names if n != c.name)
             else:
                 self.blocks[c.name] = frozenset()
+        self._open: dict[tuple[tuple[str, int], ...], tuple[str, ...]] = {}
+
+    def open_channels(self, load: Load) -> tuple[str, ...]:
+        """Channels that may be offered on top of ``load``. O(1) after the
+        first time a load shape is seen (a profile has few shapes)."""
+        hit = self._open.get(load.shape)
+        if hit is None:
+            hit = self._open[load.shape] = tuple(ch for ch in self.channels if can_take(self, load, ch))
+        return hit
 
 
 class Load:
-    """What an agent currently holds: capacity used and a count per channel."""
+    """What an agent currently holds: capacity used and a count per channel.
 
-    __slots__ = ("counts", "used")
+    ``shape`` is the counts in canonical order: agents of a profile go through
+    few distinct shapes, so the channels open to each shape are cached.
+    """
+
+    __slots__ = ("counts", "shape", "used")
 
     def __init__(self) -> None:
         self.used = 0
         self.counts: dict[str, int] = {}
+        self.shape: tuple[tuple[str, int], ...] = ()
 
     def add(self, profile: CompiledProfile, channel: str) -> None:
         self.used += profile.cost[channel]
         self.counts[channel] = self.counts.get(channel, 0) + 1
+        self.shape = tuple(sorted(self.counts.items()))
 
     def remove(self, profile: CompiledProfile, channel: str) -> None:
         self.used -= profile.cost[channel]
@@ -67,6 +82,7 @@ class Load:
             self.counts[channel] = n
         else:
             del self.counts[channel]
+        self.shape = tuple(sorted(self.counts.items()))
 
     @property
     def total(self) -> int:
@@ -82,4 +98,7 @@ def can_take(profile: CompiledProfile, load: Load, channel: str) -> bool:
     if counts.get(channel, 0) >= profile.maximum[channel]:
         return False
     blocks = profile.blocks
-    return all(channel not in blocks[active] for active in counts)
+    for active in counts:  # noqa: SIM110 (a plain loop beats all() on this path)
+        if channel in blocks[active]:
+            return False
+    return True

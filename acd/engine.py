@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from acd import commands as cmds
-from acd.capacity import CompiledProfile, can_take
+from acd.capacity import CompiledProfile
 from acd.errors import (
     ChannelNotAllowed,
     DuplicateContact,
@@ -94,9 +94,7 @@ class Engine:
         self.config = config
         self.now = now
         self.queues: dict[str, QueueSpec] = {q.name: q for q in config.queues}
-        self.qstats: dict[str, QueueCounters] = {
-            q.name: QueueCounters(q.name) for q in config.queues
-        }
+        self.qstats: dict[str, QueueCounters] = {q.name: QueueCounters(q.name) for q in config.queues}
         self.profiles: dict[str, CompiledProfile] = {
             p.name: CompiledProfile(p, config.channels) for p in config.profiles
         }
@@ -113,9 +111,7 @@ class Engine:
                 self.qstats[qn].agents[LOGGED_OUT] += 1
                 for skill in spec.skills:
                     self._by_skill[qn].setdefault(skill, []).append(a)
-        self._queue_req: dict[str, Requirement] = {
-            q.name: normalise(q.skills) for q in config.queues
-        }
+        self._queue_req: dict[str, Requirement] = {q.name: normalise(q.skills) for q in config.queues}
         self.contacts: dict[str, ContactState] = {}
         self.classes: dict[tuple[str, str, Requirement, tuple[str, ...]], RoutingClass] = {}
         # (queue, channel, base requirement, step) -> (class, priority boost)
@@ -259,11 +255,10 @@ class Engine:
         self._out.append(AgentPresenceChanged(now, a.id, p, old, a.reason))
 
     def _channels_now(self, a: AgentState) -> tuple[str, ...]:
-        """Channels this agent may be offered now. O(channels x active channels)."""
+        """Channels this agent may be offered now. O(1) (cached per load shape)."""
         if a.status != AVAILABLE:
             return _NO_CHANNELS
-        prof, load = a.profile, a.load
-        return tuple(ch for ch in prof.channels if can_take(prof, load, ch))
+        return a.profile.open_channels(a.load)
 
     def _reindex(self, a: AgentState) -> None:
         """Re-key the agent in every routing class of the channels it can take.
@@ -312,9 +307,7 @@ class Engine:
                     if top is not None:
                         yield (rank, top[0], top[1], top[2]), top, cls
 
-    def _offer_best_contact(
-        self, a: AgentState, avail: tuple[str, ...], now: float, trigger: str
-    ) -> bool:
+    def _offer_best_contact(self, a: AgentState, avail: tuple[str, ...], now: float, trigger: str) -> bool:
         best: _Candidate | None = None
         runner: _Candidate | None = None
         for cand in self._candidates(a, avail):
@@ -342,9 +335,7 @@ class Engine:
             score=f"rank {rank[0]}, priority {-e[0]}, waited {now - e[1]:.1f}s",
             runner_up=runner[1][4].id if runner is not None else None,
             runner_up_score=(
-                f"priority {-runner[1][0]}, waited {now - runner[1][1]:.1f}s"
-                if runner is not None
-                else None
+                f"priority {-runner[1][0]}, waited {now - runner[1][1]:.1f}s" if runner is not None else None
             ),
             waited_s=now - c.entered,
         )
@@ -375,9 +366,7 @@ class Engine:
         """Build a class and its eligible set. O(candidates), once per distinct
         requirement: candidates are the members holding the rarest required
         skill, in the queue and in the queues it borrows from."""
-        cls = RoutingClass(
-            len(self.classes), spec.name, channel, r.req, r.borrow_from, spec.strategy
-        )
+        cls = RoutingClass(len(self.classes), spec.name, channel, r.req, r.borrow_from, spec.strategy)
         seen: set[int] = set()
         candidates: list[AgentState] = []
         for qn in (spec.name, *r.borrow_from):
@@ -561,9 +550,7 @@ class Engine:
         c.state = contact_step(c.state, "requeue")
         q = self.qstats[c.queue]
         q.waiting += 1
-        self._out.append(
-            ContactQueued(now, c.id, c.queue, c.channel, c.priority, c.customer, reason)
-        )
+        self._out.append(ContactQueued(now, c.id, c.queue, c.channel, c.priority, c.customer, reason))
         spec = self.queues[c.queue]
         if spec.max_wait_s is not None and now - c.entered >= spec.max_wait_s:
             self._overflow(c, now, "max-wait")
@@ -605,16 +592,10 @@ class Engine:
             self.timers.schedule(now + spec.max_wait_s, MAX_WAIT, c.epoch, c)
         self._place(c, now, "contact")
 
-    def _leave_full(
-        self, c: ContactState, spec: QueueSpec, now: float, visited: tuple[str, ...]
-    ) -> None:
+    def _leave_full(self, c: ContactState, spec: QueueSpec, now: float, visited: tuple[str, ...]) -> None:
         target = spec.overflow_to
         self.qstats[spec.name].overflowed += 1
-        if (
-            target is not None
-            and target not in visited
-            and c.channel in self.queues[target].channels
-        ):
+        if target is not None and target not in visited and c.channel in self.queues[target].channels:
             self._out.append(ContactOverflowed(now, c.id, spec.name, target, "queue-full"))
             self._enter_queue(c, target, now, "overflow", visited)
             return
@@ -744,17 +725,13 @@ class Engine:
             raise UnknownQueue(f"unknown queue {cmd.queue!r}")
         channel = cmd.channel or spec.default_channel
         if channel not in spec.channels:
-            raise ChannelNotAllowed(
-                f"queue {cmd.queue!r} takes {', '.join(spec.channels)}, not {channel!r}"
-            )
+            raise ChannelNotAllowed(f"queue {cmd.queue!r} takes {', '.join(spec.channels)}, not {channel!r}")
         known = set(self.config.skills)
         for skill, level in cmd.skills:
             if skill not in known:
                 raise InvalidRequest(f"unknown skill {skill!r}")
             if not MIN_LEVEL <= level <= MAX_LEVEL:
-                raise InvalidRequest(
-                    f"skill {skill!r}: level {level} is not in {MIN_LEVEL}..{MAX_LEVEL}"
-                )
+                raise InvalidRequest(f"skill {skill!r}: level {level} is not in {MIN_LEVEL}..{MAX_LEVEL}")
         self._seq += 1
         c = ContactState(
             cmd.contact_id,
@@ -814,9 +791,7 @@ class Engine:
         if c.state == CONNECTED:
             a = self.agents[c.agent_id or ""]
             self._out.append(
-                ContactEnded(
-                    now, c.id, a.id, c.queue, "customer", now - a.assignments[c.id].connected_at
-                )
+                ContactEnded(now, c.id, a.id, c.queue, "customer", now - a.assignments[c.id].connected_at)
             )
             c.state = contact_step(c.state, "end")
             self._start_wrap_up(a, a.assignments[c.id], "end", now)

@@ -225,27 +225,19 @@ def _problems(cfg: RoutingConfig) -> list[str]:
         for i, st in enumerate(q.escalation):
             sw = f"{where}.escalation[{i}]"
             if st.after <= last:
-                out.append(
-                    f"{sw}.after: {st.after} must be greater than the previous step's ({last})"
-                )
+                out.append(f"{sw}.after: {st.after} must be greater than the previous step's ({last})")
             last = max(last, st.after)
             if st.accept_level is not None and not MIN_LEVEL <= st.accept_level <= MAX_LEVEL:
                 out.append(f"{sw}.accept_level: must be in {MIN_LEVEL}..{MAX_LEVEL}")
-            out += [
-                f"{sw}.drop_skills: unknown skill {s!r}" for s in st.drop_skills if s not in skills
-            ]
-            out += [
-                f"{sw}.borrow_from: unknown queue {b!r}" for b in st.borrow_from if b not in queues
-            ]
+            out += [f"{sw}.drop_skills: unknown skill {s!r}" for s in st.drop_skills if s not in skills]
+            out += [f"{sw}.borrow_from: unknown queue {b!r}" for b in st.borrow_from if b not in queues]
     for a in cfg.agents:
         where = f"agents.{a.id}"
         if not a.id:
             out.append("agents: an agent id must not be empty")
         out += _check_levels(f"{where}.skills", a.skills, skills)
         if a.profile not in profiles:
-            out.append(
-                f"{where}.profile: unknown profile {a.profile!r} (known: {sorted(profiles)})"
-            )
+            out.append(f"{where}.profile: unknown profile {a.profile!r} (known: {sorted(profiles)})")
         for qn, rank in a.queues.items():
             if qn not in queues:
                 out.append(f"{where}.queues: unknown queue {qn!r}")
@@ -315,8 +307,6 @@ def default_config() -> RoutingConfig:
             AgentSpec("alice", "Alice", {"sales": 4, "english": 5}, "blended", {"sales": 1}),
             AgentSpec("bob", "Bob", {"support": 3, "english": 4}, "blended", {"support": 1}),
             AgentSpec("chen", "Chen", {"support": 4, "mandarin": 5}, "chat", {"support": 1}),
-            AgentSpec(
-                "dana", "Dana", {"sales": 2, "support": 2}, "voice", {"sales": 1, "support": 2}
-            ),
+            AgentSpec("dana", "Dana", {"sales": 2, "support": 2}, "voice", {"sales": 1, "support": 2}),
         ),
     ).validate()

@@ -21,9 +21,7 @@ from acd.errors import InvalidRequest
 
 def _line(e: ev.Event) -> str | None:
     if isinstance(e, ev.ContactQueued):
-        return (
-            f"{e.contact_id} queued in {e.queue} ({e.channel}, priority {e.priority}, {e.reason})"
-        )
+        return f"{e.contact_id} queued in {e.queue} ({e.channel}, priority {e.priority}, {e.reason})"
     if isinstance(e, ev.ContactOffered):
         d = e.decision
         ru = f"; runner-up {d.runner_up} ({d.runner_up_score})" if d.runner_up else ""

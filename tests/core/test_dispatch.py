@@ -163,7 +163,10 @@ def test_wechat_is_chat_like() -> None:
 
 
 def test_rona_requeues_at_head_and_marks_agent_not_responding() -> None:
-    agents = [agent("a1", {"sales": 3}, {"sales": 1}, "voice"), agent("a2", {"sales": 3}, {"sales": 1}, "voice")]
+    agents = [
+        agent("a1", {"sales": 3}, {"sales": 1}, "voice"),
+        agent("a2", {"sales": 3}, {"sales": 1}, "voice"),
+    ]
     run = Run(config([sales(offer_timeout_s=10)], agents))
     run(c.Login(0, "a1"))
     run(c.NewContact(1, "k1", "sales"))
@@ -178,7 +181,10 @@ def test_rona_requeues_at_head_and_marks_agent_not_responding() -> None:
 
 
 def test_reject_moves_on_and_never_reoffers_to_same_agent() -> None:
-    agents = [agent("a1", {"sales": 3}, {"sales": 1}, "voice"), agent("a2", {"sales": 3}, {"sales": 1}, "voice")]
+    agents = [
+        agent("a1", {"sales": 3}, {"sales": 1}, "voice"),
+        agent("a2", {"sales": 3}, {"sales": 1}, "voice"),
+    ]
     run = Run(config([sales()], agents))
     run(c.Login(0, "a1"))
     run(c.NewContact(1, "k1", "sales"))
@@ -239,7 +245,9 @@ def test_blocked_head_does_not_stall_the_queue() -> None:
 
 def test_borrow_from_another_queue_after_wait() -> None:
     support = QueueSpec(
-        "support", channels=("voice",), skills={"support": 1},
+        "support",
+        channels=("voice",),
+        skills={"support": 1},
         escalation=(EscalationStep(20, drop_skills=("support",), borrow_from=("sales",)),),
     )
     run = Run(config([sales(), support], [agent("s1", {"sales": 3}, {"sales": 1}, "voice")]))
@@ -263,13 +271,18 @@ def test_queue_full_overflows_to_target_and_max_wait_leaves() -> None:
     run(c.Tick(12))
     ov = run.of(ev.ContactOverflowed)
     assert [(e.contact_id, e.to_queue, e.reason) for e in ov if isinstance(e, ev.ContactOverflowed)][-1] == (
-        "k2", None, "max-wait",
+        "k2",
+        None,
+        "max-wait",
     )
     assert set(run.engine.contacts) == {"k1"}
 
 
 def test_preferred_agent_waited_for_then_fallback() -> None:
-    agents = [agent("pref", {"sales": 3}, {"sales": 1}, "voice"), agent("any", {"sales": 3}, {"sales": 1}, "voice")]
+    agents = [
+        agent("pref", {"sales": 3}, {"sales": 1}, "voice"),
+        agent("any", {"sales": 3}, {"sales": 1}, "voice"),
+    ]
     run = Run(config([sales()], agents))
     run(c.Login(0, "pref"))
     run(c.Login(0, "any"))
@@ -283,7 +296,10 @@ def test_preferred_agent_waited_for_then_fallback() -> None:
 
 
 def test_preferred_agent_gets_it_when_free() -> None:
-    agents = [agent("pref", {"sales": 3}, {"sales": 1}, "voice"), agent("any", {"sales": 3}, {"sales": 1}, "voice")]
+    agents = [
+        agent("pref", {"sales": 3}, {"sales": 1}, "voice"),
+        agent("any", {"sales": 3}, {"sales": 1}, "voice"),
+    ]
     run = Run(config([sales(wrapup_s=0)], agents))
     run(c.Login(0, "any"))
     run(c.Login(1, "pref"))
@@ -335,7 +351,10 @@ def test_supervisor_move_and_errors() -> None:
 
 
 def test_agent_acts_only_on_its_own_contacts() -> None:
-    agents = [agent("a1", {"sales": 3}, {"sales": 1}, "voice"), agent("a2", {"sales": 3}, {"sales": 1}, "voice")]
+    agents = [
+        agent("a1", {"sales": 3}, {"sales": 1}, "voice"),
+        agent("a2", {"sales": 3}, {"sales": 1}, "voice"),
+    ]
     run = Run(config([sales()], agents))
     run(c.Login(0, "a1"))
     run(c.Login(0, "a2"))

@@ -49,17 +49,35 @@ PROFILES = (
 )
 QUEUES = (
     QueueSpec(
-        "q1", ("voice", "chat"), {"a": 2}, strategy="longest-idle", offer_timeout_s=5, wrapup_s=3,
+        "q1",
+        ("voice", "chat"),
+        {"a": 2},
+        strategy="longest-idle",
+        offer_timeout_s=5,
+        wrapup_s=3,
         escalation=(EscalationStep(10, accept_level=1), EscalationStep(20, any_member=True)),
-        max_wait_s=50, overflow_to="q3",
+        max_wait_s=50,
+        overflow_to="q3",
     ),
     QueueSpec(
-        "q2", ("chat", "email"), {"b": 3}, weight=1, strategy="least-occupied", offer_timeout_s=6,
-        escalation=(EscalationStep(15, borrow_from=("q1",)),), max_size=4, overflow_to="q3",
+        "q2",
+        ("chat", "email"),
+        {"b": 3},
+        weight=1,
+        strategy="least-occupied",
+        offer_timeout_s=6,
+        escalation=(EscalationStep(15, borrow_from=("q1",)),),
+        max_size=4,
+        overflow_to="q3",
     ),
     QueueSpec(
-        "q3", ("voice", "chat", "email"), {"c": 1}, strategy="round-robin", wrapup_s=2,
-        offer_timeout_s=4, escalation=(EscalationStep(10, drop_skills=("c",)),),
+        "q3",
+        ("voice", "chat", "email"),
+        {"c": 1},
+        strategy="round-robin",
+        wrapup_s=2,
+        offer_timeout_s=4,
+        escalation=(EscalationStep(10, drop_skills=("c",)),),
     ),
     QueueSpec("q4", ("voice",), {"a": 1, "c": 2}, strategy="best-skilled", offer_timeout_s=5),
 )
@@ -167,7 +185,9 @@ class EngineMachine(RuleBasedStateMachine):
                 m = self.agents[e.agent_id]
                 if e.previous == "logged-out":
                     m.last = e.at
-                m.status = e.presence if e.presence in ("logged-out", "away", "not-responding") else "available"
+                m.status = (
+                    e.presence if e.presence in ("logged-out", "away", "not-responding") else "available"
+                )
             elif isinstance(e, ev.ContactQueued):
                 k = self.contacts.get(e.contact_id) or self.pending.pop(e.contact_id)
                 self.contacts[e.contact_id] = k
@@ -286,8 +306,13 @@ class EngineMachine(RuleBasedStateMachine):
         dt=st.integers(0, 3),
     )
     def new_contact(
-        self, data: st.DataObject, queue: str, prio: int, extra: Requirement,
-        preferred: str | None, dt: int,
+        self,
+        data: st.DataObject,
+        queue: str,
+        prio: int,
+        extra: Requirement,
+        preferred: str | None,
+        dt: int,
     ) -> None:
         channel = data.draw(st.sampled_from(Q[queue].channels))
         self.n += 1
@@ -295,7 +320,13 @@ class EngineMachine(RuleBasedStateMachine):
         now = self.later(dt)
         wait = data.draw(st.sampled_from([0.0, 5.0])) if preferred else None
         self.pending[cid] = MContact(
-            queue, channel, prio, normalise(extra), self.n, now, preferred,
+            queue,
+            channel,
+            prio,
+            normalise(extra),
+            self.n,
+            now,
+            preferred,
             now + (wait or 0.0),
         )
         self.send(c.NewContact(now, cid, queue, channel, "", prio, extra, {}, preferred, wait))

@@ -40,9 +40,13 @@ def test_validation_collects_every_problem() -> None:
         profiles=DEFAULT_PROFILES,
         skills=("sales",),
         queues=(
-            QueueSpec("q", skills={"cooking": 2, "sales": 9}, strategy="fastest",
-                      overflow_to="nowhere",
-                      escalation=(EscalationStep(60), EscalationStep(30))),
+            QueueSpec(
+                "q",
+                skills={"cooking": 2, "sales": 9},
+                strategy="fastest",
+                overflow_to="nowhere",
+                escalation=(EscalationStep(60), EscalationStep(30)),
+            ),
         ),
         agents=(AgentSpec("a", profile="robot", queues={"q": 1, "zz": 0}), AgentSpec("a")),
     )
@@ -90,7 +94,9 @@ def test_capacity_voice_exclusive_chat_three_blended_mix() -> None:
 
 def test_profile_may_make_voice_non_exclusive() -> None:
     p = CapacityProfile(
-        "supervisor", 200, {"voice": ChannelRule(100, 1), "chat": ChannelRule(50, 2)},
+        "supervisor",
+        200,
+        {"voice": ChannelRule(100, 1), "chat": ChannelRule(50, 2)},
         blocks={"voice": frozenset()},
     )
     cp = CompiledProfile(p, DEFAULT_CHANNELS)
@@ -132,8 +138,15 @@ def test_relax_is_cumulative() -> None:
 def test_codec_round_trips_through_msgpack() -> None:
     cmd = c.NewContact(1.5, "k1", "sales", "chat", "cust", 3, (("sales", 2),), {"lang": "fr"}, "a1", 10.0)
     assert codec.unpack(codec.pack(cmd)) == cmd
-    offer = ContactOffered(2.0, "k1", "a1", "sales", "chat", 22.0,
-                           Decision("contact", "sales", 0, "sales>=2", "longest-idle", "idle 1s", None, None, 0.5))
+    offer = ContactOffered(
+        2.0,
+        "k1",
+        "a1",
+        "sales",
+        "chat",
+        22.0,
+        Decision("contact", "sales", 0, "sales>=2", "longest-idle", "idle 1s", None, None, 0.5),
+    )
     assert codec.unpack(codec.pack(offer)) == offer
 
 

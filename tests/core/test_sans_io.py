@@ -28,7 +28,7 @@ FORBIDDEN = {
 
 def core_modules() -> list[Path]:
     root = Path(acd.__file__).parent
-    return [p for p in sorted(root.glob("*.py"))]
+    return sorted(root.glob("*.py"))
 
 
 def test_core_has_modules() -> None:
