@@ -18,7 +18,8 @@ decision is taken when something changes, at the cost of a heap lookup.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from heapq import heappop, heappush
 from typing import Any
 
 from acd import commands as cmds
@@ -105,6 +106,7 @@ class Engine:
         for i, spec in enumerate(config.agents):
             a = AgentState(spec, i, self.profiles[spec.profile])
             a.status_since = now
+            a.queue_counts = [self.qstats[qn].agents for qn in spec.queues]
             self.agents[spec.id] = a
             for qn in spec.queues:
                 self.members[qn].append(a)
@@ -112,6 +114,7 @@ class Engine:
                 for skill in spec.skills:
                     self._by_skill[qn].setdefault(skill, []).append(a)
         self._queue_req: dict[str, Requirement] = {q.name: normalise(q.skills) for q in config.queues}
+        self._skills = frozenset(config.skills)
         self.contacts: dict[str, ContactState] = {}
         self.classes: dict[tuple[str, str, Requirement, tuple[str, ...]], RoutingClass] = {}
         # (queue, channel, base requirement, step) -> (class, priority boost)
@@ -121,6 +124,7 @@ class Engine:
         self._token = 0
         self._offer_seq = 0
         self._out: list[Event] = []
+        self._dirty: list[AgentState] = []  # agents whose presence may have changed
         self.counters: dict[str, int] = {"commands": 0, "offers": 0, "refused": 0}
         self._handlers: dict[type, Callable[[Any, float], None]] = {
             cmds.Tick: self._on_tick,
@@ -153,6 +157,8 @@ class Engine:
         except InvalidRequest:
             self.counters["refused"] += 1
             raise
+        finally:
+            self._flush_presence(now)
         return self.drain()
 
     def drain(self) -> list[Event]:
@@ -212,6 +218,8 @@ class Engine:
 
     def _fire_due(self, now: float) -> None:
         for at, _, kind, token, rec in self.timers.pop_due(now):
+            if self._dirty:
+                self._flush_presence(self.now)
             self.now = at
             if kind == OFFER_EXPIRY:
                 if rec.offer_token == token and rec.state == OFFERED:
@@ -228,6 +236,8 @@ class Engine:
                     self._place(rec, at, "hold-expired")
             elif kind == MAX_WAIT and rec.epoch == token and rec.state == QUEUED:
                 self._overflow(rec, at, "max-wait")
+        if self._dirty:
+            self._flush_presence(self.now)
 
     # --------------------------------------------------------- agent side
 
@@ -243,16 +253,27 @@ class Engine:
         self._update_presence(a, now)
 
     def _update_presence(self, a: AgentState, now: float) -> None:
-        p = presence(a.status, a.n_offered, a.n_connected, a.n_wrap)
-        if p == a.presence:
-            return
-        old = a.presence
-        for qn in a.spec.queues:
-            counts = self.qstats[qn].agents
-            counts[old] -= 1
-            counts[p] += 1
-        a.presence = p
-        self._out.append(AgentPresenceChanged(now, a.id, p, old, a.reason))
+        """Note that the agent's presence may have changed. Changes are
+        coalesced per command (and per timer): a desktop sees busy -> offered,
+        not a zero-length available in between."""
+        if not a.dirty:
+            a.dirty = True
+            self._dirty.append(a)
+
+    def _flush_presence(self, now: float) -> None:
+        """Emit the net presence change of every agent touched. O(touched x queues)."""
+        for a in self._dirty:
+            a.dirty = False
+            p = presence(a.status, a.n_offered, a.n_connected, a.n_wrap)
+            if p == a.presence:
+                continue
+            old = a.presence
+            for counts in a.queue_counts:
+                counts[old] -= 1
+                counts[p] += 1
+            a.presence = p
+            self._out.append(AgentPresenceChanged(now, a.id, p, old, a.reason))
+        self._dirty.clear()
 
     def _channels_now(self, a: AgentState) -> tuple[str, ...]:
         """Channels this agent may be offered now. O(1) (cached per load shape)."""
@@ -267,20 +288,35 @@ class Engine:
         """
         avail = self._channels_now(a)
         a.stamp += 1
-        old = a.avail
-        if old != avail:
-            for ch in old:
-                if ch not in avail:
-                    for cls, _ in a.classes.get(ch, ()):
-                        cls.live -= 1
-            for ch in avail:
-                if ch not in old:
-                    for cls, _ in a.classes.get(ch, ()):
-                        cls.live += 1
-            a.avail = avail
+        a.avail = avail
+        if not avail:
+            return
+        # RoutingClass.push_agent, inlined: this loop is the hot part of reindexing.
+        idle, n_open, o, st = a.last_activity, float(len(a.assignments)), a.ordinal, a.stamp
         for ch in avail:
             for cls, _ in a.classes.get(ch, ()):
-                cls.push_agent(a)
+                s = cls.strategy
+                if s == LONGEST_IDLE:
+                    e: AgentEntry = (idle, 0.0, o, st, a)
+                elif s == LEAST_OCCUPIED:
+                    e = (n_open, idle, o, st, a)
+                elif s == BEST_SKILLED:
+                    e = (float(-cls.scores[o]), idle, o, st, a)
+                else:
+                    e = (float(a.rr.get(cls.queue, -1)), 0.0, o, st, a)
+                h = cls.agents
+                heappush(h, e)
+                if len(h) > cls.agent_cap:
+                    cls.compact_agents()
+
+    def _after_offer(self, a: AgentState, taken_from: RoutingClass | None) -> None:
+        """After an offer: re-index only if the agent's open channels changed.
+        Otherwise its keys only grew, which the heaps correct lazily; just put
+        it back in the class it was popped from. O(1), or O(k log n)."""
+        if self._channels_now(a) != a.avail:
+            self._reindex(a)
+        elif taken_from is not None and taken_from.channel in a.avail:
+            taken_from.push_agent(a)
 
     def _agent_freed(self, a: AgentState, now: float, trigger: str) -> None:
         """The agent may take more work: offer it the best contacts it can take,
@@ -291,46 +327,63 @@ class Engine:
                 break
         self._reindex(a)
 
-    def _candidates(self, a: AgentState, avail: tuple[str, ...]) -> Iterator[_Candidate]:
-        """The best contact of each source the agent may take from: contacts
-        held for it (ranked before everything), then the top of each of its
-        routing classes for the channels it can take now. O(k) class tops."""
+    def _offer_best_contact(self, a: AgentState, avail: tuple[str, ...], now: float, trigger: str) -> bool:
+        """Offer the agent the best contact it may take now: contacts held for
+        it first, then the best top among its routing classes of the channels
+        it can take, by (rank, priority, wait). O(k) class tops for k classes
+        (bounded by the agent's routing profile, not the centre's size)."""
+        best: _Candidate | None = None
+        runner: _Candidate | None = None
         if a.held:
             a.held = [e for e in a.held if e[4].hold_token == e[3]]
             for e in a.held:
                 if e[4].channel in avail:
-                    yield (_HELD_RANK, e[0], e[1], e[2]), e, None
+                    cand: _Candidate = ((_HELD_RANK, e[0], e[1], e[2]), e, None)
+                    if best is None or cand[0] < best[0]:
+                        runner, best = best, cand
+                    elif runner is None or cand[0] < runner[0]:
+                        runner = cand
+        aid = a.id
+        classes = a.classes
         for ch in avail:
-            for cls, rank in a.classes.get(ch, ()):
-                if cls.n_contacts:
-                    top = cls.top_contact(a.id)
-                    if top is not None:
-                        yield (rank, top[0], top[1], top[2]), top, cls
-
-    def _offer_best_contact(self, a: AgentState, avail: tuple[str, ...], now: float, trigger: str) -> bool:
-        best: _Candidate | None = None
-        runner: _Candidate | None = None
-        for cand in self._candidates(a, avail):
-            if best is None or cand[0] < best[0]:
-                runner, best = best, cand
-            elif runner is None or cand[0] < runner[0]:
-                runner = cand
+            for cls, rank in classes.get(ch, ()):
+                if not cls.n_contacts:
+                    continue
+                h = cls.contacts
+                # Inline fast path of RoutingClass.top_contact: drop stale tops.
+                while h:
+                    top = h[0]
+                    if top[4].class_token == top[3]:
+                        break
+                    heappop(h)
+                else:
+                    continue
+                if top[4].declined is not None and aid in top[4].declined:
+                    found = cls.top_contact(aid)
+                    if found is None:
+                        continue
+                    top = found
+                key = (rank, top[0], top[1], top[2])
+                if best is None or key < best[0]:
+                    runner, best = best, (key, top, cls)
+                elif runner is None or key < runner[0]:
+                    runner = (key, top, cls)
         if best is None:
             return False
-        (rank, *_), e, cls = best
-        if cls is not None:
+        (rank, *_), e, won = best
+        if won is not None:
             # The winner's own class may hold the true runner-up.
-            nxt = cls.top_contact(a.id, skip=e)
+            nxt = won.top_contact(aid, skip=e)
             if nxt is not None:
                 key = (rank, nxt[0], nxt[1], nxt[2])
                 if runner is None or key < runner[0]:
-                    runner = (key, nxt, cls)
+                    runner = (key, nxt, won)
         c = e[4]
         decision = Decision(
             trigger=trigger,
             queue=c.queue,
             step=c.step,
-            requirement=cls.label if cls is not None else "preferred agent",
+            requirement=won.label if won is not None else "preferred agent",
             strategy="routing-profile",
             score=f"rank {rank[0]}, priority {-e[0]}, waited {now - e[1]:.1f}s",
             runner_up=runner[1][4].id if runner is not None else None,
@@ -397,7 +450,6 @@ class Engine:
                 cls.scores[a.ordinal] = score(a.spec.skills, r.req, fallback)
             a.classes.setdefault(channel, []).append((cls, rank))
             if channel in a.avail:
-                cls.live += 1
                 cls.push_agent(a)
         return cls
 
@@ -428,7 +480,7 @@ class Engine:
                 waited_s=now - c.entered,
             )
             self._offer(c, a, now, decision)
-            self._reindex(a)
+            self._after_offer(a, cls)
             return
         tok = self._next_token()
         c.cls = cls
@@ -466,7 +518,7 @@ class Engine:
                 waited_s=now - c.entered,
             )
             self._offer(c, a, now, decision)
-            self._reindex(a)
+            self._after_offer(a, None)
             return True
         if c.hold_until <= now:
             c.hold_agent = None
@@ -578,7 +630,7 @@ class Engine:
             self._leave_full(c, spec, now, (*visited, queue))
             return
         c.queue = queue
-        c.base_req = merge(self._queue_req[queue], c.extra)
+        c.base_req = merge(self._queue_req[queue], c.extra) if c.extra else self._queue_req[queue]
         c.step = 0
         c.entered = now
         c.epoch += 1
@@ -625,11 +677,10 @@ class Engine:
         c.step += 1
         if c.step < len(spec.escalation):
             self.timers.schedule(c.entered + spec.escalation[c.step].after, ESCALATION, c.epoch, c)
-        cls, _ = self._class_for(c)
-        self._out.append(ContactEscalated(now, c.id, c.queue, c.step, cls.label))
         if c.state == QUEUED and c.class_token:
             self._unindex(c)
             self._place(c, now, "escalation")
+        self._out.append(ContactEscalated(now, c.id, c.queue, c.step, self._class_for(c)[0].label))
 
     def _offer_expired(self, c: ContactState, now: float) -> None:
         """RONA: the agent goes not-responding, its other offers are withdrawn,
@@ -644,14 +695,15 @@ class Engine:
         for x in sorted([c, *others], key=lambda x: (-x.priority, x.entered, x.seq)):
             self._requeue(x, now, "timeout" if x is c else "agent-not-responding")
 
-    def _finish_wrap_up(self, asg: Assignment, now: float) -> None:
+    def _finish_wrap_up(self, asg: Assignment, now: float, silent: bool = False) -> None:
         a = asg.agent
         self._drop_assignment(a, asg, now)
         q = self.qstats[asg.queue]
         q.wrap_total += now - asg.since
         q.wrapped += 1
         a.last_activity = now
-        self._out.append(WrapUpEnded(now, a.id, asg.contact_id))
+        if not silent:
+            self._out.append(WrapUpEnded(now, a.id, asg.contact_id))
         if asg.closes:
             c = self.contacts.pop(asg.contact_id)
             c.state = contact_step(c.state, "close")
@@ -670,13 +722,13 @@ class Engine:
         q.talk_total += now - asg.connected_at
         asg.since = now
         asg.token = self._next_token()
-        until = now + self.queues[asg.queue].wrapup_s
-        self._out.append(WrapUpStarted(now, a.id, asg.contact_id, until))
+        wrap = self.queues[asg.queue].wrapup_s
         self._update_presence(a, now)
-        if until <= now:
-            self._finish_wrap_up(asg, now)
-        else:
-            self.timers.schedule(until, WRAP_UP_END, asg.token, asg)
+        if wrap <= 0:  # no wrap-up configured: no wrap-up events either
+            self._finish_wrap_up(asg, now, silent=True)
+            return
+        self._out.append(WrapUpStarted(now, a.id, asg.contact_id, now + wrap))
+        self.timers.schedule(now + wrap, WRAP_UP_END, asg.token, asg)
 
     # ------------------------------------------------------------ handlers
 
@@ -726,9 +778,8 @@ class Engine:
         channel = cmd.channel or spec.default_channel
         if channel not in spec.channels:
             raise ChannelNotAllowed(f"queue {cmd.queue!r} takes {', '.join(spec.channels)}, not {channel!r}")
-        known = set(self.config.skills)
         for skill, level in cmd.skills:
-            if skill not in known:
+            if skill not in self._skills:
                 raise InvalidRequest(f"unknown skill {skill!r}")
             if not MIN_LEVEL <= level <= MAX_LEVEL:
                 raise InvalidRequest(f"skill {skill!r}: level {level} is not in {MIN_LEVEL}..{MAX_LEVEL}")
@@ -739,12 +790,13 @@ class Engine:
             channel,
             cmd.customer,
             cmd.priority,
-            dict(cmd.attributes),
+            dict(cmd.attributes) if cmd.attributes else {},
             (),
             now,
             self._seq,
         )
-        c.extra = normalise(cmd.skills)
+        if cmd.skills:
+            c.extra = normalise(cmd.skills)
         if cmd.preferred_agent is not None and cmd.preferred_agent in self.agents:
             wait = spec.preferred_wait_s if cmd.preferred_wait_s is None else cmd.preferred_wait_s
             c.hold_agent = cmd.preferred_agent

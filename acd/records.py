@@ -69,6 +69,7 @@ class AgentState:
         "busy_s",
         "busy_since",
         "classes",
+        "dirty",
         "handled",
         "held",
         "id",
@@ -82,6 +83,7 @@ class AgentState:
         "ordinal",
         "presence",
         "profile",
+        "queue_counts",
         "reason",
         "rejected",
         "rona",
@@ -99,6 +101,9 @@ class AgentState:
         self.profile = profile
         self.status = LOGGED_OUT
         self.presence = LOGGED_OUT
+        self.dirty = False  # presence may have changed during this command
+        # The per-presence agent counts of each queue this agent serves.
+        self.queue_counts: list[dict[str, int]] = []
         self.reason: str | None = None
         self.load = Load()
         self.assignments: dict[str, Assignment] = {}

@@ -12,8 +12,13 @@ requirement, same borrowed queues. For each class we keep
 
 Both heaps use lazy deletion: an entry is valid only while its token (contact)
 or stamp (agent) matches the record's current one; stale entries are dropped
-when they reach the top, and a heap is rebuilt when stale entries outnumber
-live ones, so its size stays O(live).
+when they reach the top. An agent's key only grows while it stays available
+(it took work: more open contacts, a later last activity, a later round-robin
+turn), so an offer that leaves its channels open does not re-index it: a
+stale-low key is corrected when it reaches the top (lazy increase-key). A
+heap is rebuilt when it outgrows twice what
+can be valid (the waiting contacts, the eligible agents), so its size stays
+proportional to live work.
 
 The engine keeps the invariant *no waiting contact has an available eligible
 agent* (except contacts the agent declined, and contacts held for a preferred
@@ -52,7 +57,6 @@ class RoutingClass:
         "eligible",
         "index",
         "label",
-        "live",
         "n_contacts",
         "queue",
         "req",
@@ -81,7 +85,6 @@ class RoutingClass:
         self.contacts: list[ContactEntry] = []
         self.n_contacts = 0
         self.agents: list[AgentEntry] = []
-        self.live = 0  # eligible agents available for this channel now
         self.eligible: list[AgentState] = []
         self.scores: dict[int, int] = {}  # agent ordinal -> proficiency score
 
@@ -99,19 +102,32 @@ class RoutingClass:
         return (float(a.rr.get(self.queue, -1)), 0.0)
 
     def push_agent(self, a: AgentState) -> None:
-        """Index an available agent under its current stamp. O(log n) amortised."""
+        """Index an available agent under its current stamp. O(log n) amortised.
+        (The engine's reindex loop inlines this; keep the two in step.)"""
         k1, k2 = self.agent_key(a)
         heapq.heappush(self.agents, (k1, k2, a.ordinal, a.stamp, a))
-        if len(self.agents) > 2 * self.live + _COMPACT_SLACK:
-            self.agents = [e for e in self.agents if e[3] == e[4].stamp]
-            heapq.heapify(self.agents)
+        if len(self.agents) > self.agent_cap:
+            self.compact_agents()
+
+    @property
+    def agent_cap(self) -> int:
+        """An agent has at most one valid entry, so valid entries <= eligible:
+        past twice that, the heap is mostly stale and is rebuilt."""
+        return 2 * len(self.eligible) + _COMPACT_SLACK
+
+    def compact_agents(self) -> None:
+        """O(n), amortised O(1) per push by the cap above."""
+        self.agents = [e for e in self.agents if e[3] == e[4].stamp]
+        heapq.heapify(self.agents)
 
     def take_agent(self, declined: set[str] | None) -> tuple[AgentEntry | None, AgentEntry | None]:
         """Pop the best valid agent not in ``declined`` and peek the runner-up.
 
         O(log n) amortised, plus O(d log n) for d declined agents at the top.
-        The winner is not pushed back: the offer changes its stamp and the
-        engine re-indexes it.
+        An entry is valid while its stamp is the agent's; its key may be
+        stale-low (keys only grow while an agent stays available) and is
+        corrected when it reaches the top. The winner is popped: the engine
+        re-pushes it here if it stays available.
         """
         h = self.agents
         aside: list[AgentEntry] = []
@@ -119,9 +135,16 @@ class RoutingClass:
         runner: AgentEntry | None = None
         while h:
             e = h[0]
-            if e[3] != e[4].stamp:
+            a = e[4]
+            if e[3] != a.stamp:
                 heapq.heappop(h)
-            elif declined is not None and e[4].id in declined:
+                continue
+            k1, k2 = self.agent_key(a)
+            if k1 != e[0] or k2 != e[1]:
+                # Lazy increase-key: the agent took work since it was pushed.
+                heapq.heapreplace(h, (k1, k2, e[2], e[3], a))
+                continue
+            if declined is not None and a.id in declined:
                 aside.append(heapq.heappop(h))
             elif best is None:
                 best = heapq.heappop(h)

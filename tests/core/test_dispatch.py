@@ -420,3 +420,41 @@ def test_statistics() -> None:
     assert (a.offered, a.answered, a.handled) == (2, 2, 1)
     assert a.occupancy_pct == pytest.approx(100 * 20 / 20)
     assert s.agents == {"busy": 1}
+
+
+def test_longest_idle_sees_work_taken_through_another_queue() -> None:
+    """An agent that took a chat in one queue and stays available is no longer
+    the longest idle in its other queues (its key there is corrected lazily)."""
+    support = QueueSpec("support", channels=("chat",), skills={"support": 1})
+    agents = [
+        agent("a1", {"sales": 3, "support": 3}, {"sales": 1, "support": 1}, "chat"),
+        agent("a2", {"sales": 3}, {"sales": 1}, "chat"),
+    ]
+    run = Run(config([sales(strategy="longest-idle"), support], agents))
+    run(c.NewContact(0, "x", "sales", channel="chat"))  # creates the sales routing class
+    run(c.Abandon(0, "x"))
+    run(c.Login(0, "a1"))
+    run(c.Login(1, "a2"))
+    run(c.NewContact(2, "p1", "support", channel="chat"))
+    run(c.NewContact(3, "s1", "sales", channel="chat"))
+    assert run.offers() == [("p1", "a1"), ("s1", "a2")]
+    run(c.NewContact(4, "s2", "sales", channel="chat"))
+    run(c.NewContact(5, "s3", "sales", channel="chat"))
+    assert run.offers()[2:] == [("s2", "a1"), ("s3", "a2")]
+
+
+def test_least_occupied_sees_chats_taken_through_another_queue() -> None:
+    support = QueueSpec("support", channels=("chat",), skills={"support": 1})
+    agents = [
+        agent("a1", {"sales": 3, "support": 3}, {"sales": 1, "support": 1}, "chat"),
+        agent("a2", {"sales": 3}, {"sales": 1}, "chat"),
+    ]
+    run = Run(config([sales(strategy="least-occupied"), support], agents))
+    run(c.NewContact(0, "x", "sales", channel="chat"))  # creates the sales routing class
+    run(c.Abandon(0, "x"))
+    run(c.Login(0, "a1"))  # a1 idle longer: only its open chats should count against it
+    run(c.Login(1, "a2"))
+    run(c.NewContact(2, "p1", "support", channel="chat"))
+    run(c.NewContact(3, "p2", "support", channel="chat"))
+    run(c.NewContact(4, "s1", "sales", channel="chat"))
+    assert run.offers() == [("p1", "a1"), ("p2", "a1"), ("s1", "a2")]

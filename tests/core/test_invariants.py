@@ -169,9 +169,27 @@ class EngineMachine(RuleBasedStateMachine):
             return e.code, engine.drain()  # due timers fired before the refusal
 
     def send(self, cmd: c.Command) -> None:
+        """Fire due timers first (a Tick at the same instant), so the events
+        of ``cmd`` are its own; then learn agent status from the command, as
+        presence events are coalesced to the end of each command."""
+        if not isinstance(cmd, c.Tick):
+            self.send(c.Tick(cmd.now))
         code, out = self.run(self.engine, cmd)
         self.log.append((cmd, code, out))
+        if code is None:
+            self.learn_status(cmd)
         self.apply(out)
+
+    def learn_status(self, cmd: c.Command) -> None:
+        if isinstance(cmd, c.Login):
+            m = self.agents[cmd.agent_id]
+            m.status, m.last = ("available" if cmd.away_reason is None else "away"), cmd.now
+        elif isinstance(cmd, c.SetAvailable):
+            self.agents[cmd.agent_id].status = "available"
+        elif isinstance(cmd, c.SetAway):
+            self.agents[cmd.agent_id].status = "away"
+        elif isinstance(cmd, c.Logout):
+            self.agents[cmd.agent_id].status = "logged-out"
 
     def later(self, dt: int) -> float:
         self.now += dt
@@ -182,12 +200,10 @@ class EngineMachine(RuleBasedStateMachine):
     def apply(self, events: list[ev.Event]) -> None:
         for e in events:
             if isinstance(e, ev.AgentPresenceChanged):
+                # Coalesced: the net change of the command, after its other events.
                 m = self.agents[e.agent_id]
-                if e.previous == "logged-out":
-                    m.last = e.at
-                m.status = (
-                    e.presence if e.presence in ("logged-out", "away", "not-responding") else "available"
-                )
+                status = e.presence if e.presence in ("logged-out", "away", "not-responding") else "available"
+                assert m.status == status, (e, m.status)
             elif isinstance(e, ev.ContactQueued):
                 k = self.contacts.get(e.contact_id) or self.pending.pop(e.contact_id)
                 self.contacts[e.contact_id] = k
@@ -202,6 +218,8 @@ class EngineMachine(RuleBasedStateMachine):
                 assert k.state == "offered" and k.agent == e.agent_id
                 del self.agents[e.agent_id].load[e.contact_id]
                 k.state, k.agent = "limbo", None
+                if e.reason == "timeout" and self.agents[e.agent_id].status == "available":
+                    self.agents[e.agent_id].status = "not-responding"  # RONA
                 if e.reason == "rejected":
                     k.declined.add(e.agent_id)
             elif isinstance(e, ev.ContactConnected):
@@ -212,7 +230,10 @@ class EngineMachine(RuleBasedStateMachine):
                 k = self.contacts[e.contact_id]
                 assert k.state == "connected" and k.agent == e.agent_id
                 k.state = "wrap-up"
+                self.maybe_no_wrap_up(e.agent_id, e.contact_id, e.queue, e.at)
             elif isinstance(e, ev.ContactTransferred):
+                if e.by_agent is not None:
+                    self.maybe_no_wrap_up(e.by_agent, e.contact_id, e.from_queue, e.at)
                 k = self.contacts[e.contact_id]
                 k.state, k.agent = "limbo", None
                 if e.by_agent is not None:
@@ -239,6 +260,12 @@ class EngineMachine(RuleBasedStateMachine):
             elif isinstance(e, ev.ContactEscalated):
                 k = self.contacts[e.contact_id]
                 assert steps_at(k, e.at, strict=True) <= e.step <= steps_at(k, e.at, strict=False)
+
+    def maybe_no_wrap_up(self, aid: str, cid: str, queue: str, at: float) -> None:
+        """A queue without wrap-up frees the agent at once, with no wrap-up events."""
+        if Q[queue].wrapup_s <= 0:
+            self.agents[aid].load.pop(cid)
+            self.agents[aid].last = at
 
     def check_offer(self, e: ev.ContactOffered) -> None:
         k = self.contacts[e.contact_id]
