@@ -85,8 +85,8 @@ from acd.timers import ESCALATION, HOLD_END, MAX_WAIT, OFFER_EXPIRY, WRAP_UP_END
 _NO_CHANNELS: tuple[str, ...] = ()
 # Contacts held for a preferred agent rank before all of its queues.
 _HELD_RANK: ClassRank = (0, 0, 0)
-# (comparison key, contact entry, its class or None when held)
-_Candidate = tuple[tuple[ClassRank, int, float, int], ContactEntry, RoutingClass | None]
+# (comparison key, contact entry, its class or None when held, its channel)
+_Candidate = tuple[tuple[ClassRank, int, float, int], ContactEntry, RoutingClass | None, str]
 
 
 class Engine:
@@ -319,30 +319,70 @@ class Engine:
             taken_from.push_agent(a)
 
     def _agent_freed(self, a: AgentState, now: float, trigger: str) -> None:
-        """The agent may take more work: offer it the best contacts it can take,
-        then re-index it. O(offers x k) class-top lookups for k classes."""
-        while True:
-            avail = self._channels_now(a)
-            if not avail or not self._offer_best_contact(a, avail, now, trigger):
-                break
+        """The agent may take more work: offer it the best contacts it can
+        take, then re-index it.
+
+        One scan of its sources (contacts held for it, then the top of each of
+        its routing classes for the channels open now), then as many offers as
+        its capacity allows from that list: within a command only our own
+        offers change the tops, so only the winner's class is looked at again.
+        O(k) class tops for k classes (its routing profile, not the centre's
+        size) plus O(k) per extra offer.
+        """
+        avail = self._channels_now(a)
+        if avail:
+            cands = self._candidates(a, avail)
+            while cands:
+                # Best and runner-up among sources whose channel is still open.
+                best = runner = -1
+                for i, cand in enumerate(cands):
+                    if cand[3] not in avail:
+                        continue
+                    if best < 0 or cand[0] < cands[best][0]:
+                        best, runner = i, best
+                    elif runner < 0 or cand[0] < cands[runner][0]:
+                        runner = i
+                if best < 0:
+                    break
+                key, e, cls, ch = cands[best]
+                nxt = cls.top_contact(a.id, skip=e) if cls is not None else None
+                if nxt is not None and cls is not None:
+                    cands[best] = ((key[0], nxt[0], nxt[1], nxt[2]), nxt, cls, ch)
+                    if runner < 0 or cands[best][0] < cands[runner][0]:
+                        runner = best
+                else:
+                    del cands[best]
+                    if runner > best:
+                        runner -= 1
+                r = cands[runner][1] if runner >= 0 else None
+                c = e[4]
+                decision = Decision(
+                    trigger=trigger,
+                    queue=c.queue,
+                    step=c.step,
+                    requirement=cls.label if cls is not None else "preferred agent",
+                    strategy="routing-profile",
+                    score=f"rank {key[0][0]}, priority {-e[0]}, waited {now - e[1]:.1f}s",
+                    runner_up=r[4].id if r is not None else None,
+                    runner_up_score=(
+                        f"priority {-r[0]}, waited {now - r[1]:.1f}s" if r is not None else None
+                    ),
+                    waited_s=now - c.entered,
+                )
+                self._offer(c, a, now, decision)
+                avail = self._channels_now(a)
+                if not avail:
+                    break
         self._reindex(a)
 
-    def _offer_best_contact(self, a: AgentState, avail: tuple[str, ...], now: float, trigger: str) -> bool:
-        """Offer the agent the best contact it may take now: contacts held for
-        it first, then the best top among its routing classes of the channels
-        it can take, by (rank, priority, wait). O(k) class tops for k classes
-        (bounded by the agent's routing profile, not the centre's size)."""
-        best: _Candidate | None = None
-        runner: _Candidate | None = None
+    def _candidates(self, a: AgentState, avail: tuple[str, ...]) -> list[_Candidate]:
+        """The best contact of each source the agent may take from now. O(k)."""
+        out: list[_Candidate] = []
         if a.held:
             a.held = [e for e in a.held if e[4].hold_token == e[3]]
             for e in a.held:
                 if e[4].channel in avail:
-                    cand: _Candidate = ((_HELD_RANK, e[0], e[1], e[2]), e, None)
-                    if best is None or cand[0] < best[0]:
-                        runner, best = best, cand
-                    elif runner is None or cand[0] < runner[0]:
-                        runner = cand
+                    out.append(((_HELD_RANK, e[0], e[1], e[2]), e, None, e[4].channel))
         aid = a.id
         classes = a.classes
         for ch in avail:
@@ -363,37 +403,8 @@ class Engine:
                     if found is None:
                         continue
                     top = found
-                key = (rank, top[0], top[1], top[2])
-                if best is None or key < best[0]:
-                    runner, best = best, (key, top, cls)
-                elif runner is None or key < runner[0]:
-                    runner = (key, top, cls)
-        if best is None:
-            return False
-        (rank, *_), e, won = best
-        if won is not None:
-            # The winner's own class may hold the true runner-up.
-            nxt = won.top_contact(aid, skip=e)
-            if nxt is not None:
-                key = (rank, nxt[0], nxt[1], nxt[2])
-                if runner is None or key < runner[0]:
-                    runner = (key, nxt, won)
-        c = e[4]
-        decision = Decision(
-            trigger=trigger,
-            queue=c.queue,
-            step=c.step,
-            requirement=won.label if won is not None else "preferred agent",
-            strategy="routing-profile",
-            score=f"rank {rank[0]}, priority {-e[0]}, waited {now - e[1]:.1f}s",
-            runner_up=runner[1][4].id if runner is not None else None,
-            runner_up_score=(
-                f"priority {-runner[1][0]}, waited {now - runner[1][1]:.1f}s" if runner is not None else None
-            ),
-            waited_s=now - c.entered,
-        )
-        self._offer(c, a, now, decision)
-        return True
+                out.append(((rank, top[0], top[1], top[2]), top, cls, ch))
+        return out
 
     # -------------------------------------------------------- contact side
 
