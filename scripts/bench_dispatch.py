@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from acd import commands as c
 from acd import events as ev
 from acd.adapters.runtime import tune_gc
-from acd.capacity import can_take
+from acd.capacity import Load, can_take
 from acd.engine import Engine
 from acd.settings import (
     DEFAULT_CHANNELS,
@@ -278,14 +278,15 @@ class NaiveDispatcher:
         ]
 
     def pick_for_agent(self, aid: str, now: float) -> str | None:
-        """O(waiting): scan everything."""
+        """O(waiting): scan everything, for an agent that has just freed up."""
         a = self.e.agents[aid]
+        free = Load()
         best_key = None
         best_i = -1
         queues = a.spec.queues
         for i, (qn, ch, prio, entered, seq, _cid, base) in enumerate(self.waiting):
             r = queues.get(qn)
-            if r is None or not can_take(a.profile, a.load, ch):
+            if r is None or not can_take(a.profile, free, ch):
                 continue
             spec = self.e.queues[qn]
             waited = now - entered
@@ -302,18 +303,15 @@ class NaiveDispatcher:
 
 
 def naive_cost(d: Driver, decisions: int) -> float:
-    """Seconds per decision for the naive dispatcher on the driver's engine state:
-    agents that free up each pick their next contact by a full scan."""
+    """Seconds per decision for the naive dispatcher on the driver's backlog:
+    agents that free up each pick their next contact by a full scan. Every
+    scan counts, including one that finds nothing."""
     naive = NaiveDispatcher(d.e)
-    agents = [aid for aid, _ in d.connected[: decisions * 2]]
-    made = 0
+    agents = [aid for aid, _ in d.connected[:decisions]]
     t0 = time.perf_counter()
     for aid in agents:
-        if naive.pick_for_agent(aid, d.now + 45.0) is not None:
-            made += 1
-        if made >= decisions:
-            break
-    return (time.perf_counter() - t0) / max(1, made)
+        naive.pick_for_agent(aid, d.now)
+    return (time.perf_counter() - t0) / max(1, len(agents))
 
 
 def slope(points: list[tuple[int, float]]) -> float:
