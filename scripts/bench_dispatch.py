@@ -205,6 +205,10 @@ class Driver:
         target = self.decisions + decisions
         while self.decisions < target:
             self.now += 1 / ARRIVALS_PER_S
+            # As the daemon does: due timers fire in their own Tick.
+            due = self.e.next_deadline()
+            if due is not None and due <= self.now:
+                self.send(c.Tick(self.now))
             # Agents answer what they were offered.
             while self.pending_accept:
                 aid, cid = self.pending_accept.pop()
