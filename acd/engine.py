@@ -19,7 +19,7 @@ decision is taken when something changes, at the cost of a heap lookup.
 from __future__ import annotations
 
 from collections.abc import Callable
-from heapq import heappop, heappush
+from heapq import heappop
 from typing import Any
 
 from acd import commands as cmds
@@ -291,23 +291,9 @@ class Engine:
         a.avail = avail
         if not avail:
             return
-        # RoutingClass.push_agent, inlined: this loop is the hot part of reindexing.
-        idle, n_open, o, st = a.last_activity, float(len(a.assignments)), a.ordinal, a.stamp
         for ch in avail:
             for cls, _ in a.classes.get(ch, ()):
-                s = cls.strategy
-                if s == LONGEST_IDLE:
-                    e: AgentEntry = (idle, 0.0, o, st, a)
-                elif s == LEAST_OCCUPIED:
-                    e = (n_open, idle, o, st, a)
-                elif s == BEST_SKILLED:
-                    e = (float(-cls.scores[o]), idle, o, st, a)
-                else:
-                    e = (float(a.rr.get(cls.queue, -1)), 0.0, o, st, a)
-                h = cls.agents
-                heappush(h, e)
-                if len(h) > cls.agent_cap:
-                    cls.compact_agents()
+                cls.push_agent(a)
 
     def _after_offer(self, a: AgentState, taken_from: RoutingClass | None) -> None:
         """After an offer: re-index only if the agent's open channels changed.

@@ -102,8 +102,7 @@ class RoutingClass:
         return (float(a.rr.get(self.queue, -1)), 0.0)
 
     def push_agent(self, a: AgentState) -> None:
-        """Index an available agent under its current stamp. O(log n) amortised.
-        (The engine's reindex loop inlines this; keep the two in step.)"""
+        """Index an available agent under its current stamp. O(log n) amortised."""
         k1, k2 = self.agent_key(a)
         heapq.heappush(self.agents, (k1, k2, a.ordinal, a.stamp, a))
         if len(self.agents) > self.agent_cap:

@@ -24,6 +24,11 @@ def agent(aid: str, skills: dict[str, int], queues: dict[str, int], profile: str
     return AgentSpec(aid, aid.title(), skills, profile, queues)
 
 
+def voice_agents(*ids: str) -> list[AgentSpec]:
+    """Voice-only agents with sales 3 serving sales."""
+    return [agent(i, {"sales": 3}, {"sales": 1}, "voice") for i in ids]
+
+
 def sales(**kw: object) -> QueueSpec:
     base: dict[str, object] = {"channels": ("voice", "chat", "email", "wechat"), "skills": {"sales": 2}}
     base.update(kw)
@@ -163,10 +168,7 @@ def test_wechat_is_chat_like() -> None:
 
 
 def test_rona_requeues_at_head_and_marks_agent_not_responding() -> None:
-    agents = [
-        agent("a1", {"sales": 3}, {"sales": 1}, "voice"),
-        agent("a2", {"sales": 3}, {"sales": 1}, "voice"),
-    ]
+    agents = voice_agents("a1", "a2")
     run = Run(config([sales(offer_timeout_s=10)], agents))
     run(c.Login(0, "a1"))
     run(c.NewContact(1, "k1", "sales"))
@@ -181,10 +183,7 @@ def test_rona_requeues_at_head_and_marks_agent_not_responding() -> None:
 
 
 def test_reject_moves_on_and_never_reoffers_to_same_agent() -> None:
-    agents = [
-        agent("a1", {"sales": 3}, {"sales": 1}, "voice"),
-        agent("a2", {"sales": 3}, {"sales": 1}, "voice"),
-    ]
+    agents = voice_agents("a1", "a2")
     run = Run(config([sales()], agents))
     run(c.Login(0, "a1"))
     run(c.NewContact(1, "k1", "sales"))
@@ -279,10 +278,7 @@ def test_queue_full_overflows_to_target_and_max_wait_leaves() -> None:
 
 
 def test_preferred_agent_waited_for_then_fallback() -> None:
-    agents = [
-        agent("pref", {"sales": 3}, {"sales": 1}, "voice"),
-        agent("any", {"sales": 3}, {"sales": 1}, "voice"),
-    ]
+    agents = voice_agents("pref", "any")
     run = Run(config([sales()], agents))
     run(c.Login(0, "pref"))
     run(c.Login(0, "any"))
@@ -296,10 +292,7 @@ def test_preferred_agent_waited_for_then_fallback() -> None:
 
 
 def test_preferred_agent_gets_it_when_free() -> None:
-    agents = [
-        agent("pref", {"sales": 3}, {"sales": 1}, "voice"),
-        agent("any", {"sales": 3}, {"sales": 1}, "voice"),
-    ]
+    agents = voice_agents("pref", "any")
     run = Run(config([sales(wrapup_s=0)], agents))
     run(c.Login(0, "any"))
     run(c.Login(1, "pref"))
@@ -351,10 +344,7 @@ def test_supervisor_move_and_errors() -> None:
 
 
 def test_agent_acts_only_on_its_own_contacts() -> None:
-    agents = [
-        agent("a1", {"sales": 3}, {"sales": 1}, "voice"),
-        agent("a2", {"sales": 3}, {"sales": 1}, "voice"),
-    ]
+    agents = voice_agents("a1", "a2")
     run = Run(config([sales()], agents))
     run(c.Login(0, "a1"))
     run(c.Login(0, "a2"))
