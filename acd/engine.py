@@ -149,7 +149,8 @@ class Engine:
         if handler is None:
             raise UnknownCommand(f"not an engine command: {type(command).__name__}")
         now = command.now if command.now > self.now else self.now
-        self._fire_due(now)
+        if self.timers.due(now):
+            self._fire_due(now)
         self.now = now
         self.counters["commands"] += 1
         try:
@@ -217,7 +218,9 @@ class Engine:
     # ------------------------------------------------------------- timers
 
     def _fire_due(self, now: float) -> None:
-        for at, _, kind, token, rec in self.timers.pop_due(now):
+        timers = self.timers
+        while timers.due(now):  # in deadline order, including timers set meanwhile
+            at, _, kind, token, rec = timers.pop()
             if self._dirty:
                 self._flush_presence(self.now)
             self.now = at
@@ -562,8 +565,9 @@ class Engine:
         if a.busy_since is None:
             a.busy_since = now
         self.counters["offers"] += 1
-        expires = now + self.queues[c.queue].offer_timeout_s
-        self.timers.schedule(expires, OFFER_EXPIRY, tok, c)
+        timeout = self.queues[c.queue].offer_timeout_s
+        expires = now + timeout
+        self.timers.schedule_after(now, timeout, OFFER_EXPIRY, tok, c)
         self._out.append(ContactOffered(now, c.id, a.id, c.queue, c.channel, expires, decision))
         self._update_presence(a, now)
 
@@ -636,9 +640,9 @@ class Engine:
         q.entered(c)
         self._out.append(ContactQueued(now, c.id, queue, c.channel, c.priority, c.customer, reason))
         if spec.escalation:
-            self.timers.schedule(now + spec.escalation[0].after, ESCALATION, c.epoch, c)
+            self.timers.schedule_after(now, spec.escalation[0].after, ESCALATION, c.epoch, c)
         if spec.max_wait_s is not None:
-            self.timers.schedule(now + spec.max_wait_s, MAX_WAIT, c.epoch, c)
+            self.timers.schedule_after(now, spec.max_wait_s, MAX_WAIT, c.epoch, c)
         self._place(c, now, "contact")
 
     def _leave_full(self, c: ContactState, spec: QueueSpec, now: float, visited: tuple[str, ...]) -> None:
@@ -673,7 +677,9 @@ class Engine:
         spec = self.queues[c.queue]
         c.step += 1
         if c.step < len(spec.escalation):
-            self.timers.schedule(c.entered + spec.escalation[c.step].after, ESCALATION, c.epoch, c)
+            # Fired at entered + after[step - 1]: the gap to the next step is a fixed delay.
+            gap = spec.escalation[c.step].after - spec.escalation[c.step - 1].after
+            self.timers.schedule_after(now, gap, ESCALATION, c.epoch, c)
         if c.state == QUEUED and c.class_token:
             self._unindex(c)
             self._place(c, now, "escalation")
@@ -725,7 +731,7 @@ class Engine:
             self._finish_wrap_up(asg, now, silent=True)
             return
         self._out.append(WrapUpStarted(now, a.id, asg.contact_id, now + wrap))
-        self.timers.schedule(now + wrap, WRAP_UP_END, asg.token, asg)
+        self.timers.schedule_after(now, wrap, WRAP_UP_END, asg.token, asg)
 
     # ------------------------------------------------------------ handlers
 

@@ -1,16 +1,24 @@
-"""A heap of deadlines: the engine's only notion of time passing.
+"""Deadlines: the engine's only notion of time passing.
 
 Entries are never removed early: each carries a token that the owner record
 still holds only while the timer is meaningful (an accepted offer clears its
 token), so a cancelled timer is just skipped when it comes due. Every entry
 has a finite lifetime (offer timeout, wrap-up, escalation step, hold, maximum
-wait), so the heap stays proportional to live work.
+wait), so the structure stays proportional to live work.
+
+Almost every timer is "now + a fixed delay" (a queue's offer timeout, its
+wrap-up, the gap between two escalation steps, its maximum wait), and engine
+time never goes backwards, so the timers of one delay come due in the order
+they were set: each delay gets a FIFO lane, O(1) to push and pop. Arbitrary
+deadlines (preferred-agent holds) go to a heap. A small heap of lane heads
+merges everything in (deadline, seq) order, so the firing order is exactly
+that of one big heap.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections import deque
 from typing import Any
 
 OFFER_EXPIRY = 0
@@ -24,26 +32,58 @@ TimerEntry = tuple[float, int, int, int, Any]
 
 
 class Timers:
-    __slots__ = ("_heap", "_seq")
+    __slots__ = ("_heads", "_heap", "_lanes", "_seq")
 
     def __init__(self) -> None:
         self._heap: list[TimerEntry] = []
+        self._lanes: dict[float, deque[TimerEntry]] = {}
+        # (deadline, seq, delay) of the head of every non-empty lane
+        self._heads: list[tuple[float, int, float]] = []
         self._seq = 0
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self._heap) + sum(len(lane) for lane in self._lanes.values())
 
     def schedule(self, at: float, kind: int, token: int, record: Any) -> None:
-        """O(log n)."""
+        """An arbitrary deadline. O(log n)."""
         self._seq += 1
         heapq.heappush(self._heap, (at, self._seq, kind, token, record))
 
-    def next_deadline(self) -> float | None:
-        return self._heap[0][0] if self._heap else None
+    def schedule_after(self, now: float, delay: float, kind: int, token: int, record: Any) -> None:
+        """``now + delay``; ``now`` must never decrease between calls. O(1),
+        O(log lanes) when the lane was empty."""
+        self._seq += 1
+        entry = (now + delay, self._seq, kind, token, record)
+        lane = self._lanes.get(delay)
+        if lane is None:
+            lane = self._lanes[delay] = deque()
+        if not lane:
+            heapq.heappush(self._heads, (entry[0], entry[1], delay))
+        lane.append(entry)
 
-    def pop_due(self, now: float) -> Iterator[TimerEntry]:
-        """Yield due entries in deadline order, including ones scheduled while
-        iterating that are already due. O(log n) each."""
-        h = self._heap
-        while h and h[0][0] <= now:
-            yield heapq.heappop(h)
+    def next_deadline(self) -> float | None:
+        h, heads = self._heap, self._heads
+        if h and (not heads or h[0][:2] < heads[0][:2]):
+            return h[0][0]
+        return heads[0][0] if heads else None
+
+    def due(self, now: float) -> bool:
+        """Is a timer due at or before ``now``? O(1)."""
+        h, heads = self._heap, self._heads
+        return (bool(h) and h[0][0] <= now) or (bool(heads) and heads[0][0] <= now)
+
+    def pop(self) -> TimerEntry:
+        """The earliest timer (the caller checked ``due``). O(1) from a lane,
+        O(log n) from the heap."""
+        h, heads = self._heap, self._heads
+        if h and (not heads or h[0][:2] < heads[0][:2]):
+            return heapq.heappop(h)
+        delay = heads[0][2]
+        lane = self._lanes[delay]
+        entry = lane.popleft()
+        if lane:
+            nxt = lane[0]
+            heapq.heapreplace(heads, (nxt[0], nxt[1], delay))
+        else:
+            heapq.heappop(heads)
+        return entry
