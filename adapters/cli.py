@@ -3,28 +3,77 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 
 from acd import __version__
+from acd.adapters.config_file import AcdSettings, load
 from acd.adapters.demo import run_demo
+from acd.adapters.passwords import hash_password
+from acd.errors import ConfigError
+
+
+def describe(settings: AcdSettings) -> str:
+    """What an operator wants to see after a successful check."""
+    r = settings.routing
+    lines = [f"{settings.source}: OK"]
+    lines.append(
+        f"  listen {settings.server.host}:{settings.server.port}"
+        + (" (TLS)" if settings.server.tls_cert else "")
+    )
+    lines.append(f"  channels: {', '.join(c.name for c in r.channels)}")
+    lines.append(f"  profiles: {', '.join(p.name for p in r.profiles)}")
+    for q in r.queues:
+        req = ", ".join(f"{s}>={lv}" for s, lv in q.skills.items()) or "no skill"
+        steps = "; ".join(f"after {st.after:g}s" for st in q.escalation)
+        members = sum(1 for a in r.agents if q.name in a.queues)
+        lines.append(
+            f"  queue {q.name}: {'/'.join(q.channels)}, needs {req}, {q.strategy}, "
+            f"{members} agents" + (f", escalates {steps}" if steps else "")
+        )
+    no_login = [a.id for a in r.agents if a.id not in settings.credentials]
+    lines.append(
+        f"  agents: {len(r.agents)}" + (f" ({len(no_login)} without a password)" if no_login else "")
+    )
+    lines.append(f"  gateways: {', '.join(settings.gateways) or 'none'}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="acd", description="Omnichannel ACD server")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("version", help="print the version")
+    check = sub.add_parser("check-config", help="validate a configuration file and explain it")
+    check.add_argument("path")
+    sub.add_parser(
+        "hash-password", help="read a password (or token) and print its salted hash for a config file"
+    )
     demo = sub.add_parser("demo", help="route a simulated centre through the engine, printed live")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--minutes", type=float, default=10.0, help="simulated minutes")
     demo.add_argument(
-        "--speed",
-        type=float,
-        default=0.0,
-        help="simulated seconds per real second (0: as fast as possible)",
+        "--speed", type=float, default=0.0, help="simulated seconds per real second (0: as fast as possible)"
     )
     args = parser.parse_args(argv)
     if args.command == "version":
         print(__version__)
+        return 0
+    if args.command == "check-config":
+        try:
+            settings = load(args.path)
+        except ConfigError as e:
+            print(f"{args.path}: {len(e.problems)} problem(s)", file=sys.stderr)
+            for problem in e.problems:
+                print(f"  {problem}", file=sys.stderr)
+            return 1
+        print(describe(settings))
+        return 0
+    if args.command == "hash-password":
+        secret = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+        if not secret:
+            print("empty password", file=sys.stderr)
+            return 1
+        print(hash_password(secret))
         return 0
     return run_demo(seed=args.seed, minutes=args.minutes, speed=args.speed, out=sys.stdout)
 

@@ -1,0 +1,366 @@
+"""Operator configuration files: TOML in, frozen settings out.
+
+``load(path)`` reads a file; ``parse(data, source)`` turns the parsed TOML into
+:class:`AcdSettings` (server, routing, credentials, gateways). Every problem is
+collected with the file, the key path, what is wrong and what is allowed, and
+raised together as one :class:`~acd.errors.ConfigError`; nothing is applied
+unless everything is valid. Sections left out fall back to the embedded
+defaults (channels, capacity profiles), so a small file serves a small centre.
+
+Secrets never sit in plain text here: agent passwords and the admin token are
+salted PBKDF2 hashes (``acd hash-password``), gateway secrets come from an
+environment variable (``secret_env``) or the file, and no settings object
+shows a secret in its ``repr``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from acd.adapters.passwords import is_password_hash
+from acd.errors import ConfigError
+from acd.settings import (
+    DEFAULT_CHANNELS,
+    DEFAULT_PROFILES,
+    MAX_LEVEL,
+    MIN_LEVEL,
+    STRATEGIES,
+    AgentSpec,
+    CapacityProfile,
+    ChannelRule,
+    ChannelSpec,
+    EscalationStep,
+    QueueSpec,
+    RoutingConfig,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    fastagi_port: int = 4573
+    admin_token_hash: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    name: str
+    secret: str = field(repr=False)
+    callback_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AcdSettings:
+    source: str
+    server: ServerSettings
+    routing: RoutingConfig
+    # agent id -> salted password hash (agents without one cannot log in)
+    credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
+    gateways: Mapping[str, GatewaySettings] = field(default_factory=dict)
+
+
+class _Reader:
+    """Reads values by key path, collecting every problem instead of stopping."""
+
+    def __init__(self, source: str, env: Mapping[str, str]) -> None:
+        self.source = source
+        self.env = env
+        self.problems: list[str] = []
+
+    def error(self, path: str, message: str) -> None:
+        self.problems.append(f"{self.source}: {path}: {message}")
+
+    def table(self, parent: Mapping[str, Any], key: str, path: str) -> dict[str, Any]:
+        value = parent.get(key, {})
+        if not isinstance(value, dict):
+            self.error(path, f"expected a table, got {type(value).__name__}")
+            return {}
+        return value
+
+    def only(self, tbl: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> None:
+        for key in tbl:
+            if key not in allowed:
+                self.error(f"{path}.{key}" if path else key, f"unknown key (allowed: {', '.join(allowed)})")
+
+    def get(
+        self, tbl: Mapping[str, Any], key: str, path: str, kind: type | tuple[type, ...], default: Any
+    ) -> Any:
+        if key not in tbl:
+            return default
+        value = tbl[key]
+        # bool is an int in Python; a level of `true` is a mistake, not 1.
+        ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
+        if not ok:
+            names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+            self.error(f"{path}.{key}", f"expected {names}, got {value!r}")
+            return default
+        return value
+
+    def levels(self, tbl: Mapping[str, Any], key: str, path: str) -> dict[str, int]:
+        raw = self.get(tbl, key, path, dict, {})
+        out: dict[str, int] = {}
+        for skill, level in raw.items():
+            if isinstance(level, bool) or not isinstance(level, int) or not MIN_LEVEL <= level <= MAX_LEVEL:
+                self.error(
+                    f"{path}.{key}.{skill}",
+                    f"level must be an integer {MIN_LEVEL}..{MAX_LEVEL}, got {level!r}",
+                )
+            else:
+                out[skill] = level
+        return out
+
+    def names(self, tbl: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+        raw = self.get(tbl, key, path, list, [])
+        bad = [x for x in raw if not isinstance(x, str)]
+        if bad:
+            self.error(f"{path}.{key}", f"expected a list of names, got {bad[0]!r}")
+        return tuple(x for x in raw if isinstance(x, str))
+
+
+def _server(r: _Reader, data: Mapping[str, Any]) -> ServerSettings:
+    tbl = r.table(data, "server", "server")
+    r.only(tbl, ("listen", "tls_cert", "tls_key", "fastagi_port", "admin_token_hash"), "server")
+    host, port = "127.0.0.1", 8080
+    listen = r.get(tbl, "listen", "server", str, "127.0.0.1:8080")
+    h, sep, p = listen.rpartition(":")
+    if not sep or not p.isdigit() or not 0 < int(p) < 65536:
+        r.error("server.listen", f"expected host:port, got {listen!r}")
+    else:
+        host, port = h.strip("[]") or "127.0.0.1", int(p)
+    cert = r.get(tbl, "tls_cert", "server", str, None)
+    key = r.get(tbl, "tls_key", "server", str, None)
+    if (cert is None) != (key is None):
+        r.error("server", "tls_cert and tls_key go together")
+    fastagi = r.get(tbl, "fastagi_port", "server", int, 4573)
+    admin = r.get(tbl, "admin_token_hash", "server", str, None)
+    if admin is not None and not is_password_hash(admin):
+        r.error("server.admin_token_hash", "not a hash from `acd hash-password`")
+    return ServerSettings(host, port, cert, key, fastagi, admin)
+
+
+def _channels(r: _Reader, data: Mapping[str, Any]) -> tuple[ChannelSpec, ...]:
+    if "channels" not in data:
+        return DEFAULT_CHANNELS
+    out = []
+    for name, tbl in r.table(data, "channels", "channels").items():
+        path = f"channels.{name}"
+        if not isinstance(tbl, dict):
+            r.error(path, "expected a table")
+            continue
+        r.only(tbl, ("like", "exclusive"), path)
+        out.append(
+            ChannelSpec(name, r.get(tbl, "like", path, str, None), r.get(tbl, "exclusive", path, bool, False))
+        )
+    return tuple(out)
+
+
+def _profiles(r: _Reader, data: Mapping[str, Any]) -> tuple[CapacityProfile, ...]:
+    if "profiles" not in data:
+        return DEFAULT_PROFILES
+    out = []
+    for name, tbl in r.table(data, "profiles", "profiles").items():
+        path = f"profiles.{name}"
+        if not isinstance(tbl, dict):
+            r.error(path, "expected a table")
+            continue
+        r.only(tbl, ("capacity", "channels", "blocks"), path)
+        rules: dict[str, ChannelRule] = {}
+        for ch, rule in r.get(tbl, "channels", path, dict, {}).items():
+            rpath = f"{path}.channels.{ch}"
+            if not isinstance(rule, dict):
+                r.error(rpath, "expected { cost = N, max = N }")
+                continue
+            r.only(rule, ("cost", "max"), rpath)
+            rules[ch] = ChannelRule(r.get(rule, "cost", rpath, int, 0), r.get(rule, "max", rpath, int, 0))
+        raw_blocks = r.get(tbl, "blocks", path, dict, {})
+        blocks = {ch: frozenset(r.names(raw_blocks, ch, f"{path}.blocks")) for ch in raw_blocks}
+        out.append(CapacityProfile(name, r.get(tbl, "capacity", path, int, 0), rules, blocks))
+    return tuple(out)
+
+
+_QUEUE_KEYS = (
+    "channel",
+    "channels",
+    "skills",
+    "weight",
+    "strategy",
+    "service_level_pct",
+    "service_level_s",
+    "offer_timeout_s",
+    "wrapup_s",
+    "max_size",
+    "max_wait_s",
+    "overflow_to",
+    "escalation",
+    "preferred_wait_s",
+)
+_STEP_KEYS = ("after_s", "accept_level", "drop_skills", "any_member", "borrow_from", "priority_boost")
+
+
+def _queues(r: _Reader, data: Mapping[str, Any]) -> tuple[QueueSpec, ...]:
+    out = []
+    for name, tbl in r.table(data, "queues", "queues").items():
+        path = f"queues.{name}"
+        if not isinstance(tbl, dict):
+            r.error(path, "expected a table")
+            continue
+        r.only(tbl, _QUEUE_KEYS, path)
+        if "channel" in tbl and "channels" in tbl:
+            r.error(path, "give channel or channels, not both")
+        single = r.get(tbl, "channel", path, str, None)
+        channels = (single,) if single is not None else r.names(tbl, "channels", path) or ("voice",)
+        strategy = r.get(tbl, "strategy", path, str, "longest-idle")
+        if strategy not in STRATEGIES:
+            r.error(f"{path}.strategy", f"{strategy!r} is not one of {', '.join(STRATEGIES)}")
+            strategy = "longest-idle"
+        steps = []
+        raw_steps = r.get(tbl, "escalation", path, list, [])
+        for i, st in enumerate(raw_steps):
+            spath = f"{path}.escalation[{i}]"
+            if not isinstance(st, dict):
+                r.error(spath, "expected a table ([[queues.NAME.escalation]])")
+                continue
+            r.only(st, _STEP_KEYS, spath)
+            if "after_s" not in st:
+                r.error(spath, "after_s is required (seconds of waiting)")
+            steps.append(
+                EscalationStep(
+                    float(r.get(st, "after_s", spath, (int, float), 0)),
+                    r.get(st, "accept_level", spath, int, None),
+                    r.names(st, "drop_skills", spath),
+                    r.get(st, "any_member", spath, bool, False),
+                    r.names(st, "borrow_from", spath),
+                    r.get(st, "priority_boost", spath, int, 0),
+                )
+            )
+        num = (int, float)
+        out.append(
+            QueueSpec(
+                name,
+                channels=channels,
+                skills=r.levels(tbl, "skills", path),
+                weight=r.get(tbl, "weight", path, int, 0),
+                strategy=strategy,
+                service_level_pct=float(r.get(tbl, "service_level_pct", path, num, 80.0)),
+                service_level_s=float(r.get(tbl, "service_level_s", path, num, 20.0)),
+                offer_timeout_s=float(r.get(tbl, "offer_timeout_s", path, num, 20.0)),
+                wrapup_s=float(r.get(tbl, "wrapup_s", path, num, 0.0)),
+                max_size=r.get(tbl, "max_size", path, int, None),
+                max_wait_s=r.get(tbl, "max_wait_s", path, num, None),
+                overflow_to=r.get(tbl, "overflow_to", path, str, None),
+                escalation=tuple(steps),
+                preferred_wait_s=float(r.get(tbl, "preferred_wait_s", path, num, 0.0)),
+            )
+        )
+    return tuple(out)
+
+
+_AGENT_KEYS = ("name", "skills", "profile", "queues", "password_hash", "endpoint")
+
+
+def _agents(r: _Reader, data: Mapping[str, Any]) -> tuple[tuple[AgentSpec, ...], dict[str, str]]:
+    out, creds = [], {}
+    for aid, tbl in r.table(data, "agents", "agents").items():
+        path = f"agents.{aid}"
+        if not isinstance(tbl, dict):
+            r.error(path, "expected a table")
+            continue
+        r.only(tbl, _AGENT_KEYS, path)
+        ranks: dict[str, int] = {}
+        for q, rank in r.get(tbl, "queues", path, dict, {}).items():
+            if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+                r.error(
+                    f"{path}.queues.{q}", f"rank must be an integer >= 1 (1 is served first), got {rank!r}"
+                )
+            else:
+                ranks[q] = rank
+        pw = r.get(tbl, "password_hash", path, str, None)
+        if pw is not None:
+            if is_password_hash(pw):
+                creds[aid] = pw
+            else:
+                r.error(
+                    f"{path}.password_hash", "not a hash from `acd hash-password` (never a plain password)"
+                )
+        out.append(
+            AgentSpec(
+                aid,
+                r.get(tbl, "name", path, str, aid),
+                r.levels(tbl, "skills", path),
+                r.get(tbl, "profile", path, str, "blended"),
+                ranks,
+                r.get(tbl, "endpoint", path, str, None),
+            )
+        )
+    return tuple(out), creds
+
+
+def _gateways(r: _Reader, data: Mapping[str, Any]) -> dict[str, GatewaySettings]:
+    out = {}
+    for name, tbl in r.table(data, "gateways", "gateways").items():
+        path = f"gateways.{name}"
+        if not isinstance(tbl, dict):
+            r.error(path, "expected a table")
+            continue
+        r.only(tbl, ("secret", "secret_env", "callback_url"), path)
+        secret = r.get(tbl, "secret", path, str, None)
+        env_name = r.get(tbl, "secret_env", path, str, None)
+        if env_name is not None:
+            secret = r.env.get(env_name)
+            if secret is None:
+                r.error(f"{path}.secret_env", f"environment variable {env_name} is not set")
+        if secret is not None and len(secret) < 16:
+            r.error(path, "the secret must be at least 16 characters")
+        if secret is None and env_name is None:
+            r.error(path, "a gateway needs secret_env (or secret)")
+        if secret is not None:
+            out[name] = GatewaySettings(name, secret, r.get(tbl, "callback_url", path, str, None))
+    return out
+
+
+_TOP_KEYS = ("server", "channels", "profiles", "skills", "queues", "agents", "gateways")
+
+
+def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = None) -> AcdSettings:
+    """Parsed TOML to settings; raises ConfigError listing every problem."""
+    r = _Reader(source, os.environ if env is None else env)
+    r.only(data, _TOP_KEYS, "")
+    server = _server(r, data)
+    channels = _channels(r, data)
+    profiles = _profiles(r, data)
+    skills = r.names(data, "skills", "skills") if "skills" in data else ()
+    queues = _queues(r, data)
+    agents, creds = _agents(r, data)
+    gateways = _gateways(r, data)
+    routing = RoutingConfig(channels, profiles, skills, queues, agents)
+    try:
+        routing.validate()
+    except ConfigError as e:
+        r.problems += [f"{source}: {p}" for p in e.problems]
+    if r.problems:
+        raise ConfigError(r.problems)
+    return AcdSettings(source, server, routing, creds, gateways)
+
+
+def load(path: str | Path, env: Mapping[str, str] | None = None) -> AcdSettings:
+    """Read and validate a configuration file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise ConfigError([f"{p}: cannot read: {e.strerror}"]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError([f"{p}: not UTF-8 text"]) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([f"{p}: not valid TOML: {e}"]) from None
+    return parse(data, str(p), env)

@@ -1,0 +1,143 @@
+"""Operator config files: the shipped examples, every error reported at once,
+secrets kept out of sight, and the check-config command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from acd import commands as c
+from acd.adapters import cli
+from acd.adapters.config_file import load, parse
+from acd.adapters.passwords import hash_password, is_password_hash, verify_password
+from acd.engine import Engine
+from acd.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "config" / "acd.toml"
+LARGE = ROOT / "config" / "examples" / "large-dedicated-teams.toml"
+
+
+def test_shipped_example_loads_and_routes() -> None:
+    s = load(EXAMPLE, env={})
+    assert (s.server.host, s.server.port) == ("127.0.0.1", 8080)
+    assert [q.name for q in s.routing.queues] == ["sales", "support"]
+    sales = s.routing.queues[0]
+    assert sales.channels == ("voice", "chat", "wechat")
+    assert [st.after for st in sales.escalation] == [30.0, 60.0]
+    assert verify_password("alice-demo", s.credentials["alice"])
+    assert not verify_password("wrong", s.credentials["alice"])
+    engine = Engine(s.routing)
+    engine.handle(c.Login(0, "alice"))
+    out = engine.handle(c.NewContact(1, "k1", "sales", channel="chat"))
+    assert any(type(e).__name__ == "ContactOffered" for e in out)
+
+
+def test_large_example_loads_with_its_secret_from_the_environment() -> None:
+    s = load(LARGE, env={"ACD_WECHAT_SECRET": "s3cret-from-the-environment"})
+    assert len(s.routing.agents) == 60
+    assert s.gateways["wechat"].secret == "s3cret-from-the-environment"
+    assert "s3cret" not in repr(s)
+    with pytest.raises(ConfigError, match="ACD_WECHAT_SECRET is not set"):
+        load(LARGE, env={})
+
+
+BAD = """
+skills = ["sales", "english"]
+
+[server]
+listen = "localhost"
+colour = "blue"
+
+[queues.sales]
+channel = "voice"
+skills = { sales = 9, cooking = 2 }
+strategy = "fastest"
+[[queues.sales.escalation]]
+after_s = 60
+[[queues.sales.escalation]]
+after_s = 30
+accept_level = 1
+
+[queues.support]
+channels = ["fax"]
+overflow_to = "nowhere"
+
+[agents.alice]
+profile = "robot"
+skills = { sales = "high" }
+queues = { sales = 0, billing = 1 }
+password_hash = "hunter2"
+"""
+
+
+def test_every_problem_is_reported_with_file_and_key_path(tmp_path: Path) -> None:
+    f = tmp_path / "bad.toml"
+    f.write_text(BAD)
+    with pytest.raises(ConfigError) as err:
+        load(f, env={})
+    text = "\n".join(err.value.problems)
+    expected = [
+        "server.listen: expected host:port, got 'localhost'",
+        "server.colour: unknown key (allowed: listen, tls_cert",
+        "queues.sales.skills.sales: level must be an integer 1..5, got 9",
+        "queues.sales.strategy: 'fastest' is not one of longest-idle",
+        "queues.sales.skills: unknown skill 'cooking'",
+        "queues.sales.escalation[1].after: 30.0 must be greater than the previous step's (60.0)",
+        "queues.support.channels: unknown channel 'fax'",
+        "queues.support.overflow_to: unknown queue 'nowhere'",
+        "agents.alice.profile: unknown profile 'robot'",
+        "agents.alice.skills.sales: level must be an integer 1..5, got 'high'",
+        "agents.alice.queues.sales: rank must be an integer >= 1",
+        "agents.alice.queues: unknown queue 'billing'",
+        "agents.alice.password_hash: not a hash from `acd hash-password`",
+    ]
+    for e in expected:
+        assert e in text, e
+    assert all(p.startswith(f"{f}: ") for p in err.value.problems)
+    assert "hunter2" not in text  # a plain password is never echoed
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[agents.a]\n[agents.a]\n", "not valid TOML"),
+        (b"\xff\xfe", "not UTF-8"),
+    ],
+)
+def test_unreadable_files(tmp_path: Path, content: bytes, message: str) -> None:
+    f = tmp_path / "x.toml"
+    f.write_bytes(content)
+    with pytest.raises(ConfigError, match=message):
+        load(f)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load(tmp_path / "nope.toml")
+
+
+def test_an_empty_file_gives_the_default_channels_and_profiles() -> None:
+    s = parse({}, "empty.toml", env={})
+    assert [ch.name for ch in s.routing.channels] == ["voice", "chat", "email", "task", "wechat"]
+    assert s.routing.queues == () and s.routing.agents == ()
+
+
+def test_passwords_are_salted_and_checked_in_constant_time() -> None:
+    a, b = hash_password("pw", iterations=1000), hash_password("pw", iterations=1000)
+    assert a != b and is_password_hash(a)
+    assert verify_password("pw", a) and not verify_password("pW", a)
+    assert not verify_password("pw", "pbkdf2_sha256$x$y$z")
+    assert not is_password_hash("pbkdf2_sha256$10$!!$??")
+
+
+def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["check-config", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out and "queue sales: voice/chat/wechat, needs sales>=2" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BAD)
+    assert cli.main(["check-config", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "problem(s)" in err and "unknown profile 'robot'" in err
