@@ -3,14 +3,53 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
+import json
+import logging
 import sys
+import time
+from pathlib import Path
 
 from acd import __version__
-from acd.adapters.config_file import AcdSettings, load
+from acd.adapters.config_file import AcdSettings, ServerSettings, load
 from acd.adapters.demo import run_demo
 from acd.adapters.passwords import hash_password
+from acd.adapters.server import serve
 from acd.errors import ConfigError
+from acd.settings import default_config
+
+DEFAULT_CONFIG = Path("config/acd.toml")
+
+
+class JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {
+                "ts": round(record.created, 3),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "msg": record.getMessage(),
+            }
+        )
+
+
+def setup_logging(json_lines: bool) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonLines() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    logging.Formatter.converter = time.gmtime
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
+def settings_for(path: str | None) -> AcdSettings:
+    """The named file, else config/acd.toml if present, else the embedded default."""
+    if path is not None:
+        return load(path)
+    if DEFAULT_CONFIG.exists():
+        return load(DEFAULT_CONFIG)
+    return AcdSettings("embedded default", ServerSettings(), default_config())
 
 
 def describe(settings: AcdSettings) -> str:
@@ -43,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="acd", description="Omnichannel ACD server")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("version", help="print the version")
+    run = sub.add_parser("run", help="run the server")
+    run.add_argument("--config", help="configuration file (default: config/acd.toml, else built-in)")
+    run.add_argument("--log-json", action="store_true", help="JSON lines logs")
     check = sub.add_parser("check-config", help="validate a configuration file and explain it")
     check.add_argument("path")
     sub.add_parser(
@@ -58,6 +100,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "version":
         print(__version__)
         return 0
+    if args.command == "run":
+        setup_logging(args.log_json)
+        try:
+            settings = settings_for(args.config)
+        except ConfigError as e:
+            for problem in e.problems:
+                logging.getLogger("acd").error("%s", problem)
+            return 1
+        try:
+            import uvloop  # noqa: PLC0415 (optional: the stdlib loop works too)
+
+            return uvloop.run(serve(settings))
+        except ImportError:
+            return asyncio.run(serve(settings))
     if args.command == "check-config":
         try:
             settings = load(args.path)

@@ -131,7 +131,7 @@ def _server(r: _Reader, data: Mapping[str, Any]) -> ServerSettings:
     host, port = "127.0.0.1", 8080
     listen = r.get(tbl, "listen", "server", str, "127.0.0.1:8080")
     h, sep, p = listen.rpartition(":")
-    if not sep or not p.isdigit() or not 0 < int(p) < 65536:
+    if not sep or not p.isdigit() or not 0 <= int(p) < 65536:  # 0: any free port
         r.error("server.listen", f"expected host:port, got {listen!r}")
     else:
         host, port = h.strip("[]") or "127.0.0.1", int(p)

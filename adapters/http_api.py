@@ -1,0 +1,129 @@
+"""HTTP: health, metrics and the supervisor REST API (aiohttp).
+
+Handlers translate between HTTP and the engine; the one table below maps
+error codes to statuses. Everything under ``/v1`` needs the admin token
+(``Authorization: Bearer ...``), checked against its salted hash; with no
+hash configured the API is closed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from acd.adapters.config_file import AcdSettings
+from acd.adapters.metrics import Metrics
+from acd.adapters.passwords import verify_password
+from acd.adapters.runner import EngineRunner
+from acd.errors import AcdError
+
+STATUS_BY_CODE: dict[str, int] = {
+    "unauthorized": 401,
+    "admin-disabled": 403,
+    "not-your-contact": 403,
+    "unknown-agent": 404,
+    "unknown-contact": 404,
+    "unknown-queue": 404,
+    "invalid-transition": 409,
+    "queue-full": 409,
+    "duplicate-contact": 409,
+}
+DEFAULT_ERROR_STATUS = 400
+
+RUNNER: web.AppKey[EngineRunner] = web.AppKey("runner", EngineRunner)
+SETTINGS: web.AppKey[AcdSettings] = web.AppKey("settings", AcdSettings)
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+READY: web.AppKey[dict[str, bool]] = web.AppKey("ready", dict)
+TOKENS: web.AppKey[set[str]] = web.AppKey("tokens", set)
+
+
+def error_response(code: str, message: str) -> web.Response:
+    status = STATUS_BY_CODE.get(code, DEFAULT_ERROR_STATUS)
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith("/v1/"):
+        denied = _check_admin(request)
+        if denied is not None:
+            return denied
+    try:
+        return await handler(request)
+    except AcdError as e:
+        return error_response(e.code, e.message)
+
+
+def _check_admin(request: web.Request) -> web.Response | None:
+    stored = request.app[SETTINGS].server.admin_token_hash
+    if stored is None:
+        return error_response("admin-disabled", "no admin token is configured (server.admin_token_hash)")
+    auth = request.headers.get("Authorization", "")
+    token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+    if not token:
+        return error_response("unauthorized", "an admin token is required (Authorization: Bearer ...)")
+    # PBKDF2 is slow on purpose; remember tokens already verified (by digest).
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    known = request.app[TOKENS]
+    if digest not in known:
+        if not verify_password(token, stored):
+            return error_response("unauthorized", "invalid admin token")
+        known.add(digest)
+    return None
+
+
+def _data(obj: Any) -> Any:
+    return dataclasses.asdict(obj)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    ready = request.app[READY]["ready"]
+    return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def queues(request: web.Request) -> web.Response:
+    engine = request.app[RUNNER].engine
+    return web.json_response({"queues": [_data(engine.queue_stats(q)) for q in engine.queues]})
+
+
+async def agents(request: web.Request) -> web.Response:
+    engine = request.app[RUNNER].engine
+    return web.json_response({"agents": [_data(engine.agent_stats(a)) for a in engine.agents]})
+
+
+async def contact(request: web.Request) -> web.Response:
+    engine = request.app[RUNNER].engine
+    return web.json_response(_data(engine.explain(request.match_info["id"])))
+
+
+def build_app(settings: AcdSettings, runner: EngineRunner, metrics_: Metrics) -> web.Application:
+    app = web.Application(middlewares=[errors_and_auth])
+    app[SETTINGS] = settings
+    app[RUNNER] = runner
+    app[METRICS] = metrics_
+    app[READY] = {"ready": False}
+    app[TOKENS] = set()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/v1/queues", queues)
+    app.router.add_get("/v1/agents", agents)
+    app.router.add_get("/v1/contacts/{id}", contact)
+    return app

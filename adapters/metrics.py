@@ -1,0 +1,98 @@
+"""Prometheus metrics: every name in one place, read from the engine on scrape.
+
+Counts and gauges come from the engine's incremental statistics when
+Prometheus scrapes (no per-event bookkeeping here); the decision latency is a
+histogram the runner feeds with the engine time of each command that made an
+offer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from acd.engine import Engine
+from acd.events import ContactOffered, Event
+
+PREFIX = "acd"
+WAITING = f"{PREFIX}_queue_waiting"
+RINGING = f"{PREFIX}_queue_ringing"
+CONNECTED = f"{PREFIX}_queue_connected"
+LONGEST_WAIT = f"{PREFIX}_queue_longest_wait_seconds"
+SERVICE_LEVEL = f"{PREFIX}_queue_service_level_ratio"
+OFFERED = f"{PREFIX}_contacts_offered"
+ANSWERED = f"{PREFIX}_contacts_answered"
+ABANDONED = f"{PREFIX}_contacts_abandoned"
+OVERFLOWED = f"{PREFIX}_contacts_overflowed"
+AGENTS = f"{PREFIX}_agents"
+DECISION_SECONDS = f"{PREFIX}_decision_seconds"
+
+
+class EngineCollector(Collector):
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        e = self.engine
+        waiting = GaugeMetricFamily(WAITING, "Contacts waiting in the queue", labels=["queue"])
+        ringing = GaugeMetricFamily(RINGING, "Contacts offered, not yet answered", labels=["queue"])
+        connected = GaugeMetricFamily(CONNECTED, "Contacts in conversation", labels=["queue"])
+        longest = GaugeMetricFamily(LONGEST_WAIT, "Longest current wait", labels=["queue"])
+        sl = GaugeMetricFamily(
+            SERVICE_LEVEL, "Answered within target / (answered + abandoned)", labels=["queue"]
+        )
+        offered = CounterMetricFamily(OFFERED, "Offers made", labels=["queue"])
+        answered = CounterMetricFamily(ANSWERED, "Contacts answered", labels=["queue"])
+        abandoned = CounterMetricFamily(ABANDONED, "Contacts abandoned", labels=["queue"])
+        overflowed = CounterMetricFamily(OVERFLOWED, "Contacts overflowed", labels=["queue"])
+        agents = GaugeMetricFamily(
+            AGENTS, "Agents serving the queue, by presence", labels=["queue", "presence"]
+        )
+        for name in e.queues:
+            s = e.queue_stats(name)
+            waiting.add_metric([name], s.waiting)
+            ringing.add_metric([name], s.ringing)
+            connected.add_metric([name], s.connected)
+            longest.add_metric([name], s.longest_wait_s)
+            if s.service_level_pct is not None:
+                sl.add_metric([name], s.service_level_pct / 100)
+            offered.add_metric([name], s.offered)
+            answered.add_metric([name], s.answered)
+            abandoned.add_metric([name], s.abandoned)
+            overflowed.add_metric([name], s.overflowed)
+            for presence, n in e.qstats[name].agents.items():
+                agents.add_metric([name, presence], n)
+        yield from (
+            waiting,
+            ringing,
+            connected,
+            longest,
+            sl,
+            offered,
+            answered,
+            abandoned,
+            overflowed,
+            agents,
+        )
+
+
+class Metrics:
+    """A registry per server (tests run several servers in one process)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(EngineCollector(engine))
+        self.decision = Histogram(
+            DECISION_SECONDS,
+            "Engine time of a command that made offers, per offer",
+            registry=self.registry,
+            buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 1e-2),
+        )
+
+    def on_handled(self, events: list[Event], seconds: float) -> None:
+        offers = sum(1 for e in events if isinstance(e, ContactOffered))
+        for _ in range(offers):
+            self.decision.observe(seconds / offers)

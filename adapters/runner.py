@@ -1,0 +1,130 @@
+"""The single writer: one task owns the engine.
+
+Adapters never call the engine directly: they ``submit`` a command and await
+its events. One task takes commands off a queue, stamps them with the clock,
+hands them to the engine and resolves the caller's future, so nothing awaits
+halfway through a state change (wazo-agentd's ServiceProxy, in asyncio form).
+A second task sleeps until the engine's next deadline and submits a ``Tick``.
+Every event goes to each subscriber's queue (desktops, supervisors, metrics).
+
+Reads need no queue: ``Engine.handle`` never awaits, so any synchronous read
+from a coroutine on the same loop sees the state between two commands.
+
+The clock is injected (``loop.time`` by default): engine time is seconds on a
+monotonic clock, never wall time, so a clock step never reorders timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from acd.commands import Command, Tick
+from acd.engine import Engine
+from acd.errors import InvalidRequest
+from acd.events import Event
+
+log = logging.getLogger("acd.runner")
+
+_STOP = object()
+
+
+class EngineRunner:
+    def __init__(self, engine: Engine, clock: Callable[[], float] | None = None) -> None:
+        self.engine = engine
+        self._clock = clock
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._subscribers: list[asyncio.Queue[Event]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+        self.served = 0
+        self.refused = 0
+        # Called with each command's events and engine time (metrics).
+        self.on_handled: Callable[[list[Event], float], None] | None = None
+
+    def now(self) -> float:
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._writer(), name="acd-engine-writer"),
+            asyncio.create_task(self._ticker(), name="acd-engine-ticker"),
+        ]
+
+    async def stop(self) -> None:
+        """Finish queued commands, then stop both tasks."""
+        await self._queue.put(_STOP)
+        writer, ticker = self._tasks
+        await writer
+        ticker.cancel()
+        await asyncio.gather(ticker, return_exceptions=True)
+        self._tasks = []
+
+    def subscribe(self) -> asyncio.Queue[Event]:
+        q: asyncio.Queue[Event] = asyncio.Queue()
+        self._subscribers.append(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[Event]) -> None:
+        if q in self._subscribers:
+            self._subscribers.remove(q)
+
+    async def submit(self, make: Callable[[float], Command]) -> list[Event]:
+        """Run ``make(now)`` through the engine; return its events or raise
+        its InvalidRequest. ``make`` builds the command with the writer's
+        clock, so commands are stamped in the order they are applied."""
+        fut: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+        await self._queue.put((make, fut))
+        return await fut
+
+    def _publish(self, events: list[Event]) -> None:
+        for q in self._subscribers:
+            for e in events:
+                q.put_nowait(e)
+
+    async def _writer(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if item is _STOP:
+                return
+            make, fut = item
+            cmd = make(self.now())
+            t0 = self.now()
+            try:
+                events = self.engine.handle(cmd)
+            except InvalidRequest as e:
+                self.refused += 1
+                self._publish(self.engine.drain())
+                if not fut.done():
+                    fut.set_exception(e)
+            else:
+                self.served += 1
+                if self.on_handled is not None:
+                    self.on_handled(events, self.now() - t0)
+                self._publish(events)
+                if not fut.done():
+                    fut.set_result(events)
+            self._wake.set()  # the next deadline may have moved
+
+    async def _ticker(self) -> None:
+        while True:
+            self._wake.clear()  # before reading the deadline: a change after this wakes us
+            deadline = self.engine.next_deadline()
+            delay = None if deadline is None else max(0.0, deadline - self.now())
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                continue  # something changed: look at the deadline again
+            except TimeoutError:
+                pass
+            try:
+                await self.submit(Tick)
+            except InvalidRequest:  # pragma: no cover - a Tick is never refused
+                log.exception("tick refused")
+
+
+def event_dict(e: Event) -> dict[str, Any]:
+    """An event as JSON-ready data, tagged with its type."""
+    return {"type": type(e).__name__, **dataclasses.asdict(e)}
