@@ -33,7 +33,6 @@ class Server:
     port: int | None = None  # None: the configured one; 0: any free port
     grace_s: float = 5.0
     runner: EngineRunner = field(init=False)
-    stopping: asyncio.Event = field(init=False)
     bound_port: int = field(init=False, default=0)
 
     async def start(self) -> None:
@@ -42,7 +41,6 @@ class Server:
         self.runner = EngineRunner(engine)
         metrics = Metrics(engine)
         self.runner.on_handled = metrics.on_handled
-        self.stopping = asyncio.Event()
         self._app = build_app(self.settings, self.runner, metrics)
         self._web = web.AppRunner(self._app, handle_signals=False, access_log=None)
         await self._web.setup()
@@ -89,10 +87,11 @@ class Server:
 
 
 async def serve(settings: AcdSettings) -> int:
-    """Run until SIGTERM/SIGINT; exit code 0."""
+    """Run until SIGTERM/SIGINT; exit code 0. The handlers are installed
+    before start-up, so a signal that arrives while starting stops cleanly."""
     server = Server(settings)
-    await server.start()
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
     hits = {"n": 0}
 
     def on_signal() -> None:
@@ -100,10 +99,11 @@ async def serve(settings: AcdSettings) -> int:
         if hits["n"] > 1:
             log.warning("second signal: forcing exit")
             server.grace_s = 0.0
-        server.stopping.set()
+        stop.set()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
-    await server.stopping.wait()
+    await server.start()
+    await stop.wait()
     await server.stop()
     return 0
