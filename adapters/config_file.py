@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,19 @@ class _Reader:
             if key not in allowed:
                 self.error(f"{path}.{key}" if path else key, f"unknown key (allowed: {', '.join(allowed)})")
 
+    def entries(
+        self, data: Mapping[str, Any], section: str, allowed: tuple[str, ...]
+    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(name, key path, table) for each ``[section.name]`` table, with
+        non-tables and unknown keys reported."""
+        for name, tbl in self.table(data, section, section).items():
+            path = f"{section}.{name}"
+            if not isinstance(tbl, dict):
+                self.error(path, "expected a table")
+                continue
+            self.only(tbl, allowed, path)
+            yield name, path, tbl
+
     def get(
         self, tbl: Mapping[str, Any], key: str, path: str, kind: type | tuple[type, ...], default: Any
     ) -> Any:
@@ -150,12 +163,7 @@ def _channels(r: _Reader, data: Mapping[str, Any]) -> tuple[ChannelSpec, ...]:
     if "channels" not in data:
         return DEFAULT_CHANNELS
     out = []
-    for name, tbl in r.table(data, "channels", "channels").items():
-        path = f"channels.{name}"
-        if not isinstance(tbl, dict):
-            r.error(path, "expected a table")
-            continue
-        r.only(tbl, ("like", "exclusive"), path)
+    for name, path, tbl in r.entries(data, "channels", ("like", "exclusive")):
         out.append(
             ChannelSpec(name, r.get(tbl, "like", path, str, None), r.get(tbl, "exclusive", path, bool, False))
         )
@@ -166,12 +174,7 @@ def _profiles(r: _Reader, data: Mapping[str, Any]) -> tuple[CapacityProfile, ...
     if "profiles" not in data:
         return DEFAULT_PROFILES
     out = []
-    for name, tbl in r.table(data, "profiles", "profiles").items():
-        path = f"profiles.{name}"
-        if not isinstance(tbl, dict):
-            r.error(path, "expected a table")
-            continue
-        r.only(tbl, ("capacity", "channels", "blocks"), path)
+    for name, path, tbl in r.entries(data, "profiles", ("capacity", "channels", "blocks")):
         rules: dict[str, ChannelRule] = {}
         for ch, rule in r.get(tbl, "channels", path, dict, {}).items():
             rpath = f"{path}.channels.{ch}"
@@ -207,12 +210,7 @@ _STEP_KEYS = ("after_s", "accept_level", "drop_skills", "any_member", "borrow_fr
 
 def _queues(r: _Reader, data: Mapping[str, Any]) -> tuple[QueueSpec, ...]:
     out = []
-    for name, tbl in r.table(data, "queues", "queues").items():
-        path = f"queues.{name}"
-        if not isinstance(tbl, dict):
-            r.error(path, "expected a table")
-            continue
-        r.only(tbl, _QUEUE_KEYS, path)
+    for name, path, tbl in r.entries(data, "queues", _QUEUE_KEYS):
         if "channel" in tbl and "channels" in tbl:
             r.error(path, "give channel or channels, not both")
         single = r.get(tbl, "channel", path, str, None)
@@ -268,12 +266,7 @@ _AGENT_KEYS = ("name", "skills", "profile", "queues", "password_hash", "endpoint
 
 def _agents(r: _Reader, data: Mapping[str, Any]) -> tuple[tuple[AgentSpec, ...], dict[str, str]]:
     out, creds = [], {}
-    for aid, tbl in r.table(data, "agents", "agents").items():
-        path = f"agents.{aid}"
-        if not isinstance(tbl, dict):
-            r.error(path, "expected a table")
-            continue
-        r.only(tbl, _AGENT_KEYS, path)
+    for aid, path, tbl in r.entries(data, "agents", _AGENT_KEYS):
         ranks: dict[str, int] = {}
         for q, rank in r.get(tbl, "queues", path, dict, {}).items():
             if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
@@ -305,12 +298,7 @@ def _agents(r: _Reader, data: Mapping[str, Any]) -> tuple[tuple[AgentSpec, ...],
 
 def _gateways(r: _Reader, data: Mapping[str, Any]) -> dict[str, GatewaySettings]:
     out = {}
-    for name, tbl in r.table(data, "gateways", "gateways").items():
-        path = f"gateways.{name}"
-        if not isinstance(tbl, dict):
-            r.error(path, "expected a table")
-            continue
-        r.only(tbl, ("secret", "secret_env", "callback_url"), path)
+    for name, path, tbl in r.entries(data, "gateways", ("secret", "secret_env", "callback_url")):
         secret = r.get(tbl, "secret", path, str, None)
         env_name = r.get(tbl, "secret_env", path, str, None)
         if env_name is not None:
