@@ -84,10 +84,6 @@ class Load:
             del self.counts[channel]
         self.shape = tuple(sorted(self.counts.items()))
 
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
 
 def can_take(profile: CompiledProfile, load: Load, channel: str) -> bool:
     """O(active channels): cost fits, per-channel max not reached, not blocked."""

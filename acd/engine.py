@@ -419,7 +419,7 @@ class Engine:
         """Build a class and its eligible set. O(candidates), once per distinct
         requirement: candidates are the members holding the rarest required
         skill, in the queue and in the queues it borrows from."""
-        cls = RoutingClass(len(self.classes), spec.name, channel, r.req, r.borrow_from, spec.strategy)
+        cls = RoutingClass(spec.name, channel, r.req, r.borrow_from, spec.strategy)
         seen: set[int] = set()
         candidates: list[AgentState] = []
         for qn in (spec.name, *r.borrow_from):
@@ -703,7 +703,6 @@ class Engine:
         self._drop_assignment(a, asg, now)
         q = self.qstats[asg.queue]
         q.wrap_total += now - asg.since
-        q.wrapped += 1
         a.last_activity = now
         if not silent:
             self._out.append(WrapUpEnded(now, a.id, asg.contact_id))
@@ -930,7 +929,6 @@ class Engine:
             self._out.append(ContactTransferred(now, c.id, from_queue, None, target, cmd.to_agent))
             if freed is not None:
                 self._agent_freed(freed, now, "agent")
-        self.qstats[target].transferred_in += 1
         c.declined = declined or None
         if cmd.to_agent is not None:
             c.hold_agent = cmd.to_agent

@@ -60,10 +60,6 @@ class UnknownQueue(InvalidRequest):
     code = "unknown-queue"
 
 
-class UnknownChannel(InvalidRequest):
-    code = "unknown-channel"
-
-
 class DuplicateContact(InvalidRequest):
     code = "duplicate-contact"
 

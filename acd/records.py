@@ -137,7 +137,6 @@ class AgentState:
 class ContactState:
     __slots__ = (
         "agent_id",
-        "arrived",
         "attributes",
         "base_req",
         "channel",
@@ -181,7 +180,6 @@ class ContactState:
         self.base_req = base_req
         self.state = ""
         self.step = 0
-        self.arrived = now
         self.entered = now  # entry into the current queue: wait time and steps count from here
         self.seq = seq
         self.cls: RoutingClass | None = None

@@ -55,7 +55,6 @@ class RoutingClass:
         "channel",
         "contacts",
         "eligible",
-        "index",
         "label",
         "n_contacts",
         "queue",
@@ -67,14 +66,12 @@ class RoutingClass:
 
     def __init__(
         self,
-        index: int,
         queue: str,
         channel: str,
         req: Requirement,
         borrow: tuple[str, ...],
         strategy: str,
     ) -> None:
-        self.index = index
         self.queue = queue
         self.channel = channel
         self.req = req

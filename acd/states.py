@@ -46,7 +46,6 @@ ENDED: Final = "ended"
 ABANDONED: Final = "abandoned"
 TRANSFERRED: Final = "transferred"
 OVERFLOWED: Final = "overflowed"
-TERMINAL: Final = frozenset({ENDED, ABANDONED, TRANSFERRED, OVERFLOWED})
 # OFFERED, CONNECTED and WRAP_UP are shared by contacts and assignments.
 
 PRESENCES: Final = (LOGGED_OUT, AVAILABLE, AWAY, NOT_RESPONDING, OFFERED, BUSY, WRAP_UP)

@@ -39,11 +39,9 @@ class QueueCounters:
         "overflowed",
         "ringing",
         "talk_total",
-        "transferred_in",
         "wait_answered_total",
         "waiting",
         "wrap_total",
-        "wrapped",
     )
 
     def __init__(self, name: str) -> None:
@@ -56,9 +54,7 @@ class QueueCounters:
         self.answered_in_sl = 0
         self.abandoned = 0
         self.overflowed = 0
-        self.transferred_in = 0
         self.handled = 0
-        self.wrapped = 0
         self.wait_answered_total = 0.0
         self.talk_total = 0.0
         self.wrap_total = 0.0

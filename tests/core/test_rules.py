@@ -89,7 +89,7 @@ def test_capacity_voice_exclusive_chat_three_blended_mix() -> None:
     assert not can_take(bl, load, "chat")  # no new chat during a call
     load.remove(bl, "voice")
     assert can_take(bl, load, "chat")
-    assert load.total == 2
+    assert load.counts == {"chat": 2}
 
 
 def test_profile_may_make_voice_non_exclusive() -> None:
