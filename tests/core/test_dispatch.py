@@ -412,19 +412,27 @@ def test_statistics() -> None:
     assert s.agents == {"busy": 1}
 
 
-def test_longest_idle_sees_work_taken_through_another_queue() -> None:
-    """An agent that took a chat in one queue and stays available is no longer
-    the longest idle in its other queues (its key there is corrected lazily)."""
+def sales_and_support_chat(strategy: str) -> Run:
+    """a1 serves sales and support, a2 only sales; both chat agents, a1 logged
+    in first (idle longer). The sales routing class exists before they log in,
+    so their entries there predate any work they take through support."""
     support = QueueSpec("support", channels=("chat",), skills={"support": 1})
     agents = [
         agent("a1", {"sales": 3, "support": 3}, {"sales": 1, "support": 1}, "chat"),
         agent("a2", {"sales": 3}, {"sales": 1}, "chat"),
     ]
-    run = Run(config([sales(strategy="longest-idle"), support], agents))
-    run(c.NewContact(0, "x", "sales", channel="chat"))  # creates the sales routing class
+    run = Run(config([sales(strategy=strategy), support], agents))
+    run(c.NewContact(0, "x", "sales", channel="chat"))
     run(c.Abandon(0, "x"))
     run(c.Login(0, "a1"))
     run(c.Login(1, "a2"))
+    return run
+
+
+def test_longest_idle_sees_work_taken_through_another_queue() -> None:
+    """An agent that took a chat in one queue and stays available is no longer
+    the longest idle in its other queues (its key there is corrected lazily)."""
+    run = sales_and_support_chat("longest-idle")
     run(c.NewContact(2, "p1", "support", channel="chat"))
     run(c.NewContact(3, "s1", "sales", channel="chat"))
     assert run.offers() == [("p1", "a1"), ("s1", "a2")]
@@ -434,16 +442,7 @@ def test_longest_idle_sees_work_taken_through_another_queue() -> None:
 
 
 def test_least_occupied_sees_chats_taken_through_another_queue() -> None:
-    support = QueueSpec("support", channels=("chat",), skills={"support": 1})
-    agents = [
-        agent("a1", {"sales": 3, "support": 3}, {"sales": 1, "support": 1}, "chat"),
-        agent("a2", {"sales": 3}, {"sales": 1}, "chat"),
-    ]
-    run = Run(config([sales(strategy="least-occupied"), support], agents))
-    run(c.NewContact(0, "x", "sales", channel="chat"))  # creates the sales routing class
-    run(c.Abandon(0, "x"))
-    run(c.Login(0, "a1"))  # a1 idle longer: only its open chats should count against it
-    run(c.Login(1, "a2"))
+    run = sales_and_support_chat("least-occupied")
     run(c.NewContact(2, "p1", "support", channel="chat"))
     run(c.NewContact(3, "p2", "support", channel="chat"))
     run(c.NewContact(4, "s1", "sales", channel="chat"))
