@@ -8,10 +8,9 @@ hash configured the API is closed.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import asdict
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -80,10 +79,6 @@ def _check_admin(request: web.Request) -> web.Response | None:
     return None
 
 
-def _data(obj: Any) -> Any:
-    return dataclasses.asdict(obj)
-
-
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -100,17 +95,17 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def queues(request: web.Request) -> web.Response:
     engine = request.app[RUNNER].engine
-    return web.json_response({"queues": [_data(engine.queue_stats(q)) for q in engine.queues]})
+    return web.json_response({"queues": [asdict(engine.queue_stats(q)) for q in engine.queues]})
 
 
 async def agents(request: web.Request) -> web.Response:
     engine = request.app[RUNNER].engine
-    return web.json_response({"agents": [_data(engine.agent_stats(a)) for a in engine.agents]})
+    return web.json_response({"agents": [asdict(engine.agent_stats(a)) for a in engine.agents]})
 
 
 async def contact(request: web.Request) -> web.Response:
     engine = request.app[RUNNER].engine
-    return web.json_response(_data(engine.explain(request.match_info["id"])))
+    return web.json_response(asdict(engine.explain(request.match_info["id"])))
 
 
 def build_app(settings: AcdSettings, runner: EngineRunner, metrics_: Metrics) -> web.Application:

@@ -17,7 +17,6 @@ monotonic clock, never wall time, so a clock step never reorders timers.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -123,8 +122,3 @@ class EngineRunner:
                 await self.submit(Tick)
             except InvalidRequest:  # pragma: no cover - a Tick is never refused
                 log.exception("tick refused")
-
-
-def event_dict(e: Event) -> dict[str, Any]:
-    """An event as JSON-ready data, tagged with its type."""
-    return {"type": type(e).__name__, **dataclasses.asdict(e)}
