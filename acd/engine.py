@@ -181,6 +181,23 @@ class Engine:
     def agent_stats(self, agent_id: str) -> AgentSnapshot:
         return agent_snapshot(self._agent(agent_id), self.now)
 
+    def positions(self) -> dict[str, int]:
+        """Each waiting contact's place in line (1 = next) among the contacts
+        competing for the same agents (its routing class); contacts held for
+        a preferred agent are 1. O(W log W) for W waiting contacts: for a
+        periodic position announcement, not for the hot path."""
+        out: dict[str, int] = {}
+        for cls in self.classes.values():
+            if not cls.n_contacts:
+                continue
+            live = sorted(e for e in cls.contacts if e[4].class_token == e[3])
+            for i, e in enumerate(live, 1):
+                out[e[4].id] = i
+        for c in self.contacts.values():
+            if c.hold_token:
+                out[c.id] = 1
+        return out
+
     def explain(self, contact_id: str) -> Explanation:
         """Why is this contact still waiting? O(eligible agents + class size)."""
         c = self._contact(contact_id)

@@ -106,6 +106,7 @@ class AgentSnapshot:
     rejected: int
     not_answered: int
     occupancy_pct: float | None
+    contacts: dict[str, str]  # contact id -> offered / connected / wrap-up
 
 
 def queue_snapshot(q: QueueCounters, now: float) -> QueueSnapshot:
@@ -148,4 +149,5 @@ def agent_snapshot(a: AgentState, now: float) -> AgentSnapshot:
         rejected=a.rejected,
         not_answered=a.rona,
         occupancy_pct=min(100.0, 100.0 * busy / staffed) if staffed > 0 else None,
+        contacts={cid: asg.state for cid, asg in a.assignments.items()},
     )

@@ -48,6 +48,10 @@ class ServerSettings:
     tls_key: str | None = None
     fastagi_port: int = 4573
     admin_token_hash: str | None = field(default=None, repr=False)
+    agent_grace_s: float = 30.0  # a dropped desktop keeps its conversations this long
+    customer_grace_s: float = 30.0  # a dropped web chat page may resume this long
+    heartbeat_s: float = 20.0  # WebSocket ping interval
+    position_interval_s: float = 5.0  # how often waiting customers hear their place in line
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +142,15 @@ class _Reader:
         return tuple(x for x in raw if isinstance(x, str))
 
 
+_SERVER_DEFAULTS = ServerSettings()
+_SERVER_TIMES = ("agent_grace_s", "customer_grace_s", "heartbeat_s", "position_interval_s")
+
+
 def _server(r: _Reader, data: Mapping[str, Any]) -> ServerSettings:
     tbl = r.table(data, "server", "server")
-    r.only(tbl, ("listen", "tls_cert", "tls_key", "fastagi_port", "admin_token_hash"), "server")
+    r.only(
+        tbl, ("listen", "tls_cert", "tls_key", "fastagi_port", "admin_token_hash", *_SERVER_TIMES), "server"
+    )
     host, port = "127.0.0.1", 8080
     listen = r.get(tbl, "listen", "server", str, "127.0.0.1:8080")
     h, sep, p = listen.rpartition(":")
@@ -156,7 +166,13 @@ def _server(r: _Reader, data: Mapping[str, Any]) -> ServerSettings:
     admin = r.get(tbl, "admin_token_hash", "server", str, None)
     if admin is not None and not is_password_hash(admin):
         r.error("server.admin_token_hash", "not a hash from `acd hash-password`")
-    return ServerSettings(host, port, cert, key, fastagi, admin)
+    times = {}
+    for key in _SERVER_TIMES:
+        value = r.get(tbl, key, "server", (int, float), getattr(_SERVER_DEFAULTS, key))
+        if value <= 0:
+            r.error(f"server.{key}", f"must be a positive number of seconds, got {value!r}")
+        times[key] = float(value)
+    return ServerSettings(host, port, cert, key, fastagi, admin, **times)
 
 
 def _channels(r: _Reader, data: Mapping[str, Any]) -> tuple[ChannelSpec, ...]:

@@ -8,7 +8,7 @@ offer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -29,6 +29,7 @@ ABANDONED = f"{PREFIX}_contacts_abandoned"
 OVERFLOWED = f"{PREFIX}_contacts_overflowed"
 AGENTS = f"{PREFIX}_agents"
 DECISION_SECONDS = f"{PREFIX}_decision_seconds"
+CONNECTIONS = f"{PREFIX}_websocket_connections"
 
 
 class EngineCollector(Collector):
@@ -79,12 +80,25 @@ class EngineCollector(Collector):
         )
 
 
+class ConnectionCollector(Collector):
+    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        g = GaugeMetricFamily(CONNECTIONS, "Open WebSocket connections", labels=["kind"])
+        for kind, n in self.counts().items():
+            g.add_metric([kind], n)
+        yield g
+
+
 class Metrics:
     """A registry per server (tests run several servers in one process)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, connections: Callable[[], dict[str, int]] | None = None) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(EngineCollector(engine))
+        if connections is not None:
+            self.registry.register(ConnectionCollector(connections))
         self.decision = Histogram(
             DECISION_SECONDS,
             "Engine time of a command that made offers, per offer",

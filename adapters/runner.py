@@ -5,7 +5,13 @@ its events. One task takes commands off a queue, stamps them with the clock,
 hands them to the engine and resolves the caller's future, so nothing awaits
 halfway through a state change (wazo-agentd's ServiceProxy, in asyncio form).
 A second task sleeps until the engine's next deadline and submits a ``Tick``.
-Every event goes to each subscriber's queue (desktops, supervisors, metrics).
+
+Events go to listeners synchronously, before the caller's future resolves
+(the hub puts frames in outboxes, metrics count): so a desktop always sees
+the events its request caused before the acknowledgement, and no extra
+queue hop adds latency. A listener must not block; one that raises is
+logged and the others still run. ``subscribe`` gives a queue of events for
+consumers that prefer to await them.
 
 Reads need no queue: ``Engine.handle`` never awaits, so any synchronous read
 from a coroutine on the same loop sees the state between two commands.
@@ -37,12 +43,11 @@ class EngineRunner:
         self._clock = clock
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._subscribers: list[asyncio.Queue[Event]] = []
+        self._listeners: list[Callable[[list[Event], float], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
         self.served = 0
         self.refused = 0
-        # Called with each command's events and engine time (metrics).
-        self.on_handled: Callable[[list[Event], float], None] | None = None
 
     def now(self) -> float:
         return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
@@ -62,6 +67,10 @@ class EngineRunner:
         await asyncio.gather(ticker, return_exceptions=True)
         self._tasks = []
 
+    def listen(self, fn: Callable[[list[Event], float], None]) -> None:
+        """Call ``fn(events, engine_seconds)`` after every command, in the writer."""
+        self._listeners.append(fn)
+
     def subscribe(self) -> asyncio.Queue[Event]:
         q: asyncio.Queue[Event] = asyncio.Queue()
         self._subscribers.append(q)
@@ -71,15 +80,24 @@ class EngineRunner:
         if q in self._subscribers:
             self._subscribers.remove(q)
 
-    async def submit(self, make: Callable[[float], Command]) -> list[Event]:
+    async def submit(self, make: Callable[[float], Command | list[Event]]) -> list[Event]:
         """Run ``make(now)`` through the engine; return its events or raise
         its InvalidRequest. ``make`` builds the command with the writer's
-        clock, so commands are stamped in the order they are applied."""
+        clock, so commands are stamped in the order they are applied; or it
+        calls the engine itself and returns the events (a reconfiguration),
+        still in the single writer."""
         fut: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
         await self._queue.put((make, fut))
         return await fut
 
-    def _publish(self, events: list[Event]) -> None:
+    def _publish(self, events: list[Event], seconds: float) -> None:
+        if not events:
+            return
+        for fn in self._listeners:
+            try:
+                fn(events, seconds)
+            except Exception:  # one broken consumer must not stop routing
+                log.exception("event listener %r failed", fn)
         for q in self._subscribers:
             for e in events:
                 q.put_nowait(e)
@@ -90,20 +108,25 @@ class EngineRunner:
             if item is _STOP:
                 return
             make, fut = item
-            cmd = make(self.now())
             t0 = self.now()
             try:
-                events = self.engine.handle(cmd)
+                events = make(t0)
+                if not isinstance(events, list):  # a command, not a direct engine call
+                    events = self.engine.handle(events)
             except InvalidRequest as e:
                 self.refused += 1
-                self._publish(self.engine.drain())
+                self._publish(self.engine.drain(), 0.0)
+                if not fut.done():
+                    fut.set_exception(e)
+            except Exception as e:  # a bug: report it to the caller, keep serving everyone else
+                log.exception("command failed unexpectedly")
+                self.refused += 1
+                self._publish(self.engine.drain(), 0.0)
                 if not fut.done():
                     fut.set_exception(e)
             else:
                 self.served += 1
-                if self.on_handled is not None:
-                    self.on_handled(events, self.now() - t0)
-                self._publish(events)
+                self._publish(events, self.now() - t0)
                 if not fut.done():
                     fut.set_result(events)
             self._wake.set()  # the next deadline may have moved

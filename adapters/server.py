@@ -17,11 +17,15 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from acd.adapters.agent_ws import AgentDesks
+from acd.adapters.chat_ws import WebChat
 from acd.adapters.config_file import AcdSettings
 from acd.adapters.http_api import READY, build_app
+from acd.adapters.hub import Hub
 from acd.adapters.metrics import Metrics
 from acd.adapters.runner import EngineRunner
 from acd.adapters.runtime import tune_gc
+from acd.adapters.supervisor import add_routes as add_supervisor_routes
 from acd.engine import Engine
 
 log = logging.getLogger("acd.server")
@@ -37,14 +41,26 @@ class Server:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        srv = self.settings.server
         engine = Engine(self.settings.routing, now=loop.time())
         self.runner = EngineRunner(engine)
-        metrics = Metrics(engine)
-        self.runner.on_handled = metrics.on_handled
+        self.hub = Hub(self.runner, srv.position_interval_s)
+        metrics = Metrics(engine, self.hub.connection_counts)
+        self.runner.listen(metrics.on_handled)
+        voice = frozenset(
+            c.name for c in self.settings.routing.channels if c.name == "voice" or c.like == "voice"
+        )
+        self.desks = AgentDesks(
+            self.hub, dict(self.settings.credentials), srv.agent_grace_s, srv.heartbeat_s, voice
+        )
+        self.webchat = WebChat(self.hub, srv.customer_grace_s, srv.heartbeat_s)
+        self.hub.conversations.on_remove.append(self.webchat.forget)
         self._app = build_app(self.settings, self.runner, metrics)
+        add_supervisor_routes(self._app, self.hub)
+        self._app.router.add_get("/v1/agent/ws", self.desks.handle)
+        self._app.router.add_get("/v1/chat/ws", self.webchat.handle)
         self._web = web.AppRunner(self._app, handle_signals=False, access_log=None)
         await self._web.setup()
-        srv = self.settings.server
         tls = None
         if srv.tls_cert and srv.tls_key:
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -55,6 +71,7 @@ class Server:
         sockets = self._web.addresses
         self.bound_port = int(sockets[0][1]) if sockets else port
         await self.runner.start()
+        await self.hub.start()
         tune_gc()
         self._app[READY]["ready"] = True
         log.info(
@@ -82,7 +99,16 @@ class Server:
         )
 
     async def _shutdown(self) -> None:
+        # Stop listening, say goodbye on every socket, drop grace timers (the
+        # contacts they guard stay open until the process ends), then finish
+        # the commands already queued.
+        for site in list(self._web.sites):
+            await site.stop()
+        self.desks.closing = self.webchat.closing = True
+        await self.hub.stop()
         await self._web.cleanup()
+        await self.desks.close()
+        await self.webchat.close()
         await self.runner.stop()
 
 

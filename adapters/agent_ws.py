@@ -1,0 +1,317 @@
+"""The agent desktop WebSocket: ``GET /v1/agent/ws``.
+
+One connection per agent. The first frame authenticates (``auth`` with the
+agent's password, or the session token a previous ``auth`` returned); then
+each frame is a request (``login``, ``available``, ``away``, ``accept``,
+``reject``, ``message``, ``end``, ``wrap-up-done``, ``transfer``, ...)
+translated to an engine command, answered with ``ack`` or ``error``. What the
+engine does in return (offers, presence, customer messages) arrives as
+frames from the hub, always before the ``ack`` of the request that caused it.
+
+An agent acts only on its own contacts: the engine refuses accept/reject/end/
+transfer of a contact not offered or assigned to the agent, and a message is
+relayed only to a conversation the agent is connected to.
+
+A dropped connection starts a grace period: the agent is set away
+(``disconnected``) so no new offer waits on a dead desktop, and its
+conversations stay. Reconnecting within the grace restores the previous
+status; after it, open chats go back to their queue and the agent is logged
+out. Calls stay with the agent (the phone still works).
+
+See docs/protocol.md for every frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from acd import commands as cmds
+from acd.adapters import frames
+from acd.adapters.conversations import Conversation
+from acd.adapters.frames import Unauthorized, UnknownFrame
+from acd.adapters.grace import Graces
+from acd.adapters.hub import Hub
+from acd.adapters.outbox import Outbox
+from acd.adapters.passwords import verify_password
+from acd.codec import MalformedMessage
+from acd.errors import AcdError, InvalidRequest, NotYourContact, UnknownContact
+from acd.states import AVAILABLE, AWAY, CONNECTED, LOGGED_OUT, NOT_RESPONDING, WRAP_UP
+
+log = logging.getLogger("acd.agent_ws")
+
+MAX_AUTH_FAILURES = 3
+POLICY_VIOLATION = 1008
+REPLACED = 4001  # close code: the same agent connected elsewhere
+DISCONNECTED = "disconnected"  # the away reason while a dropped desktop may come back
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AgentDesks:
+    def __init__(
+        self,
+        hub: Hub,
+        credentials: dict[str, str],
+        grace_s: float = 30.0,
+        heartbeat_s: float = 20.0,
+        voice_channels: frozenset[str] = frozenset({"voice"}),
+    ) -> None:
+        self.hub = hub
+        self.runner = hub.runner
+        self.credentials = credentials
+        self.grace_s = grace_s
+        self.heartbeat_s = heartbeat_s
+        self.voice_channels = voice_channels
+        self.graces = Graces("agent-grace")
+        self.closing = False  # shutting down: a dropped socket starts no grace
+        self._tokens: dict[str, str] = {}  # sha256(session token) -> agent id
+        self._token_of: dict[str, str] = {}  # agent id -> its token's digest
+        self._before_drop: dict[str, str] = {}  # agent id -> status before its desktop dropped
+        self._handlers: dict[str, Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+            "ping": self._ping,
+            "state": self._state,
+            "login": self._login,
+            "logout": self._logout,
+            "available": self._available,
+            "away": self._away,
+            "accept": self._accept,
+            "reject": self._reject,
+            "message": self._message,
+            "end": self._end,
+            "wrap-up-done": self._wrap_up_done,
+            "transfer": self._transfer,
+        }
+
+    async def close(self) -> None:
+        await self.graces.close()
+
+    # --------------------------------------------------------- connection
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat_s, max_msg_size=frames.MAX_FRAME)
+        await ws.prepare(request)
+        box = Outbox(ws, "agent-desk")
+        self.hub.track("agent", box)
+        box.put({"type": "hello", "api": "acd-agent/1", "heartbeat_s": self.heartbeat_s})
+        agent_id: str | None = None
+        failures = 0
+        try:
+            async for msg in ws:
+                if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    continue
+                box.binary = msg.type == WSMsgType.BINARY
+                rid = None
+                try:
+                    frame = frames.decode(msg.type, msg.data)
+                    rid = frames.request_id(frame)
+                    if agent_id is None:
+                        if frame["type"] != "auth":
+                            raise Unauthorized("authenticate first: {'type': 'auth', ...}")
+                        agent_id = await self._authenticate(frame)
+                        box.label = f"agent-desk:{agent_id}"
+                        box.put(frames.ack(rid, **await self._attach(agent_id, box)))
+                        continue
+                    handler = self._handlers.get(frame["type"])
+                    if handler is None:
+                        raise UnknownFrame(
+                            f"unknown frame type {frame['type']!r} (allowed: {', '.join(self._handlers)})"
+                        )
+                    box.put(frames.ack(rid, **await handler(agent_id, frame)))
+                except AcdError as e:
+                    box.put(frames.error(rid, e.code, e.message))
+                    if isinstance(e, Unauthorized):
+                        failures += 1
+                        if failures >= MAX_AUTH_FAILURES:
+                            await box.close(POLICY_VIOLATION, b"too many failed authentications")
+                            break
+                except Exception:  # a bug: answer, log, keep the connection
+                    log.exception("agent frame failed")
+                    box.put(frames.error(rid, "internal-error", "the server failed to handle this frame"))
+        finally:
+            self.hub.untrack("agent", box)
+            if agent_id is not None and self.hub.desks.get(agent_id) is box:
+                del self.hub.desks[agent_id]
+                await self._dropped(agent_id)
+            await box.close()
+        return ws
+
+    async def _authenticate(self, frame: dict[str, Any]) -> str:
+        token = frame.get("token")
+        if isinstance(token, str) and token:
+            agent_id = self._tokens.get(_digest(token))
+            if agent_id is None:
+                raise Unauthorized("unknown or expired session token")
+            return agent_id
+        agent_id = frames.text(frame, "agent")
+        password = frames.text(frame, "password", 1000)
+        stored = self.credentials.get(agent_id)
+        # PBKDF2 is slow on purpose: off the event loop, and run even for an
+        # unknown agent so timing does not reveal which ids exist.
+        ok = await asyncio.to_thread(verify_password, password, stored or _DUMMY_HASH)
+        if stored is None or not ok or agent_id not in self.runner.engine.agents:
+            raise Unauthorized("unknown agent or wrong password")
+        return agent_id
+
+    async def _attach(self, agent_id: str, box: Outbox) -> dict[str, Any]:
+        """Bind the desktop to the agent (replacing an older one), end a
+        grace period (restoring the status the drop took away); return the
+        session token and the state to draw."""
+        old = self.hub.desks.get(agent_id)
+        if old is not None and old is not box:
+            old.put({"type": "bye", "reason": "replaced"})
+            old.put_close(REPLACED, b"replaced by a newer connection")
+        self.hub.desks[agent_id] = box
+        self.graces.cancel(agent_id)
+        token = secrets.token_urlsafe(32)
+        self._forget(agent_id)
+        self._tokens[_digest(token)] = agent_id
+        self._token_of[agent_id] = _digest(token)
+        before = self._before_drop.pop(agent_id, None)
+        a = self.runner.engine.agents[agent_id]
+        # Only undo our own away: a supervisor may have set another reason meanwhile.
+        if before in (AVAILABLE, NOT_RESPONDING) and a.status == AWAY and a.reason == DISCONNECTED:
+            await self._submit(lambda now: cmds.SetAvailable(now, agent_id))
+        return {"agent": agent_id, "token": token, **self.snapshot(agent_id)}
+
+    def snapshot(self, agent_id: str) -> dict[str, Any]:
+        engine = self.runner.engine
+        s = engine.agent_stats(agent_id)
+        contacts = []
+        for cid, state in s.contacts.items():
+            conv = self.hub.conversations.get(cid)
+            item: dict[str, Any] = {"contact": cid, "state": state}
+            if conv is not None:
+                item.update(channel=conv.channel, queue=conv.queue, **conv.screen_pop())
+            contacts.append(item)
+        return {
+            "name": s.name,
+            "presence": s.presence,
+            "status": s.status,
+            "reason": s.reason,
+            "contacts": contacts,
+        }
+
+    async def _dropped(self, agent_id: str) -> None:
+        """The desktop went away: away now, logged out after the grace."""
+        status = self.runner.engine.agents[agent_id].status
+        if status == LOGGED_OUT or self.closing:
+            self._forget(agent_id)
+            return
+        self._before_drop[agent_id] = status
+        if status in (AVAILABLE, NOT_RESPONDING):
+            await self._submit(lambda now: cmds.SetAway(now, agent_id, DISCONNECTED))
+        self.graces.start(agent_id, self.grace_s, lambda: self._give_up(agent_id))
+
+    async def _give_up(self, agent_id: str) -> None:
+        """Grace over: chats back to their queue, wrap-ups closed, logged out."""
+        self._before_drop.pop(agent_id, None)
+        self._forget(agent_id)
+        for cid, state in self.runner.engine.agent_stats(agent_id).contacts.items():
+            conv = self.hub.conversations.get(cid)
+            if state == CONNECTED and conv is not None and conv.channel not in self.voice_channels:
+                await self._submit(
+                    partial(cmds.Transfer, contact_id=cid, by_agent=agent_id, to_queue=conv.queue)
+                )
+        for cid, state in self.runner.engine.agent_stats(agent_id).contacts.items():
+            if state == WRAP_UP:
+                await self._submit(partial(cmds.EndWrapUp, agent_id=agent_id, contact_id=cid))
+        await self._submit(lambda now: cmds.Logout(now, agent_id))
+        log.info("agent %s did not come back within %.0f s: logged out", agent_id, self.grace_s)
+
+    def _forget(self, agent_id: str) -> None:
+        """Revoke the agent's session token."""
+        digest = self._token_of.pop(agent_id, None)
+        if digest is not None:
+            self._tokens.pop(digest, None)
+
+    async def _submit(self, make: Callable[[float], cmds.Command]) -> None:
+        try:
+            await self.runner.submit(make)
+        except InvalidRequest as e:  # the state moved on meanwhile (the contact ended ...)
+            log.info("grace step skipped: %s", e.message)
+
+    # ----------------------------------------------------------- requests
+
+    async def _ping(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        return {"pong": True}
+
+    async def _state(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        return self.snapshot(agent_id)
+
+    async def _login(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        reason = frames.opt_text(frame, "away_reason")
+        await self.runner.submit(lambda now: cmds.Login(now, agent_id, reason))
+        return {}
+
+    async def _logout(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        await self.runner.submit(lambda now: cmds.Logout(now, agent_id))
+        return {}
+
+    async def _available(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        await self.runner.submit(lambda now: cmds.SetAvailable(now, agent_id))
+        return {}
+
+    async def _away(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        reason = frames.opt_text(frame, "reason") or "away"
+        await self.runner.submit(lambda now: cmds.SetAway(now, agent_id, reason))
+        return {}
+
+    async def _accept(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        cid = frames.text(frame, "contact")
+        await self.runner.submit(lambda now: cmds.Accept(now, agent_id, cid))
+        return {"contact": cid}
+
+    async def _reject(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        cid = frames.text(frame, "contact")
+        await self.runner.submit(lambda now: cmds.Reject(now, agent_id, cid))
+        return {"contact": cid}
+
+    async def _end(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        cid = frames.text(frame, "contact")
+        await self.runner.submit(lambda now: cmds.EndContact(now, agent_id, cid))
+        return {"contact": cid}
+
+    async def _wrap_up_done(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        cid = frames.text(frame, "contact")
+        await self.runner.submit(lambda now: cmds.EndWrapUp(now, agent_id, cid))
+        return {"contact": cid}
+
+    async def _transfer(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        cid = frames.text(frame, "contact")
+        queue = frames.opt_text(frame, "queue")
+        to_agent = frames.opt_text(frame, "agent")
+        if queue is None and to_agent is None:
+            raise MalformedMessage("transfer: give 'queue' or 'agent'")
+        await self.runner.submit(
+            lambda now: cmds.Transfer(now, cid, by_agent=agent_id, to_queue=queue, to_agent=to_agent)
+        )
+        return {"contact": cid}
+
+    async def _message(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        cid = frames.text(frame, "contact")
+        text = frames.text(frame, "text", frames.MAX_TEXT)
+        conv = self._own_conversation(agent_id, cid)
+        sent = self.hub.agent_message(conv, agent_id, text)
+        return {"contact": cid, "seq": sent["seq"]}
+
+    def _own_conversation(self, agent_id: str, cid: str) -> Conversation:
+        conv = self.hub.conversations.get(cid)
+        if conv is None:
+            raise UnknownContact(f"no open conversation {cid!r}")
+        if conv.agent_id != agent_id:
+            raise NotYourContact(f"contact {cid!r} is not connected to {agent_id!r}")
+        return conv
+
+
+# Verified against when the agent id is unknown, so a miss costs as much as a hit.
+_DUMMY_HASH = "pbkdf2_sha256$200000$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="

@@ -1,0 +1,195 @@
+"""The customer web chat WebSocket: ``GET /v1/chat/ws``.
+
+A visitor starts a conversation (``start`` with a queue, optional channel,
+identity and attributes, and usually a first message), then sees its queue
+position and a wait forecast, learns when an agent joins, exchanges messages,
+and learns when the conversation ends. Customers cannot choose a priority or
+skills: those come from the queue (and later from identity rules).
+
+A dropped page gets a grace period: ``resume`` with the token from the
+``start`` acknowledgement rebinds the conversation, with the transcript so far;
+otherwise the contact is abandoned (or ended, if an agent had it).
+
+See docs/protocol.md for every frame.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from acd import commands as cmds
+from acd.adapters import frames
+from acd.adapters.conversations import Conversation
+from acd.adapters.frames import Unauthorized, UnknownFrame
+from acd.adapters.grace import Graces
+from acd.adapters.hub import Hub
+from acd.adapters.outbox import Outbox
+from acd.errors import AcdError, InvalidRequest
+
+log = logging.getLogger("acd.chat_ws")
+
+
+class NoConversation(InvalidRequest):
+    code = "no-conversation"
+
+
+class WebChatSink:
+    """Frames for the customer go to whichever socket holds the conversation now."""
+
+    def __init__(self, box: Outbox | None) -> None:
+        self.box = box
+        self.conv: Conversation | None = None  # the one open conversation of this socket
+        self.resume_digest: str | None = None
+
+    def deliver(self, conv: Conversation, frame: dict[str, Any]) -> None:
+        if self.box is not None:
+            self.box.put(frame)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class WebChat:
+    def __init__(self, hub: Hub, grace_s: float = 30.0, heartbeat_s: float = 20.0) -> None:
+        self.hub = hub
+        self.runner = hub.runner
+        self.grace_s = grace_s
+        self.heartbeat_s = heartbeat_s
+        self.graces = Graces("chat-grace")
+        self.closing = False  # shutting down: a dropped socket starts no grace
+        self._resume: dict[str, str] = {}  # sha256(resume token) -> contact id
+        self._handlers: dict[str, Callable[[WebChatSink, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+            "start": self._start,
+            "resume": self._resume_conv,
+            "message": self._message,
+            "end": self._end,
+            "ping": self._ping,
+        }
+
+    async def close(self) -> None:
+        await self.graces.close()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat_s, max_msg_size=frames.MAX_FRAME)
+        await ws.prepare(request)
+        box = Outbox(ws, "web-chat")
+        sink = WebChatSink(box)
+        self.hub.track("customer", box)
+        box.put({"type": "hello", "api": "acd-chat/1"})
+        try:
+            async for msg in ws:
+                if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    continue
+                box.binary = msg.type == WSMsgType.BINARY
+                rid = None
+                try:
+                    frame = frames.decode(msg.type, msg.data)
+                    rid = frames.request_id(frame)
+                    handler = self._handlers.get(frame["type"])
+                    if handler is None:
+                        raise UnknownFrame(f"unknown frame type {frame['type']!r}")
+                    box.put(frames.ack(rid, **await handler(sink, frame)))
+                except AcdError as e:
+                    box.put(frames.error(rid, e.code, e.message))
+                except Exception:  # a bug: answer, log, keep the connection
+                    log.exception("web chat frame failed")
+                    box.put(frames.error(rid, "internal-error", "the server failed to handle this frame"))
+        finally:
+            self.hub.untrack("customer", box)
+            conv = sink.conv
+            if conv is not None and conv.sink is sink and not conv.ended and not self.closing:
+                sink.box = None  # frames until a resume are dropped; the transcript keeps messages
+                self.graces.start(conv.contact_id, self.grace_s, lambda: self._left(conv.contact_id))
+            await box.close()
+        return ws
+
+    def forget(self, conv: Conversation) -> None:
+        """The hub closed the conversation: its resume token dies with it."""
+        if isinstance(conv.sink, WebChatSink) and conv.sink.resume_digest is not None:
+            self._resume.pop(conv.sink.resume_digest, None)
+
+    @staticmethod
+    def _bound(sink: WebChatSink) -> Conversation:
+        conv = sink.conv
+        if conv is None or conv.ended:
+            raise NoConversation("no open conversation on this connection: send 'start' first")
+        return conv
+
+    async def _start(self, sink: WebChatSink, frame: dict[str, Any]) -> dict[str, Any]:
+        if sink.conv is not None and not sink.conv.ended:
+            raise InvalidRequest("this connection already has an open conversation")
+        queue = frames.text(frame, "queue")
+        channel = frames.opt_text(frame, "channel") or "chat"
+        identity = frames.mapping(frame, "identity")
+        first = frames.opt_text(frame, "text", frames.MAX_TEXT)
+        cid = self.hub.new_contact_id("webchat")
+        customer = identity.get("email") or identity.get("phone") or identity.get("user") or cid
+        conv = Conversation(
+            contact_id=cid,
+            channel=channel,
+            queue=queue,
+            priority=0,
+            customer=customer,
+            origin="webchat",
+            identity=identity,
+            attributes=frames.mapping(frame, "attributes"),
+            sink=sink,
+        )
+        token = secrets.token_urlsafe(24)
+        sink.conv = conv
+        sink.resume_digest = _digest(token)
+        self._resume[sink.resume_digest] = cid
+        try:
+            await self.hub.start_contact(conv, first)
+        except AcdError:
+            sink.conv = None  # the hub already forgot the conversation and its token
+            raise
+        return {"contact": cid, "resume_token": token}
+
+    async def _resume_conv(self, sink: WebChatSink, frame: dict[str, Any]) -> dict[str, Any]:
+        digest = _digest(frames.text(frame, "token"))
+        cid = self._resume.get(digest)
+        conv = self.hub.conversations.get(cid) if cid is not None else None
+        if cid is None or conv is None or conv.ended:
+            raise Unauthorized("unknown or expired resume token")
+        self.graces.cancel(cid)
+        old = conv.sink
+        if isinstance(old, WebChatSink) and old.box is not None and old.box is not sink.box:
+            old.box.put({"type": "bye", "reason": "resumed elsewhere"})
+            old.box.put_close(1000, b"resumed elsewhere")
+        conv.sink = sink
+        sink.conv = conv
+        sink.resume_digest = digest
+        return {
+            "contact": cid,
+            "queue": conv.queue,
+            "agent": conv.agent_id is not None,
+            "transcript": [m.to_dict() for m in conv.transcript],
+        }
+
+    async def _message(self, sink: WebChatSink, frame: dict[str, Any]) -> dict[str, Any]:
+        conv = self._bound(sink)
+        sent = self.hub.customer_message(conv, frames.text(frame, "text", frames.MAX_TEXT))
+        return {"seq": sent["seq"]}
+
+    async def _end(self, sink: WebChatSink, frame: dict[str, Any]) -> dict[str, Any]:
+        conv = self._bound(sink)
+        await self.runner.submit(lambda now: cmds.Abandon(now, conv.contact_id))
+        return {"contact": conv.contact_id}
+
+    async def _ping(self, sink: WebChatSink, frame: dict[str, Any]) -> dict[str, Any]:
+        return {"pong": True}
+
+    async def _left(self, contact_id: str) -> None:
+        """The page did not come back: the customer left."""
+        try:
+            await self.runner.submit(lambda now: cmds.Abandon(now, contact_id))
+        except InvalidRequest as e:
+            log.info("customer of %s left after it closed: %s", contact_id, e.message)

@@ -1,0 +1,116 @@
+"""Conversations: the customer side of each contact the daemon holds.
+
+The engine decides who serves a contact; this registry remembers what the
+adapters need around it: where the customer is (a web chat socket, a
+messaging gateway, a phone), who they said they are, the transcript in
+order, and which agent may write to them right now (the one connected, and
+only while connected). Message order within a conversation is the order of
+``add``: one event loop, one list, sequence numbers from 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from acd.errors import InvalidRequest
+
+MAX_MESSAGES = 2000  # per conversation; a runaway client cannot grow memory forever
+SCREEN_POP_MESSAGES = 50
+
+
+class ConversationFull(InvalidRequest):
+    code = "conversation-full"
+
+
+class CustomerSink(Protocol):
+    """Where frames for the customer go (a web chat socket, a gateway)."""
+
+    def deliver(self, conv: Conversation, frame: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    seq: int
+    at: float  # wall-clock seconds (Unix time), for people to read
+    sender: str  # "customer" | "agent" | "system"
+    text: str
+    agent_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"seq": self.seq, "at": self.at, "from": self.sender, "text": self.text}
+        if self.agent_id is not None:
+            out["agent"] = self.agent_id
+        return out
+
+
+@dataclass(slots=True)
+class Conversation:
+    contact_id: str
+    channel: str
+    queue: str
+    priority: int
+    customer: str  # the customer key (phone, chat user, e-mail ...)
+    origin: str  # "webchat", a gateway's name, "api", "voice"
+    identity: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)
+    sink: CustomerSink | None = None
+    external_user: str | None = None  # a gateway's user id
+    agent_id: str | None = None  # the connected agent: the only one who may write
+    ended: bool = False  # the conversation is over (wrap-up may still run)
+    transcript: list[Message] = field(default_factory=list)
+
+    def add(self, sender: str, text: str, at: float, agent_id: str | None = None) -> Message:
+        if len(self.transcript) >= MAX_MESSAGES:
+            raise ConversationFull(f"conversation {self.contact_id!r} reached {MAX_MESSAGES} messages")
+        m = Message(len(self.transcript) + 1, at, sender, text, agent_id)
+        self.transcript.append(m)
+        return m
+
+    def to_customer(self, frame: dict[str, Any]) -> None:
+        if self.sink is not None:
+            self.sink.deliver(self, frame)
+
+    def screen_pop(self) -> dict[str, Any]:
+        """What an agent's desktop shows with an offer."""
+        return {
+            "customer": {"key": self.customer, "identity": self.identity},
+            "attributes": self.attributes,
+            "origin": self.origin,
+            "transcript": [m.to_dict() for m in self.transcript[-SCREEN_POP_MESSAGES:]],
+            "history": [],  # earlier contacts of this customer: the identity store (issue 5)
+        }
+
+
+class Conversations:
+    def __init__(self) -> None:
+        self.by_id: dict[str, Conversation] = {}
+        # called with each conversation removed (adapters drop what they keep for it)
+        self.on_remove: list[Callable[[Conversation], None]] = []
+        # (gateway, user id) -> the open conversation's contact id
+        self.by_user: dict[tuple[str, str], str] = {}
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def get(self, contact_id: str) -> Conversation | None:
+        return self.by_id.get(contact_id)
+
+    def add(self, conv: Conversation) -> None:
+        self.by_id[conv.contact_id] = conv
+        if conv.external_user is not None:
+            self.by_user[(conv.origin, conv.external_user)] = conv.contact_id
+
+    def of_user(self, gateway: str, user: str) -> Conversation | None:
+        cid = self.by_user.get((gateway, user))
+        return self.by_id.get(cid) if cid is not None else None
+
+    def remove(self, contact_id: str) -> Conversation | None:
+        conv = self.by_id.pop(contact_id, None)
+        if conv is not None:
+            if conv.external_user is not None:
+                self.by_user.pop((conv.origin, conv.external_user), None)
+            for fn in self.on_remove:
+                fn(conv)
+        return conv

@@ -1,0 +1,288 @@
+"""The hub: engine events → frames for the right desktops and customers.
+
+The runner calls :meth:`Hub.on_events` in the single writer after each
+command; every event is routed by a table to at most a few outboxes (the
+agent's desktop, the customer's sink, each supervisor), so a frame costs
+O(1) per recipient and nothing here scans agents or contacts. The hub also
+keeps the conversations (customer side of each contact), starts contacts for
+the chat adapters, and announces queue positions to waiting customers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from acd import commands as cmds
+from acd import events as ev
+from acd.adapters.conversations import Conversation, Conversations
+from acd.adapters.outbox import Outbox
+from acd.adapters.runner import EngineRunner
+from acd.codec import to_wire
+from acd.states import AWAY, LOGGED_OUT
+
+log = logging.getLogger("acd.hub")
+
+GOING_AWAY = 1001
+
+
+def estimated_wait(position: int, aht_s: float | None, staffed: int) -> float | None:
+    """A rough forecast for a customer: people ahead x handle time / agents
+    staffed. None until the queue has a handled contact to learn from."""
+    if aht_s is None or staffed <= 0:
+        return None
+    return round(position * aht_s / staffed, 1)
+
+
+class Hub:
+    def __init__(
+        self,
+        runner: EngineRunner,
+        position_interval_s: float = 5.0,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.runner = runner
+        self.conversations = Conversations()
+        self.desks: dict[str, Outbox] = {}  # agent id -> its connected desktop
+        self.supervisors: set[Outbox] = set()
+        self.connections: dict[str, set[Outbox]] = {"agent": set(), "customer": set(), "supervisor": set()}
+        self.position_interval_s = position_interval_s
+        self.wall_clock = wall_clock
+        self._positions: dict[str, int] = {}  # last position told to each waiting customer
+        self._ids = itertools.count(1)
+        self._prefix = uuid.uuid4().hex[:8]
+        self._task: asyncio.Task[None] | None = None
+        self._routes: dict[type, Callable[[Any], None]] = {
+            ev.AgentPresenceChanged: self._presence,
+            ev.ContactQueued: self._queued,
+            ev.ContactOffered: self._offered,
+            ev.OfferEnded: self._offer_ended,
+            ev.ContactConnected: self._connected,
+            ev.ContactEnded: self._ended,
+            ev.WrapUpStarted: self._wrap_up,
+            ev.WrapUpEnded: self._wrap_up_ended,
+            ev.ContactCompleted: self._completed,
+            ev.ContactTransferred: self._transferred,
+            ev.ContactAbandoned: self._abandoned,
+            ev.ContactOverflowed: self._overflowed,
+        }
+        runner.listen(self.on_events)
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._announce_positions(), name="acd-positions")
+
+    async def stop(self) -> None:
+        """Tell everyone connected that the server is going away, close all."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        bye = {"type": "bye", "reason": "shutdown"}
+        boxes = [b for kind in self.connections.values() for b in kind]
+        await asyncio.gather(*(b.close(GOING_AWAY, b"server shutdown", bye) for b in boxes))
+
+    def track(self, kind: str, box: Outbox) -> None:
+        self.connections[kind].add(box)
+
+    def untrack(self, kind: str, box: Outbox) -> None:
+        self.connections[kind].discard(box)
+        self.supervisors.discard(box)
+
+    def connection_counts(self) -> dict[str, int]:
+        return {k: len(v) for k, v in self.connections.items()}
+
+    # ------------------------------------------------------------ contacts
+
+    def new_contact_id(self, origin: str) -> str:
+        return f"{origin}-{self._prefix}-{next(self._ids)}"
+
+    async def start_contact(
+        self, conv: Conversation, first_text: str | None = None, skills: tuple[tuple[str, int], ...] = ()
+    ) -> list[ev.Event]:
+        """Register the conversation, then queue the contact. The conversation
+        exists before the engine can offer it, so the offer carries it; if the
+        engine refuses, it is forgotten again and the error propagates."""
+        self.conversations.add(conv)
+        if first_text:
+            conv.add("customer", first_text, self.wall_clock())
+        try:
+            return await self.runner.submit(
+                lambda now: cmds.NewContact(
+                    now,
+                    conv.contact_id,
+                    conv.queue,
+                    conv.channel,
+                    conv.customer,
+                    conv.priority,
+                    skills,
+                    attributes=conv.attributes,
+                )
+            )
+        except Exception:
+            self.conversations.remove(conv.contact_id)
+            raise
+
+    def customer_message(self, conv: Conversation, text: str) -> dict[str, Any]:
+        """A customer wrote: keep it, pass it to the connected agent (if any;
+        otherwise the agent reads it in the offer's transcript)."""
+        m = conv.add("customer", text, self.wall_clock())
+        frame = {"type": "message", "contact": conv.contact_id, **m.to_dict()}
+        if conv.agent_id is not None:
+            self._to_desk(conv.agent_id, frame)
+        return frame
+
+    def agent_message(self, conv: Conversation, agent_id: str, text: str) -> dict[str, Any]:
+        m = conv.add("agent", text, self.wall_clock(), agent_id)
+        frame = {"type": "message", "contact": conv.contact_id, **m.to_dict()}
+        conv.to_customer(frame)
+        return frame
+
+    # ------------------------------------------------------------- routing
+
+    def on_events(self, events: list[ev.Event], seconds: float) -> None:
+        """Route each event. O(recipients) per event."""
+        sups = self.supervisors
+        for e in events:
+            route = self._routes.get(type(e))
+            if route is not None:
+                route(e)
+            if sups:
+                frame = {"type": "event", "event": to_wire(e)}
+                for box in sups:
+                    box.put(frame)
+
+    def _to_desk(self, agent_id: str, frame: dict[str, Any]) -> None:
+        box = self.desks.get(agent_id)
+        if box is not None:
+            box.put(frame)
+
+    def _presence(self, e: ev.AgentPresenceChanged) -> None:
+        self._to_desk(
+            e.agent_id,
+            {"type": "presence", "presence": e.presence, "previous": e.previous, "reason": e.reason},
+        )
+
+    def _queued(self, e: ev.ContactQueued) -> None:
+        conv = self.conversations.get(e.contact_id)
+        if conv is not None:
+            conv.queue = e.queue
+            self._positions.pop(e.contact_id, None)  # announce the position again
+            conv.to_customer({"type": "queued", "queue": e.queue, "reason": e.reason})
+
+    def offer_frame(self, contact_id: str, queue: str, channel: str, expires_in_s: float) -> dict[str, Any]:
+        frame: dict[str, Any] = {
+            "type": "offer",
+            "contact": contact_id,
+            "queue": queue,
+            "channel": channel,
+            "expires_in_s": round(expires_in_s, 3),
+        }
+        conv = self.conversations.get(contact_id)
+        if conv is not None:
+            frame["priority"] = conv.priority
+            frame.update(conv.screen_pop())
+        return frame
+
+    def _offered(self, e: ev.ContactOffered) -> None:
+        self._positions.pop(e.contact_id, None)
+        if e.agent_id in self.desks:
+            frame = self.offer_frame(e.contact_id, e.queue, e.channel, e.expires_at - e.at)
+            frame["decision"] = asdict(e.decision)
+            self.desks[e.agent_id].put(frame)
+
+    def _offer_ended(self, e: ev.OfferEnded) -> None:
+        self._to_desk(e.agent_id, {"type": "offer-ended", "contact": e.contact_id, "reason": e.reason})
+
+    def _connected(self, e: ev.ContactConnected) -> None:
+        conv = self.conversations.get(e.contact_id)
+        self._to_desk(e.agent_id, {"type": "connected", "contact": e.contact_id, "queue": e.queue})
+        if conv is not None:
+            conv.agent_id = e.agent_id
+            agent = self.runner.engine.agents.get(e.agent_id)
+            name = agent.spec.name if agent is not None else e.agent_id
+            conv.to_customer({"type": "agent-joined", "agent": {"name": name}})
+
+    def _ended(self, e: ev.ContactEnded) -> None:
+        self._to_desk(e.agent_id, {"type": "ended", "contact": e.contact_id, "by": e.by})
+        conv = self.conversations.get(e.contact_id)
+        if conv is not None:
+            conv.agent_id = None
+            conv.ended = True
+            conv.to_customer({"type": "ended", "by": e.by})
+
+    def _wrap_up(self, e: ev.WrapUpStarted) -> None:
+        self._to_desk(
+            e.agent_id, {"type": "wrap-up", "contact": e.contact_id, "seconds": round(e.until - e.at, 3)}
+        )
+
+    def _wrap_up_ended(self, e: ev.WrapUpEnded) -> None:
+        self._to_desk(e.agent_id, {"type": "wrap-up-ended", "contact": e.contact_id})
+
+    def _completed(self, e: ev.ContactCompleted) -> None:
+        self._close(e.contact_id)
+
+    def _close(self, contact_id: str) -> None:
+        self._positions.pop(contact_id, None)
+        conv = self.conversations.remove(contact_id)
+        if conv is not None:
+            conv.ended = True
+
+    def _transferred(self, e: ev.ContactTransferred) -> None:
+        if e.by_agent is not None:
+            self._to_desk(
+                e.by_agent,
+                {"type": "transferred", "contact": e.contact_id, "queue": e.to_queue, "agent": e.to_agent},
+            )
+        conv = self.conversations.get(e.contact_id)
+        if conv is not None:
+            conv.agent_id = None
+            conv.to_customer({"type": "transferred", "queue": e.to_queue})
+
+    def _abandoned(self, e: ev.ContactAbandoned) -> None:
+        self._close(e.contact_id)
+
+    def _overflowed(self, e: ev.ContactOverflowed) -> None:
+        if e.to_queue is not None:
+            return  # a ContactQueued for the new queue follows
+        conv = self.conversations.get(e.contact_id)
+        if conv is not None:
+            conv.to_customer({"type": "ended", "by": "overflow", "reason": e.reason})
+        self._close(e.contact_id)
+
+    # ------------------------------------------------------------ positions
+
+    def announce_positions(self) -> int:
+        """Tell each waiting customer with a live sink its place and a wait
+        forecast, when it changed. O(W log W) per call. Returns frames sent."""
+        engine = self.runner.engine
+        positions = engine.positions()
+        sent = 0
+        stats_cache: dict[str, tuple[float | None, int]] = {}
+        for cid, pos in positions.items():
+            conv = self.conversations.get(cid)
+            if conv is None or conv.sink is None or self._positions.get(cid) == pos:
+                continue
+            self._positions[cid] = pos
+            if conv.queue not in stats_cache:
+                s = engine.queue_stats(conv.queue)
+                staffed = sum(n for p, n in s.agents.items() if p not in (LOGGED_OUT, AWAY))
+                stats_cache[conv.queue] = (s.aht_s, staffed)
+            aht, staffed = stats_cache[conv.queue]
+            conv.to_customer(
+                {"type": "position", "position": pos, "estimated_wait_s": estimated_wait(pos, aht, staffed)}
+            )
+            sent += 1
+        return sent
+
+    async def _announce_positions(self) -> None:
+        while True:
+            await asyncio.sleep(self.position_interval_s)
+            if self.conversations:
+                self.announce_positions()
