@@ -58,7 +58,9 @@ class ServerSettings:
 class GatewaySettings:
     name: str
     secret: str = field(repr=False)
-    callback_url: str | None = None
+    queue: str = ""  # where a new conversation starts
+    channel: str = "chat"
+    callback_url: str | None = None  # where replies to the customer are POSTed
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,9 +314,13 @@ def _agents(r: _Reader, data: Mapping[str, Any]) -> tuple[tuple[AgentSpec, ...],
     return tuple(out), creds
 
 
-def _gateways(r: _Reader, data: Mapping[str, Any]) -> dict[str, GatewaySettings]:
+def _gateways(
+    r: _Reader, data: Mapping[str, Any], queues: Mapping[str, QueueSpec]
+) -> dict[str, GatewaySettings]:
     out = {}
-    for name, path, tbl in r.entries(data, "gateways", ("secret", "secret_env", "callback_url")):
+    for name, path, tbl in r.entries(
+        data, "gateways", ("secret", "secret_env", "queue", "channel", "callback_url")
+    ):
         secret = r.get(tbl, "secret", path, str, None)
         env_name = r.get(tbl, "secret_env", path, str, None)
         if env_name is not None:
@@ -325,8 +331,22 @@ def _gateways(r: _Reader, data: Mapping[str, Any]) -> dict[str, GatewaySettings]
             r.error(path, "the secret must be at least 16 characters")
         if secret is None and env_name is None:
             r.error(path, "a gateway needs secret_env (or secret)")
-        if secret is not None:
-            out[name] = GatewaySettings(name, secret, r.get(tbl, "callback_url", path, str, None))
+        queue = r.get(tbl, "queue", path, str, None)
+        channel = r.get(tbl, "channel", path, str, "chat")
+        if queue is None:
+            r.error(f"{path}.queue", "required: the queue new conversations start in")
+        elif queue not in queues:
+            r.error(f"{path}.queue", f"unknown queue {queue!r} (queues: {', '.join(queues) or 'none'})")
+        elif channel not in queues[queue].channels:
+            r.error(
+                f"{path}.channel",
+                f"queue {queue!r} takes {', '.join(queues[queue].channels)}, not {channel!r}",
+            )
+        callback = r.get(tbl, "callback_url", path, str, None)
+        if callback is not None and not callback.startswith(("http://", "https://")):
+            r.error(f"{path}.callback_url", f"expected an http(s) URL, got {callback!r}")
+        if secret is not None and queue is not None:
+            out[name] = GatewaySettings(name, secret, queue, channel, callback)
     return out
 
 
@@ -343,7 +363,7 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
     skills = r.names(data, "skills", "skills") if "skills" in data else ()
     queues = _queues(r, data)
     agents, creds = _agents(r, data)
-    gateways = _gateways(r, data)
+    gateways = _gateways(r, data, {q.name: q for q in queues})
     routing = RoutingConfig(channels, profiles, skills, queues, agents)
     try:
         routing.validate()

@@ -109,8 +109,9 @@ class Conversations:
     def remove(self, contact_id: str) -> Conversation | None:
         conv = self.by_id.pop(contact_id, None)
         if conv is not None:
-            if conv.external_user is not None:
-                self.by_user.pop((conv.origin, conv.external_user), None)
+            key = (conv.origin, conv.external_user or "")
+            if self.by_user.get(key) == contact_id:  # not a newer conversation of the same user
+                del self.by_user[key]
             for fn in self.on_remove:
                 fn(conv)
         return conv

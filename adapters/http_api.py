@@ -23,6 +23,8 @@ from acd.errors import AcdError
 
 STATUS_BY_CODE: dict[str, int] = {
     "unauthorized": 401,
+    "unknown-gateway": 404,
+    "replayed": 409,
     "admin-disabled": 403,
     "not-your-contact": 403,
     "unknown-agent": 404,
@@ -52,8 +54,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    # The agent and customer sockets authenticate in their first frame.
-    if request.path.startswith("/v1/") and request.path not in PUBLIC_PATHS:
+    # The agent and customer sockets authenticate in their first frame,
+    # gateways by signing each request.
+    path = request.path
+    if path.startswith("/v1/") and path not in PUBLIC_PATHS and not path.startswith("/v1/gateways/"):
         denied = _check_admin(request)
         if denied is not None:
             return denied

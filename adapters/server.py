@@ -20,6 +20,7 @@ from aiohttp import web
 from acd.adapters.agent_ws import AgentDesks
 from acd.adapters.chat_ws import WebChat
 from acd.adapters.config_file import AcdSettings
+from acd.adapters.gateways import Gateways
 from acd.adapters.http_api import READY, build_app
 from acd.adapters.hub import Hub
 from acd.adapters.metrics import Metrics
@@ -55,10 +56,12 @@ class Server:
         )
         self.webchat = WebChat(self.hub, srv.customer_grace_s, srv.heartbeat_s)
         self.hub.conversations.on_remove.append(self.webchat.forget)
+        self.gateways = Gateways(self.hub, dict(self.settings.gateways))
         self._app = build_app(self.settings, self.runner, metrics)
         add_supervisor_routes(self._app, self.hub)
         self._app.router.add_get("/v1/agent/ws", self.desks.handle)
         self._app.router.add_get("/v1/chat/ws", self.webchat.handle)
+        self._app.router.add_post("/v1/gateways/{name}/messages", self.gateways.inbound)
         self._web = web.AppRunner(self._app, handle_signals=False, access_log=None)
         await self._web.setup()
         tls = None
@@ -72,6 +75,7 @@ class Server:
         self.bound_port = int(sockets[0][1]) if sockets else port
         await self.runner.start()
         await self.hub.start()
+        await self.gateways.start()
         tune_gc()
         self._app[READY]["ready"] = True
         log.info(
@@ -109,6 +113,7 @@ class Server:
         await self._web.cleanup()
         await self.desks.close()
         await self.webchat.close()
+        await self.gateways.stop()
         await self.runner.stop()
 
 
