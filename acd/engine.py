@@ -23,9 +23,10 @@ from heapq import heappop
 from typing import Any
 
 from acd import commands as cmds
-from acd.capacity import CompiledProfile
+from acd.capacity import CompiledProfile, Load
 from acd.errors import (
     ChannelNotAllowed,
+    ConfigError,
     DuplicateContact,
     InvalidRequest,
     InvalidTransition,
@@ -92,33 +93,10 @@ _Candidate = tuple[tuple[ClassRank, int, float, int], ContactEntry, RoutingClass
 class Engine:
     def __init__(self, config: RoutingConfig, now: float = 0.0) -> None:
         config.validate()
-        self.config = config
         self.now = now
-        self.queues: dict[str, QueueSpec] = {q.name: q for q in config.queues}
-        self.qstats: dict[str, QueueCounters] = {q.name: QueueCounters(q.name) for q in config.queues}
-        self.profiles: dict[str, CompiledProfile] = {
-            p.name: CompiledProfile(p, config.channels) for p in config.profiles
-        }
         self.agents: dict[str, AgentState] = {}
-        # queue -> agents serving it, and queue -> skill -> those holding it (config order)
-        self.members: dict[str, list[AgentState]] = {q.name: [] for q in config.queues}
-        self._by_skill: dict[str, dict[str, list[AgentState]]] = {q.name: {} for q in config.queues}
-        for i, spec in enumerate(config.agents):
-            a = AgentState(spec, i, self.profiles[spec.profile])
-            a.status_since = now
-            a.queue_counts = [self.qstats[qn].agents for qn in spec.queues]
-            self.agents[spec.id] = a
-            for qn in spec.queues:
-                self.members[qn].append(a)
-                self.qstats[qn].agents[LOGGED_OUT] += 1
-                for skill in spec.skills:
-                    self._by_skill[qn].setdefault(skill, []).append(a)
-        self._queue_req: dict[str, Requirement] = {q.name: normalise(q.skills) for q in config.queues}
-        self._skills = frozenset(config.skills)
+        self._install(config, now)
         self.contacts: dict[str, ContactState] = {}
-        self.classes: dict[tuple[str, str, Requirement, tuple[str, ...]], RoutingClass] = {}
-        # (queue, channel, base requirement, step) -> (class, priority boost)
-        self._placement: dict[tuple[str, str, Requirement, int], tuple[RoutingClass, int]] = {}
         self.timers = Timers()
         self._seq = 0
         self._token = 0
@@ -141,6 +119,50 @@ class Engine:
             cmds.Transfer: self._on_transfer,
         }
 
+    def _install(self, config: RoutingConfig, now: float) -> None:
+        """Build every index from ``config``. Agents already in ``self.agents``
+        keep their runtime record (status, assignments, statistics); new ones
+        start logged out; the caller has removed the others. Routing classes
+        start empty and fill as contacts are placed. O(agents x queues)."""
+        self.config = config
+        self.queues: dict[str, QueueSpec] = {q.name: q for q in config.queues}
+        self.qstats: dict[str, QueueCounters] = {q.name: QueueCounters(q.name) for q in config.queues}
+        self.profiles: dict[str, CompiledProfile] = {
+            p.name: CompiledProfile(p, config.channels) for p in config.profiles
+        }
+        old = self.agents
+        self.agents = {}
+        # queue -> agents serving it, and queue -> skill -> those holding it (config order)
+        self.members: dict[str, list[AgentState]] = {q.name: [] for q in config.queues}
+        self._by_skill: dict[str, dict[str, list[AgentState]]] = {q.name: {} for q in config.queues}
+        for i, spec in enumerate(config.agents):
+            a = old.get(spec.id)
+            if a is None:
+                a = AgentState(spec, i, self.profiles[spec.profile])
+                a.status_since = now
+            else:
+                a.spec, a.ordinal, a.profile = spec, i, self.profiles[spec.profile]
+                a.load = Load()
+                for asg in a.assignments.values():
+                    a.load.add(a.profile, asg.channel)
+                a.classes = {}
+                a.held = []
+                a.rr = {q: n for q, n in a.rr.items() if q in self.queues}
+                a.avail = self._channels_now(a)
+                a.stamp += 1
+            a.queue_counts = [self.qstats[qn].agents for qn in spec.queues]
+            self.agents[spec.id] = a
+            for qn in spec.queues:
+                self.members[qn].append(a)
+                self.qstats[qn].agents[a.presence] += 1
+                for skill in spec.skills:
+                    self._by_skill[qn].setdefault(skill, []).append(a)
+        self._queue_req: dict[str, Requirement] = {q.name: normalise(q.skills) for q in config.queues}
+        self._skills = frozenset(config.skills)
+        self.classes: dict[tuple[str, str, Requirement, tuple[str, ...]], RoutingClass] = {}
+        # (queue, channel, base requirement, step) -> (class, priority boost)
+        self._placement: dict[tuple[str, str, Requirement, int], tuple[RoutingClass, int]] = {}
+
     # ------------------------------------------------------------------ API
 
     def handle(self, command: cmds.Command) -> list[Event]:
@@ -161,6 +183,147 @@ class Engine:
         finally:
             self._flush_presence(now)
         return self.drain()
+
+    def reconfigure(self, config: RoutingConfig, now: float) -> list[Event]:
+        """Apply a new configuration without losing a contact.
+
+        Check first: a :class:`ConfigError` listing every problem, and nothing
+        changed, if an agent to be removed still has a conversation open, if
+        an agent's new profile lacks the channel of a contact it holds, or if
+        a waiting contact's queue goes (or stops taking its channel) with no
+        queue to take it: the old queue's ``overflow_to``, else the config's
+        ``fallback_queue``, taking the contact's channel.
+
+        Then: removed agents' offers are withdrawn and their wrap-ups end;
+        offers of contacts that must move are withdrawn; indexes are rebuilt
+        (queue totals carried over, gauges recounted); contacts that must move
+        are transferred to their fallback; every other waiting contact takes
+        its queue's new requirement and the escalation step it has waited
+        for, and is routed again, best first. Offers in flight and wrap-ups
+        keep their deadlines. O(agents x queues + contacts log contacts).
+        """
+        config.validate()
+        now = max(now, self.now)
+        if self.timers.due(now):
+            self._fire_due(now)
+        self.now = now
+        moves = self._check_reconfigure(config)
+        keep = {a.id for a in config.agents}
+        for a in list(self.agents.values()):
+            gone = a.id not in keep
+            for asg in list(a.assignments.values()):
+                if asg.state == OFFERED and (gone or asg.contact_id in moves):
+                    c = self.contacts[asg.contact_id]
+                    self._end_offer(c, "reconfigured", now)
+                    c.state = contact_step(c.state, "requeue")
+                elif asg.state == WRAP_UP and gone:
+                    self._finish_wrap_up(asg, now, free=False)
+            if gone and a.status != LOGGED_OUT:
+                self._set_status(a, agent_step(a.status, "logout"), "removed", now)
+        self._flush_presence(now)
+        old_stats = self.qstats
+        self._install(config, now)
+        for name, counters in self.qstats.items():
+            o = old_stats.get(name)
+            if o is not None:
+                counters.carry_totals(o)
+        again: list[ContactState] = []
+        for c in self.contacts.values():
+            q = self.qstats.get(c.queue)
+            if c.state == CONNECTED:
+                target = moves.get(c.id)
+                if target is not None:
+                    c.queue = self.agents[c.agent_id or ""].assignments[c.id].queue = target
+                    q = self.qstats.get(target)
+                if q is not None:
+                    q.connected += 1
+            elif c.state == OFFERED and q is not None:
+                q.ringing += 1
+                q.entered(c)
+            elif c.state == QUEUED:
+                c.class_token = 0
+                c.cls = None
+                c.hold_token = 0
+                again.append(c)
+        for c in sorted(again, key=lambda x: (-x.priority, x.entered, x.seq)):
+            target = moves.get(c.id)
+            if target is not None:
+                c.state = contact_step(c.state, "move")
+                self._out.append(ContactTransferred(now, c.id, c.queue, None, target, None))
+                self._enter_queue(c, target, now, "reconfigured", (c.queue,))
+            else:
+                self._requalify(c, now)
+                self._place(c, now, "reconfigured")
+        self._flush_presence(now)
+        return self.drain()
+
+    def _check_reconfigure(self, config: RoutingConfig) -> dict[str, str]:
+        """The problems that forbid ``config`` now (raised together), else the
+        contacts that must change queue: contact id -> new queue. O(contacts)."""
+        queues = {q.name: q for q in config.queues}
+        specs = {a.id: a for a in config.agents}
+        compiled = {p.name: CompiledProfile(p, config.channels) for p in config.profiles}
+        problems: list[str] = []
+        for a in self.agents.values():
+            spec = specs.get(a.id)
+            if spec is None:
+                n = a.n_connected
+                if n:
+                    problems.append(
+                        f"agents.{a.id}: removed, but {n} conversation(s) are open; remove it after"
+                    )
+                continue
+            lacking = sorted({x.channel for x in a.assignments.values()} - compiled[spec.profile].cost.keys())
+            if lacking:
+                problems.append(
+                    f"agents.{a.id}.profile: {spec.profile!r} has no {', '.join(lacking)}, "
+                    "which the agent is handling now; change it after"
+                )
+        moves: dict[str, str] = {}
+        for c in self.contacts.values():
+            if c.state not in (QUEUED, OFFERED, CONNECTED):
+                continue
+            qspec = queues.get(c.queue)
+            if qspec is not None and c.channel in qspec.channels:
+                continue
+            old = self.queues[c.queue]
+            target = next(
+                (
+                    t
+                    for t in (old.overflow_to, config.fallback_queue)
+                    if t is not None and t in queues and c.channel in queues[t].channels
+                ),
+                None,
+            )
+            if target is not None:
+                moves[c.id] = target
+            elif c.state != CONNECTED:  # a conversation can keep an old label; a waiting contact cannot
+                why = "is removed" if qspec is None else f"no longer takes {c.channel}"
+                problems.append(
+                    f"queues.{c.queue}: {why}, and contact {c.id!r} waits there with no queue to go to "
+                    f"(set its overflow_to, or fallback_queue, to a queue taking {c.channel})"
+                )
+        if problems:
+            raise ConfigError(problems)
+        return moves
+
+    def _requalify(self, c: ContactState, now: float) -> None:
+        """A waiting contact under its queue's new rules: requirement, the
+        escalation step it has waited for, fresh step and max-wait timers."""
+        spec = self.queues[c.queue]
+        c.extra = tuple((s, lvl) for s, lvl in c.extra if s in self._skills)
+        base = self._queue_req[c.queue]
+        c.base_req = merge(base, c.extra) if c.extra else base
+        waited = now - c.entered
+        c.step = sum(1 for st in spec.escalation if st.after <= waited)
+        c.epoch += 1  # older step and max-wait timers are stale
+        q = self.qstats[c.queue]
+        q.waiting += 1
+        q.entered(c)
+        if c.step < len(spec.escalation):
+            self.timers.schedule(c.entered + spec.escalation[c.step].after, ESCALATION, c.epoch, c)
+        if spec.max_wait_s is not None:
+            self.timers.schedule(max(now, c.entered + spec.max_wait_s), MAX_WAIT, c.epoch, c)
 
     def drain(self) -> list[Event]:
         """Events produced but not yet returned (after a refused command)."""
@@ -715,11 +878,12 @@ class Engine:
         for x in sorted([c, *others], key=lambda x: (-x.priority, x.entered, x.seq)):
             self._requeue(x, now, "timeout" if x is c else "agent-not-responding")
 
-    def _finish_wrap_up(self, asg: Assignment, now: float, silent: bool = False) -> None:
+    def _finish_wrap_up(self, asg: Assignment, now: float, silent: bool = False, free: bool = True) -> None:
         a = asg.agent
         self._drop_assignment(a, asg, now)
-        q = self.qstats[asg.queue]
-        q.wrap_total += now - asg.since
+        q = self.qstats.get(asg.queue)  # None: the queue was removed by a reload
+        if q is not None:
+            q.wrap_total += now - asg.since
         a.last_activity = now
         if not silent:
             self._out.append(WrapUpEnded(now, a.id, asg.contact_id))
@@ -728,20 +892,23 @@ class Engine:
             c.state = contact_step(c.state, "close")
             self._out.append(ContactCompleted(now, c.id, c.queue))
         self._update_presence(a, now)
-        self._agent_freed(a, now, "agent")
+        if free:
+            self._agent_freed(a, now, "agent")
 
     def _start_wrap_up(self, a: AgentState, asg: Assignment, event: str, now: float) -> None:
         asg.state = assignment_step(asg.state, event)
         a.n_connected -= 1
         a.n_wrap += 1
         a.handled += 1
-        q = self.qstats[asg.queue]
-        q.connected -= 1
-        q.handled += 1
-        q.talk_total += now - asg.connected_at
+        q = self.qstats.get(asg.queue)  # None: a conversation of a queue a reload removed
+        if q is not None:
+            q.connected -= 1
+            q.handled += 1
+            q.talk_total += now - asg.connected_at
         asg.since = now
         asg.token = self._next_token()
-        wrap = self.queues[asg.queue].wrapup_s
+        spec = self.queues.get(asg.queue)
+        wrap = spec.wrapup_s if spec is not None else 0.0
         self._update_presence(a, now)
         if wrap <= 0:  # no wrap-up configured: no wrap-up events either
             self._finish_wrap_up(asg, now, silent=True)

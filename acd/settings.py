@@ -130,6 +130,9 @@ class RoutingConfig:
     skills: tuple[str, ...]
     queues: tuple[QueueSpec, ...]
     agents: tuple[AgentSpec, ...]
+    # Where the contacts of a queue removed by a reload go, when that queue
+    # had no usable overflow_to.
+    fallback_queue: str | None = None
 
     def channel(self, name: str) -> ChannelSpec | None:
         for c in self.channels:
@@ -231,6 +234,8 @@ def _problems(cfg: RoutingConfig) -> list[str]:
                 out.append(f"{sw}.accept_level: must be in {MIN_LEVEL}..{MAX_LEVEL}")
             out += [f"{sw}.drop_skills: unknown skill {s!r}" for s in st.drop_skills if s not in skills]
             out += [f"{sw}.borrow_from: unknown queue {b!r}" for b in st.borrow_from if b not in queues]
+    if cfg.fallback_queue is not None and cfg.fallback_queue not in queues:
+        out.append(f"fallback_queue: unknown queue {cfg.fallback_queue!r}")
     for a in cfg.agents:
         where = f"agents.{a.id}"
         if not a.id:

@@ -21,6 +21,18 @@ from dataclasses import dataclass
 from acd.records import AgentState, ContactState
 from acd.states import AWAY, LOGGED_OUT, OFFERED, PRESENCES, QUEUED
 
+_TOTALS = (
+    "offered",
+    "answered",
+    "answered_in_sl",
+    "abandoned",
+    "overflowed",
+    "handled",
+    "wait_answered_total",
+    "talk_total",
+    "wrap_total",
+)
+
 # Oldest-waiting heap entry: (entered, seq, epoch, contact).
 _OldEntry = tuple[float, int, int, ContactState]
 
@@ -60,6 +72,12 @@ class QueueCounters:
         self.wrap_total = 0.0
         self.agents: dict[str, int] = dict.fromkeys(PRESENCES, 0)
         self.oldest: list[_OldEntry] = []
+
+    def carry_totals(self, old: QueueCounters) -> None:
+        """Keep the running totals of the same queue across a reload (the
+        gauges are recounted from the contacts)."""
+        for name in _TOTALS:
+            setattr(self, name, getattr(old, name))
 
     def entered(self, c: ContactState) -> None:
         heapq.heappush(self.oldest, (c.entered, c.seq, c.epoch, c))

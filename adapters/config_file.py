@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,7 @@ class AcdSettings:
     # agent id -> salted password hash (agents without one cannot log in)
     credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
     gateways: Mapping[str, GatewaySettings] = field(default_factory=dict)
+    path: str | None = None  # the file it came from: what a reload reads again
 
 
 class _Reader:
@@ -119,7 +120,7 @@ class _Reader:
         ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
         if not ok:
             names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
-            self.error(f"{path}.{key}", f"expected {names}, got {value!r}")
+            self.error(f"{path}.{key}" if path else key, f"expected {names}, got {value!r}")
             return default
         return value
 
@@ -350,7 +351,7 @@ def _gateways(
     return out
 
 
-_TOP_KEYS = ("server", "channels", "profiles", "skills", "queues", "agents", "gateways")
+_TOP_KEYS = ("server", "channels", "profiles", "skills", "queues", "agents", "gateways", "fallback_queue")
 
 
 def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = None) -> AcdSettings:
@@ -364,7 +365,8 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
     queues = _queues(r, data)
     agents, creds = _agents(r, data)
     gateways = _gateways(r, data, {q.name: q for q in queues})
-    routing = RoutingConfig(channels, profiles, skills, queues, agents)
+    fallback = r.get(data, "fallback_queue", "", str, None)
+    routing = RoutingConfig(channels, profiles, skills, queues, agents, fallback)
     try:
         routing.validate()
     except ConfigError as e:
@@ -387,4 +389,4 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> AcdSettings:
         raise ConfigError([f"{p}: not UTF-8 text"]) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([f"{p}: not valid TOML: {e}"]) from None
-    return parse(data, str(p), env)
+    return replace(parse(data, str(p), env), path=str(p))

@@ -106,9 +106,11 @@ class Gateway:
 
     async def run(self, http: aiohttp.ClientSession) -> None:
         """Deliver in order, one at a time; give up on one after the retries."""
-        url = self.settings.callback_url
         while True:
             item = await self._out.get()
+            url = self.settings.callback_url  # read per item: a reload may change it
+            if url is None:
+                continue
             body = json.dumps(item, separators=(",", ":")).encode()
             for wait in (*RETRIES_S, None):
                 ts = str(int(self.wall_clock()))
@@ -118,7 +120,7 @@ class Gateway:
                     SIGNATURE: sign(self.settings.secret, ts, body),
                 }
                 try:
-                    async with http.post(url, data=body, headers=headers) as r:  # type: ignore[arg-type]
+                    async with http.post(url, data=body, headers=headers) as r:
                         if r.status < 300:
                             self.delivered += 1
                             break
@@ -142,24 +144,45 @@ class Gateways:
         self.wall_clock = wall_clock
         self.gateways = {name: Gateway(g, wall_clock) for name, g in settings.items()}
         self._http: aiohttp.ClientSession | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
-        if any(g.settings.callback_url for g in self.gateways.values()):
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-            self._tasks = [
-                asyncio.create_task(g.run(self._http), name=f"acd-gateway-{name}")
-                for name, g in self.gateways.items()
-                if g.settings.callback_url
-            ]
+        for name in self.gateways:
+            self._deliver(name)
 
     async def stop(self) -> None:
-        for t in self._tasks:
+        tasks = list(self._tasks.values())
+        for t in tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks = {}
         if self._http is not None:
             await self._http.close()
+
+    async def update(self, settings: dict[str, GatewaySettings]) -> None:
+        """A reload: new secrets, queues and callbacks apply to the next
+        request; a removed gateway stops delivering; a new one starts."""
+        for name in [n for n in self.gateways if n not in settings]:
+            del self.gateways[name]
+            task = self._tasks.pop(name, None)
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        for name, g in settings.items():
+            if name in self.gateways:
+                self.gateways[name].settings = g
+            else:
+                self.gateways[name] = Gateway(g, self.wall_clock)
+            self._deliver(name)
+
+    def _deliver(self, name: str) -> None:
+        """Start the delivery task of a gateway with a callback, once."""
+        g = self.gateways[name]
+        if g.settings.callback_url is None or name in self._tasks:
+            return
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        self._tasks[name] = asyncio.create_task(g.run(self._http), name=f"acd-gateway-{name}")
 
     async def inbound(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]

@@ -19,7 +19,7 @@ from acd.adapters.config_file import AcdSettings
 from acd.adapters.metrics import Metrics
 from acd.adapters.passwords import verify_password
 from acd.adapters.runner import EngineRunner
-from acd.errors import AcdError
+from acd.errors import AcdError, ConfigError
 
 STATUS_BY_CODE: dict[str, int] = {
     "unauthorized": 401,
@@ -33,6 +33,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid-transition": 409,
     "queue-full": 409,
     "duplicate-contact": 409,
+    "invalid-config": 422,
 }
 DEFAULT_ERROR_STATUS = 400
 PUBLIC_PATHS = frozenset({"/v1/agent/ws", "/v1/chat/ws"})
@@ -42,11 +43,16 @@ SETTINGS: web.AppKey[AcdSettings] = web.AppKey("settings", AcdSettings)
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 READY: web.AppKey[dict[str, bool]] = web.AppKey("ready", dict)
 TOKENS: web.AppKey[set[str]] = web.AppKey("tokens", set)
+Reload = Callable[[], Awaitable[list[str]]]
+RELOAD: web.AppKey[Reload] = web.AppKey("reload")
 
 
-def error_response(code: str, message: str) -> web.Response:
+def error_response(code: str, message: str, problems: list[str] | None = None) -> web.Response:
     status = STATUS_BY_CODE.get(code, DEFAULT_ERROR_STATUS)
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+    body: dict[str, object] = {"code": code, "message": message}
+    if problems is not None:
+        body["problems"] = problems
+    return web.json_response({"error": body}, status=status)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -63,6 +69,8 @@ async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamR
             return denied
     try:
         return await handler(request)
+    except ConfigError as e:
+        return error_response(e.code, "the configuration was not applied", e.problems)
     except AcdError as e:
         return error_response(e.code, e.message)
 
@@ -114,17 +122,29 @@ async def contact(request: web.Request) -> web.Response:
     return web.json_response(asdict(engine.explain(request.match_info["id"])))
 
 
-def build_app(settings: AcdSettings, runner: EngineRunner, metrics_: Metrics) -> web.Application:
+async def reload(request: web.Request) -> web.Response:
+    notes = await request.app[RELOAD]()
+    engine = request.app[RUNNER].engine
+    return web.json_response(
+        {"reloaded": True, "notes": notes, "queues": len(engine.queues), "agents": len(engine.agents)}
+    )
+
+
+def build_app(
+    settings: AcdSettings, runner: EngineRunner, metrics_: Metrics, reload_: Reload
+) -> web.Application:
     app = web.Application(middlewares=[errors_and_auth])
     app[SETTINGS] = settings
     app[RUNNER] = runner
     app[METRICS] = metrics_
     app[READY] = {"ready": False}
     app[TOKENS] = set()
+    app[RELOAD] = reload_
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/queues", queues)
     app.router.add_get("/v1/agents", agents)
     app.router.add_get("/v1/contacts/{id}", contact)
+    app.router.add_post("/v1/admin/reload", reload)
     return app

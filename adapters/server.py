@@ -13,13 +13,13 @@ import asyncio
 import logging
 import signal
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
 from acd.adapters.agent_ws import AgentDesks
 from acd.adapters.chat_ws import WebChat
-from acd.adapters.config_file import AcdSettings
+from acd.adapters.config_file import AcdSettings, load
 from acd.adapters.gateways import Gateways
 from acd.adapters.http_api import READY, build_app
 from acd.adapters.hub import Hub
@@ -28,6 +28,7 @@ from acd.adapters.runner import EngineRunner
 from acd.adapters.runtime import tune_gc
 from acd.adapters.supervisor import add_routes as add_supervisor_routes
 from acd.engine import Engine
+from acd.errors import ConfigError
 
 log = logging.getLogger("acd.server")
 
@@ -57,7 +58,7 @@ class Server:
         self.webchat = WebChat(self.hub, srv.customer_grace_s, srv.heartbeat_s)
         self.hub.conversations.on_remove.append(self.webchat.forget)
         self.gateways = Gateways(self.hub, dict(self.settings.gateways))
-        self._app = build_app(self.settings, self.runner, metrics)
+        self._app = build_app(self.settings, self.runner, metrics, self.reload)
         add_supervisor_routes(self._app, self.hub)
         self._app.router.add_get("/v1/agent/ws", self.desks.handle)
         self._app.router.add_get("/v1/chat/ws", self.webchat.handle)
@@ -85,6 +86,30 @@ class Server:
             len(self.settings.routing.queues),
             len(self.settings.routing.agents),
         )
+
+    async def reload(self) -> list[str]:
+        """Read the config file again and apply it, or raise ConfigError with
+        every problem and keep the running config. Returns notes for the operator."""
+        path = self.settings.path
+        if path is None:
+            raise ConfigError(["started on the embedded default: there is no file to reload"])
+        new = await asyncio.to_thread(load, path)
+        engine = self.runner.engine
+        await self.runner.submit(lambda now: engine.reconfigure(new.routing, now))
+        notes = []
+        if new.server != self.settings.server:
+            notes.append("[server] changes (listen, TLS, admin token, timers) apply at the next restart")
+        self.desks.credentials = dict(new.credentials)
+        await self.gateways.update(dict(new.gateways))
+        self.settings = replace(new, server=self.settings.server)
+        log.info(
+            "reloaded %s: %d queues, %d agents, %d contacts kept",
+            path,
+            len(new.routing.queues),
+            len(new.routing.agents),
+            len(engine.contacts),
+        )
+        return notes
 
     async def stop(self) -> None:
         """Stop accepting, finish queued commands, close; bounded by grace_s."""
@@ -132,9 +157,25 @@ async def serve(settings: AcdSettings) -> int:
             server.grace_s = 0.0
         stop.set()
 
+    hup = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
+    loop.add_signal_handler(signal.SIGHUP, hup.set)
     await server.start()
+    reloader = asyncio.create_task(_reload_on_hup(server, hup), name="acd-sighup")
     await stop.wait()
+    reloader.cancel()
+    await asyncio.gather(reloader, return_exceptions=True)
     await server.stop()
     return 0
+
+
+async def _reload_on_hup(server: Server, hup: asyncio.Event) -> None:
+    while True:
+        await hup.wait()
+        hup.clear()
+        try:
+            for note in await server.reload():
+                log.warning("reload: %s", note)
+        except ConfigError as e:
+            log.error("reload refused; the running configuration stays:\n  %s", "\n  ".join(e.problems))

@@ -134,6 +134,17 @@ async def test_acd_run_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert proc.stderr is not None
     line = await asyncio.wait_for(proc.stderr.readline(), timeout=20)
     assert b"serving on 127.0.0.1:" in line and b'"level": "info"' in line
+    # SIGHUP reloads: a broken file is refused (and said so), a good one applied.
+    cfg.write_text('skills = ["sales"]\n[queues.q]\nskills = { nope = 1 }\n')
+    proc.send_signal(signal.SIGHUP)
+    line = await asyncio.wait_for(proc.stderr.readline(), timeout=10)
+    assert b"reload refused" in line and b"unknown skill 'nope'" in line
+    cfg.write_text(
+        'skills = ["sales"]\n[server]\nlisten = "127.0.0.1:0"\n[queues.q]\nskills = { sales = 1 }\n'
+    )
+    proc.send_signal(signal.SIGHUP)
+    line = await asyncio.wait_for(proc.stderr.readline(), timeout=10)
+    assert b"reloaded" in line and b"1 queues" in line
     proc.send_signal(signal.SIGTERM)
     rest = await asyncio.wait_for(proc.stderr.read(), timeout=10)
     assert await proc.wait() == 0

@@ -1,0 +1,84 @@
+"""Hot reload through the running daemon: POST /v1/admin/reload applies a good
+file without dropping anyone, and refuses a bad one with every problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from acd.adapters.config_file import load
+from acd.adapters.passwords import hash_password
+from acd.adapters.server import Server
+from tests.adapters.wsclient import ADMIN, Session, pw
+
+BASE = """
+skills = ["sales", "support"]
+fallback_queue = "support"
+[server]
+listen = "127.0.0.1:0"
+admin_token_hash = "{admin}"
+[queues.support]
+channels = ["chat"]
+skills = {{ support = 1 }}
+{extra}
+[agents.bob]
+profile = "chat"
+skills = {{ sales = 1, support = 3 }}
+queues = {{ support = 1{member} }}
+password_hash = "{bob}"
+"""
+SALES_STRICT = """
+[queues.sales]
+channels = ["chat"]
+skills = { sales = 4 }
+"""
+SALES_RELAXED = """
+[queues.sales]
+channels = ["chat"]
+skills = { sales = 1 }
+"""
+
+
+def write(path: Path, extra: str, hashes: dict[str, str]) -> None:
+    path.write_text(BASE.format(extra=extra, member=", sales = 2" if extra else "", **hashes))
+
+
+async def test_reload_applies_good_files_and_refuses_bad_ones(tmp_path: Path) -> None:
+    hashes = {
+        "admin": hash_password(ADMIN, iterations=1000),
+        "bob": hash_password(pw("bob"), iterations=1000),
+    }
+    cfg = tmp_path / "acd.toml"
+    write(cfg, SALES_STRICT, hashes)
+    server = Server(load(cfg), port=0)
+    await server.start()
+    s = Session(server)
+    try:
+        bob = await s.agent("bob")
+        cust, cid = await s.customer("sales", "needs a sales expert")
+        assert not bob.seen("offer")
+        # A bad file: every problem reported, nothing changes.
+        cfg.write_text(
+            cfg.read_text().replace("sales = 4", "sales = 9").replace('profile = "chat"', 'profile = "x"')
+        )
+        status, body = await s.post("/v1/admin/reload")
+        assert status == 422 and body["error"]["code"] == "invalid-config"
+        problems = " ".join(body["error"]["problems"])
+        assert "queues.sales.skills.sales" in problems and "unknown profile 'x'" in problems
+        assert server.runner.engine.queues["sales"].skills == {"sales": 4}
+        # Relaxing the requirement reaches the contact already waiting.
+        write(cfg, SALES_RELAXED, hashes)
+        status, body = await s.post("/v1/admin/reload")
+        assert (status, body["reloaded"]) == (200, True)
+        offer = await bob.expect("offer", contact=cid)
+        assert offer["decision"]["trigger"] == "reconfigured"
+        await bob.call("accept", contact=cid)
+        # Removing the queue keeps the conversation (it is not dropped).
+        write(cfg, "", hashes)
+        status, body = await s.post("/v1/admin/reload")
+        assert status == 200 and "sales" not in server.runner.engine.queues
+        await cust.call("message", text="still there?")
+        assert (await bob.expect("message", contact=cid))["text"] == "still there?"
+        assert server.runner.engine.contacts[cid].queue == "support"  # relabelled to the fallback
+    finally:
+        await s.close()
+        await server.stop()
