@@ -9,4 +9,4 @@ RUN pip install --no-cache-dir . && useradd --system acd
 USER acd
 EXPOSE 8080 4573
 ENTRYPOINT ["acd"]
-CMD ["demo"]
+CMD ["run", "--config", "config/acd.toml"]
