@@ -58,12 +58,12 @@ class Server:
         self.webchat = WebChat(self.hub, srv.customer_grace_s, srv.heartbeat_s)
         self.hub.conversations.on_remove.append(self.webchat.forget)
         self.gateways = Gateways(self.hub, dict(self.settings.gateways))
-        self._app = build_app(self.settings, self.runner, metrics, self.reload)
-        add_supervisor_routes(self._app, self.hub)
-        self._app.router.add_get("/v1/agent/ws", self.desks.handle)
-        self._app.router.add_get("/v1/chat/ws", self.webchat.handle)
-        self._app.router.add_post("/v1/gateways/{name}/messages", self.gateways.inbound)
-        self._web = web.AppRunner(self._app, handle_signals=False, access_log=None)
+        self.app = build_app(self.settings, self.runner, metrics, self.reload)
+        add_supervisor_routes(self.app, self.hub)
+        self.app.router.add_get("/v1/agent/ws", self.desks.handle)
+        self.app.router.add_get("/v1/chat/ws", self.webchat.handle)
+        self.app.router.add_post("/v1/gateways/{name}/messages", self.gateways.inbound)
+        self._web = web.AppRunner(self.app, handle_signals=False, access_log=None)
         await self._web.setup()
         tls = None
         if srv.tls_cert and srv.tls_key:
@@ -78,7 +78,7 @@ class Server:
         await self.hub.start()
         await self.gateways.start()
         tune_gc()
-        self._app[READY]["ready"] = True
+        self.app[READY]["ready"] = True
         log.info(
             "serving on %s:%d (%d queues, %d agents)",
             srv.host,
@@ -113,7 +113,7 @@ class Server:
 
     async def stop(self) -> None:
         """Stop accepting, finish queued commands, close; bounded by grace_s."""
-        self._app[READY]["ready"] = False
+        self.app[READY]["ready"] = False
         try:
             await asyncio.wait_for(self._shutdown(), timeout=self.grace_s)
         except TimeoutError:

@@ -149,3 +149,10 @@ async def test_acd_run_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     rest = await asyncio.wait_for(proc.stderr.read(), timeout=10)
     assert await proc.wait() == 0
     assert b"stopped: 0 commands" in rest
+
+
+async def test_openapi_describes_every_route_and_no_other(server: Server) -> None:
+    spec = (Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml").read_text()
+    documented = {line.strip().rstrip(":") for line in spec.splitlines() if line.startswith("  /")}
+    served = {r.canonical for r in server.app.router.resources()}
+    assert documented == served
