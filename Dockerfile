@@ -1,12 +1,20 @@
-# The ACD server. Build: docker build -t acd . ; run: docker run -p 8080:8080 acd
+# The ACD server.
+#   docker build -t acd .
+#   docker run -p 8080:8080 -v $PWD/my-acd.toml:/app/config/acd.toml acd
+# The image listens on all interfaces; the shipped config/acd.toml has public
+# demo passwords: mount your own (`acd hash-password` for its hashes).
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY acd ./acd
 COPY adapters ./adapters
 COPY config ./config
-RUN pip install --no-cache-dir . && useradd --system acd
+RUN pip install --no-cache-dir . && useradd --system --no-create-home acd
 USER acd
+# 8080: HTTP, WebSockets, metrics; 4573: FastAGI (Asterisk)
 EXPOSE 8080 4573
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["acd"]
-CMD ["run", "--config", "config/acd.toml"]
+CMD ["run", "--config", "config/acd.toml", "--listen", "0.0.0.0:8080"]

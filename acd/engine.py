@@ -75,6 +75,9 @@ from acd.states import (
     presence,
 )
 from acd.stats import (
+    ABANDONS,
+    ANSWERS,
+    OFFERS,
     AgentSnapshot,
     QueueCounters,
     QueueSnapshot,
@@ -732,6 +735,7 @@ class Engine:
         q.waiting -= 1
         q.ringing += 1
         q.offered += 1
+        q.count(c.channel, OFFERS)
         tok = self._next_token()
         c.offer_token = tok
         c.agent_id = a.id
@@ -1005,6 +1009,7 @@ class Engine:
         q.ringing -= 1
         q.connected += 1
         q.answered += 1
+        q.count(c.channel, ANSWERS)
         waited = now - c.entered
         q.wait_answered_total += waited
         if waited <= self.queues[c.queue].service_level_s:
@@ -1038,6 +1043,7 @@ class Engine:
         c.state = contact_step(c.state, "abandon")
         q = self.qstats[c.queue]
         q.abandoned += 1
+        q.count(c.channel, ABANDONS)
         agent = None
         if was_offered:
             agent = self._end_offer(c, "abandoned", now)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from acd.records import AgentState, ContactState
 from acd.states import AWAY, LOGGED_OUT, OFFERED, PRESENCES, QUEUED
 
+OFFERS, ANSWERS, ABANDONS = 0, 1, 2  # columns of QueueCounters.by_channel
+
 _TOTALS = (
     "offered",
     "answered",
@@ -43,6 +45,7 @@ class QueueCounters:
         "agents",
         "answered",
         "answered_in_sl",
+        "by_channel",
         "connected",
         "handled",
         "name",
@@ -71,13 +74,23 @@ class QueueCounters:
         self.talk_total = 0.0
         self.wrap_total = 0.0
         self.agents: dict[str, int] = dict.fromkeys(PRESENCES, 0)
+        # channel -> [offered, answered, abandoned]: the per-channel split of the totals
+        self.by_channel: dict[str, list[int]] = {}
         self.oldest: list[_OldEntry] = []
+
+    def count(self, channel: str, which: int) -> None:
+        """One more offer / answer / abandon on ``channel``. O(1)."""
+        row = self.by_channel.get(channel)
+        if row is None:
+            row = self.by_channel[channel] = [0, 0, 0]
+        row[which] += 1
 
     def carry_totals(self, old: QueueCounters) -> None:
         """Keep the running totals of the same queue across a reload (the
         gauges are recounted from the contacts)."""
         for name in _TOTALS:
             setattr(self, name, getattr(old, name))
+        self.by_channel = old.by_channel
 
     def entered(self, c: ContactState) -> None:
         heapq.heappush(self.oldest, (c.entered, c.seq, c.epoch, c))

@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from acd import __version__
@@ -52,6 +53,14 @@ def settings_for(path: str | None) -> AcdSettings:
     return AcdSettings("embedded default", ServerSettings(), default_config())
 
 
+def with_listen(settings: AcdSettings, listen: str) -> AcdSettings:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError([f"--listen: expected host:port, got {listen!r}"])
+    server = replace(settings.server, host=host.strip("[]") or "127.0.0.1", port=int(port))
+    return replace(settings, server=server)
+
+
 def describe(settings: AcdSettings) -> str:
     """What an operator wants to see after a successful check."""
     r = settings.routing
@@ -85,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run the server")
     run.add_argument("--config", help="configuration file (default: config/acd.toml, else built-in)")
     run.add_argument("--log-json", action="store_true", help="JSON lines logs")
+    run.add_argument(
+        "--listen", metavar="HOST:PORT", help="override server.listen (e.g. 0.0.0.0:8080 in a container)"
+    )
     check = sub.add_parser("check-config", help="validate a configuration file and explain it")
     check.add_argument("path")
     sub.add_parser(
@@ -104,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(args.log_json)
         try:
             settings = settings_for(args.config)
+            if args.listen is not None:
+                settings = with_listen(settings, args.listen)
         except ConfigError as e:
             for problem in e.problems:
                 logging.getLogger("acd").error("%s", problem)

@@ -45,9 +45,9 @@ class EngineCollector(Collector):
         sl = GaugeMetricFamily(
             SERVICE_LEVEL, "Answered within target / (answered + abandoned)", labels=["queue"]
         )
-        offered = CounterMetricFamily(OFFERED, "Offers made", labels=["queue"])
-        answered = CounterMetricFamily(ANSWERED, "Contacts answered", labels=["queue"])
-        abandoned = CounterMetricFamily(ABANDONED, "Contacts abandoned", labels=["queue"])
+        offered = CounterMetricFamily(OFFERED, "Offers made", labels=["queue", "channel"])
+        answered = CounterMetricFamily(ANSWERED, "Contacts answered", labels=["queue", "channel"])
+        abandoned = CounterMetricFamily(ABANDONED, "Contacts abandoned", labels=["queue", "channel"])
         overflowed = CounterMetricFamily(OVERFLOWED, "Contacts overflowed", labels=["queue"])
         agents = GaugeMetricFamily(
             AGENTS, "Agents serving the queue, by presence", labels=["queue", "presence"]
@@ -60,9 +60,10 @@ class EngineCollector(Collector):
             longest.add_metric([name], s.longest_wait_s)
             if s.service_level_pct is not None:
                 sl.add_metric([name], s.service_level_pct / 100)
-            offered.add_metric([name], s.offered)
-            answered.add_metric([name], s.answered)
-            abandoned.add_metric([name], s.abandoned)
+            for channel, (n_offered, n_answered, n_abandoned) in e.qstats[name].by_channel.items():
+                offered.add_metric([name, channel], n_offered)
+                answered.add_metric([name, channel], n_answered)
+                abandoned.add_metric([name, channel], n_abandoned)
             overflowed.add_metric([name], s.overflowed)
             for presence, n in e.qstats[name].agents.items():
                 agents.add_metric([name, presence], n)

@@ -141,3 +141,10 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert cli.main(["check-config", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "problem(s)" in err and "unknown profile 'robot'" in err
+
+
+def test_listen_override_for_containers() -> None:
+    s = cli.with_listen(parse({}, "empty.toml", env={}), "0.0.0.0:9090")
+    assert (s.server.host, s.server.port) == ("0.0.0.0", 9090)
+    with pytest.raises(ConfigError, match="expected host:port"):
+        cli.with_listen(s, "nonsense")

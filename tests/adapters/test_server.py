@@ -95,7 +95,7 @@ async def test_commands_through_the_runner_show_in_rest_and_metrics(server: Serv
             assert r.status == 404 and (await r.json())["error"]["code"] == "unknown-contact"
         async with http.get(url(server, "/metrics")) as r:
             text = await r.text()
-    assert 'acd_contacts_offered_total{queue="sales"} 1.0' in text
+    assert 'acd_contacts_offered_total{channel="chat",queue="sales"} 1.0' in text
     assert "acd_decision_seconds_count 1.0" in text
     assert 'acd_agents{presence="offered",queue="sales"} 1.0' in text
     assert runner.refused == 1
