@@ -203,7 +203,8 @@ class AgentDesks:
 
     async def _dropped(self, agent_id: str) -> None:
         """The desktop went away: away now, logged out after the grace."""
-        status = self.runner.engine.agents[agent_id].status
+        a = self.runner.engine.agents.get(agent_id)  # None: a reload removed the agent
+        status = a.status if a is not None else LOGGED_OUT
         if status == LOGGED_OUT or self.closing:
             self._forget(agent_id)
             return
@@ -212,10 +213,23 @@ class AgentDesks:
             await self._submit(lambda now: cmds.SetAway(now, agent_id, DISCONNECTED))
         self.graces.start(agent_id, self.grace_s, lambda: self._give_up(agent_id))
 
+    def removed(self, agent_ids: set[str]) -> None:
+        """A reload removed these agents: end their sessions."""
+        for aid in agent_ids:
+            self._forget(aid)
+            self.graces.cancel(aid)
+            self._before_drop.pop(aid, None)
+            box = self.hub.desks.pop(aid, None)
+            if box is not None:
+                box.put({"type": "bye", "reason": "removed"})
+                box.put_close(POLICY_VIOLATION, b"agent removed from the configuration")
+
     async def _give_up(self, agent_id: str) -> None:
         """Grace over: chats back to their queue, wrap-ups closed, logged out."""
         self._before_drop.pop(agent_id, None)
         self._forget(agent_id)
+        if agent_id not in self.runner.engine.agents:
+            return
         for cid, state in self.runner.engine.agent_stats(agent_id).contacts.items():
             conv = self.hub.conversations.get(cid)
             if state == CONNECTED and conv is not None and conv.channel not in self.voice_channels:

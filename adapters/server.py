@@ -95,7 +95,9 @@ class Server:
             raise ConfigError(["started on the embedded default: there is no file to reload"])
         new = await asyncio.to_thread(load, path)
         engine = self.runner.engine
+        before = set(engine.agents)
         await self.runner.submit(lambda now: engine.reconfigure(new.routing, now))
+        self.desks.removed(before - set(engine.agents))
         notes = []
         if new.server != self.settings.server:
             notes.append("[server] changes (listen, TLS, admin token, timers) apply at the next restart")

@@ -79,6 +79,12 @@ async def test_reload_applies_good_files_and_refuses_bad_ones(tmp_path: Path) ->
         await cust.call("message", text="still there?")
         assert (await bob.expect("message", contact=cid))["text"] == "still there?"
         assert server.runner.engine.contacts[cid].queue == "support"  # relabelled to the fallback
+        # Removing a logged-in agent with no conversation ends its session.
+        await bob.call("end", contact=cid)  # support has no wrap-up: done at once
+        cfg.write_text(cfg.read_text().split("[agents.bob]")[0])
+        status, body = await s.post("/v1/admin/reload")
+        assert status == 200 and body["agents"] == 0
+        assert (await bob.expect("bye"))["reason"] == "removed"
     finally:
         await s.close()
         await server.stop()
