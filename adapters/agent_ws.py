@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from acd import commands as cmds
 from acd.adapters import frames
@@ -41,6 +41,7 @@ from acd.adapters.grace import Graces
 from acd.adapters.hub import Hub
 from acd.adapters.outbox import Outbox
 from acd.adapters.passwords import verify_password
+from acd.adapters.requests import answer_requests
 from acd.codec import MalformedMessage
 from acd.errors import AcdError, InvalidRequest, NotYourContact, UnknownContact
 from acd.states import AVAILABLE, AWAY, CONNECTED, LOGGED_OUT, NOT_RESPONDING, WRAP_UP
@@ -51,6 +52,14 @@ MAX_AUTH_FAILURES = 3
 POLICY_VIOLATION = 1008
 REPLACED = 4001  # close code: the same agent connected elsewhere
 DISCONNECTED = "disconnected"  # the away reason while a dropped desktop may come back
+
+
+_CONTACT_COMMANDS: dict[str, Callable[[float, str, str], cmds.Command]] = {
+    "accept": cmds.Accept,
+    "reject": cmds.Reject,
+    "end": cmds.EndContact,
+    "wrap-up-done": cmds.EndWrapUp,
+}
 
 
 def _digest(token: str) -> str:
@@ -84,11 +93,8 @@ class AgentDesks:
             "logout": self._logout,
             "available": self._available,
             "away": self._away,
-            "accept": self._accept,
-            "reject": self._reject,
+            **dict.fromkeys(_CONTACT_COMMANDS, self._on_contact),
             "message": self._message,
-            "end": self._end,
-            "wrap-up-done": self._wrap_up_done,
             "transfer": self._transfer,
         }
 
@@ -105,38 +111,31 @@ class AgentDesks:
         box.put({"type": "hello", "api": "acd-agent/1", "heartbeat_s": self.heartbeat_s})
         agent_id: str | None = None
         failures = 0
+
+        async def dispatch(frame: dict[str, Any]) -> dict[str, Any]:
+            nonlocal agent_id
+            if agent_id is None:
+                if frame["type"] != "auth":
+                    raise Unauthorized("authenticate first: {'type': 'auth', ...}")
+                agent_id = await self._authenticate(frame)
+                box.label = f"agent-desk:{agent_id}"
+                return await self._attach(agent_id, box)
+            handler = self._handlers.get(frame["type"])
+            if handler is None:
+                raise UnknownFrame(
+                    f"unknown frame type {frame['type']!r} (allowed: {', '.join(self._handlers)})"
+                )
+            return await handler(agent_id, frame)
+
+        def too_many_failures(e: AcdError) -> bool:
+            nonlocal failures
+            failures += isinstance(e, Unauthorized)
+            return failures >= MAX_AUTH_FAILURES
+
         try:
-            async for msg in ws:
-                if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    continue
-                box.binary = msg.type == WSMsgType.BINARY
-                rid = None
-                try:
-                    frame = frames.decode(msg.type, msg.data)
-                    rid = frames.request_id(frame)
-                    if agent_id is None:
-                        if frame["type"] != "auth":
-                            raise Unauthorized("authenticate first: {'type': 'auth', ...}")
-                        agent_id = await self._authenticate(frame)
-                        box.label = f"agent-desk:{agent_id}"
-                        box.put(frames.ack(rid, **await self._attach(agent_id, box)))
-                        continue
-                    handler = self._handlers.get(frame["type"])
-                    if handler is None:
-                        raise UnknownFrame(
-                            f"unknown frame type {frame['type']!r} (allowed: {', '.join(self._handlers)})"
-                        )
-                    box.put(frames.ack(rid, **await handler(agent_id, frame)))
-                except AcdError as e:
-                    box.put(frames.error(rid, e.code, e.message))
-                    if isinstance(e, Unauthorized):
-                        failures += 1
-                        if failures >= MAX_AUTH_FAILURES:
-                            await box.close(POLICY_VIOLATION, b"too many failed authentications")
-                            break
-                except Exception:  # a bug: answer, log, keep the connection
-                    log.exception("agent frame failed")
-                    box.put(frames.error(rid, "internal-error", "the server failed to handle this frame"))
+            await answer_requests(ws, box, dispatch, too_many_failures)
+            if failures >= MAX_AUTH_FAILURES:
+                await box.close(POLICY_VIOLATION, b"too many failed authentications")
         finally:
             self.hub.untrack("agent", box)
             if agent_id is not None and self.hub.desks.get(agent_id) is box:
@@ -280,24 +279,11 @@ class AgentDesks:
         await self.runner.submit(lambda now: cmds.SetAway(now, agent_id, reason))
         return {}
 
-    async def _accept(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+    async def _on_contact(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        """accept / reject / end / wrap-up-done: one engine command on one contact."""
         cid = frames.text(frame, "contact")
-        await self.runner.submit(lambda now: cmds.Accept(now, agent_id, cid))
-        return {"contact": cid}
-
-    async def _reject(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
-        cid = frames.text(frame, "contact")
-        await self.runner.submit(lambda now: cmds.Reject(now, agent_id, cid))
-        return {"contact": cid}
-
-    async def _end(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
-        cid = frames.text(frame, "contact")
-        await self.runner.submit(lambda now: cmds.EndContact(now, agent_id, cid))
-        return {"contact": cid}
-
-    async def _wrap_up_done(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
-        cid = frames.text(frame, "contact")
-        await self.runner.submit(lambda now: cmds.EndWrapUp(now, agent_id, cid))
+        make = _CONTACT_COMMANDS[frame["type"]]
+        await self.runner.submit(lambda now: make(now, agent_id, cid))
         return {"contact": cid}
 
     async def _transfer(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from acd import commands as cmds
 from acd.adapters import frames
@@ -30,6 +30,7 @@ from acd.adapters.frames import Unauthorized, UnknownFrame
 from acd.adapters.grace import Graces
 from acd.adapters.hub import Hub
 from acd.adapters.outbox import Outbox
+from acd.adapters.requests import answer_requests
 from acd.errors import AcdError, InvalidRequest
 
 log = logging.getLogger("acd.chat_ws")
@@ -83,24 +84,17 @@ class WebChat:
         sink = WebChatSink(box)
         self.hub.track("customer", box)
         box.put({"type": "hello", "api": "acd-chat/1"})
+
+        async def dispatch(frame: dict[str, Any]) -> dict[str, Any]:
+            handler = self._handlers.get(frame["type"])
+            if handler is None:
+                raise UnknownFrame(
+                    f"unknown frame type {frame['type']!r} (allowed: {', '.join(self._handlers)})"
+                )
+            return await handler(sink, frame)
+
         try:
-            async for msg in ws:
-                if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    continue
-                box.binary = msg.type == WSMsgType.BINARY
-                rid = None
-                try:
-                    frame = frames.decode(msg.type, msg.data)
-                    rid = frames.request_id(frame)
-                    handler = self._handlers.get(frame["type"])
-                    if handler is None:
-                        raise UnknownFrame(f"unknown frame type {frame['type']!r}")
-                    box.put(frames.ack(rid, **await handler(sink, frame)))
-                except AcdError as e:
-                    box.put(frames.error(rid, e.code, e.message))
-                except Exception:  # a bug: answer, log, keep the connection
-                    log.exception("web chat frame failed")
-                    box.put(frames.error(rid, "internal-error", "the server failed to handle this frame"))
+            await answer_requests(ws, box, dispatch)
         finally:
             self.hub.untrack("customer", box)
             conv = sink.conv
