@@ -93,12 +93,22 @@ _HELD_RANK: ClassRank = (0, 0, 0)
 _Candidate = tuple[tuple[ClassRank, int, float, int], ContactEntry, RoutingClass | None, str]
 
 
+def _compile_profiles(config: RoutingConfig) -> dict[str, CompiledProfile]:
+    return {p.name: CompiledProfile(p, config.channels) for p in config.profiles}
+
+
+def _line_order(c: ContactState) -> tuple[int, float, int]:
+    """Queue order when several contacts are placed at once: priority, then
+    time in queue, then arrival."""
+    return (-c.priority, c.entered, c.seq)
+
+
 class Engine:
     def __init__(self, config: RoutingConfig, now: float = 0.0) -> None:
         config.validate()
         self.now = now
         self.agents: dict[str, AgentState] = {}
-        self._install(config, now)
+        self._install(config, now, _compile_profiles(config))
         self.contacts: dict[str, ContactState] = {}
         self.timers = Timers()
         self._seq = 0
@@ -122,7 +132,7 @@ class Engine:
             cmds.Transfer: self._on_transfer,
         }
 
-    def _install(self, config: RoutingConfig, now: float) -> None:
+    def _install(self, config: RoutingConfig, now: float, profiles: dict[str, CompiledProfile]) -> None:
         """Build every index from ``config``. Agents already in ``self.agents``
         keep their runtime record (status, assignments, statistics); new ones
         start logged out; the caller has removed the others. Routing classes
@@ -130,9 +140,7 @@ class Engine:
         self.config = config
         self.queues: dict[str, QueueSpec] = {q.name: q for q in config.queues}
         self.qstats: dict[str, QueueCounters] = {q.name: QueueCounters(q.name) for q in config.queues}
-        self.profiles: dict[str, CompiledProfile] = {
-            p.name: CompiledProfile(p, config.channels) for p in config.profiles
-        }
+        self.profiles = profiles
         old = self.agents
         self.agents = {}
         # queue -> agents serving it, and queue -> skill -> those holding it (config order)
@@ -210,7 +218,8 @@ class Engine:
         if self.timers.due(now):
             self._fire_due(now)
         self.now = now
-        moves = self._check_reconfigure(config)
+        profiles = _compile_profiles(config)
+        moves = self._check_reconfigure(config, profiles)
         keep = {a.id for a in config.agents}
         for a in list(self.agents.values()):
             gone = a.id not in keep
@@ -225,7 +234,7 @@ class Engine:
                 self._set_status(a, agent_step(a.status, "logout"), "removed", now)
         self._flush_presence(now)
         old_stats = self.qstats
-        self._install(config, now)
+        self._install(config, now, profiles)
         for name, counters in self.qstats.items():
             o = old_stats.get(name)
             if o is not None:
@@ -248,7 +257,7 @@ class Engine:
                 c.cls = None
                 c.hold_token = 0
                 again.append(c)
-        for c in sorted(again, key=lambda x: (-x.priority, x.entered, x.seq)):
+        for c in sorted(again, key=_line_order):
             target = moves.get(c.id)
             if target is not None:
                 c.state = contact_step(c.state, "move")
@@ -260,12 +269,13 @@ class Engine:
         self._flush_presence(now)
         return self.drain()
 
-    def _check_reconfigure(self, config: RoutingConfig) -> dict[str, str]:
+    def _check_reconfigure(
+        self, config: RoutingConfig, compiled: dict[str, CompiledProfile]
+    ) -> dict[str, str]:
         """The problems that forbid ``config`` now (raised together), else the
         contacts that must change queue: contact id -> new queue. O(contacts)."""
         queues = {q.name: q for q in config.queues}
         specs = {a.id: a for a in config.agents}
-        compiled = {p.name: CompiledProfile(p, config.channels) for p in config.profiles}
         problems: list[str] = []
         for a in self.agents.values():
             spec = specs.get(a.id)
@@ -802,7 +812,7 @@ class Engine:
             c = self.contacts[asg.contact_id]
             self._end_offer(c, reason, now)
             out.append(c)
-        out.sort(key=lambda c: (-c.priority, c.entered, c.seq))
+        out.sort(key=_line_order)
         return out
 
     def _enter_queue(
@@ -879,7 +889,7 @@ class Engine:
         a.rona += 1
         others = self._withdraw_offers(a, "agent-not-responding", now)
         self._reindex(a)
-        for x in sorted([c, *others], key=lambda x: (-x.priority, x.entered, x.seq)):
+        for x in sorted([c, *others], key=_line_order):
             self._requeue(x, now, "timeout" if x is c else "agent-not-responding")
 
     def _finish_wrap_up(self, asg: Assignment, now: float, silent: bool = False, free: bool = True) -> None:
@@ -955,7 +965,7 @@ class Engine:
         self._leave(a, "logout", None, now)
         held = [e[4] for e in a.held if e[4].hold_token == e[3]]
         a.held = []
-        for c in sorted(held, key=lambda x: (-x.priority, x.entered, x.seq)):
+        for c in sorted(held, key=_line_order):
             self._release_hold(c)
             self._place(c, now, "hold-released")
 
