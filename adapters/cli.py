@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from acd import __version__
-from acd.adapters.config_file import AcdSettings, ServerSettings, load
+from acd.adapters.config_file import AcdSettings, ServerSettings, load, parse_listen
 from acd.adapters.demo import run_demo
 from acd.adapters.passwords import hash_password
 from acd.adapters.server import serve
@@ -54,11 +54,11 @@ def settings_for(path: str | None) -> AcdSettings:
 
 
 def with_listen(settings: AcdSettings, listen: str) -> AcdSettings:
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+    address = parse_listen(listen)
+    if address is None:
         raise ConfigError([f"--listen: expected host:port, got {listen!r}"])
-    server = replace(settings.server, host=host.strip("[]") or "127.0.0.1", port=int(port))
-    return replace(settings, server=server)
+    host, port = address
+    return replace(settings, server=replace(settings.server, host=host, port=port))
 
 
 def describe(settings: AcdSettings) -> str:

@@ -149,6 +149,14 @@ _SERVER_DEFAULTS = ServerSettings()
 _SERVER_TIMES = ("agent_grace_s", "customer_grace_s", "heartbeat_s", "position_interval_s")
 
 
+def parse_listen(listen: str) -> tuple[str, int] | None:
+    """``host:port`` (``[::1]:8080``; port 0: any free port), or None if malformed."""
+    h, sep, p = listen.rpartition(":")
+    if not sep or not p.isdigit() or not 0 <= int(p) < 65536:
+        return None
+    return h.strip("[]") or "127.0.0.1", int(p)
+
+
 def _server(r: _Reader, data: Mapping[str, Any]) -> ServerSettings:
     tbl = r.table(data, "server", "server")
     r.only(
@@ -156,11 +164,11 @@ def _server(r: _Reader, data: Mapping[str, Any]) -> ServerSettings:
     )
     host, port = "127.0.0.1", 8080
     listen = r.get(tbl, "listen", "server", str, "127.0.0.1:8080")
-    h, sep, p = listen.rpartition(":")
-    if not sep or not p.isdigit() or not 0 <= int(p) < 65536:  # 0: any free port
+    address = parse_listen(listen)
+    if address is None:
         r.error("server.listen", f"expected host:port, got {listen!r}")
     else:
-        host, port = h.strip("[]") or "127.0.0.1", int(p)
+        host, port = address
     cert = r.get(tbl, "tls_cert", "server", str, None)
     key = r.get(tbl, "tls_key", "server", str, None)
     if (cert is None) != (key is None):

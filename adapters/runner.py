@@ -113,13 +113,9 @@ class EngineRunner:
                 events = make(t0)
                 if not isinstance(events, list):  # a command, not a direct engine call
                     events = self.engine.handle(events)
-            except InvalidRequest as e:
-                self.refused += 1
-                self._publish(self.engine.drain(), 0.0)
-                if not fut.done():
-                    fut.set_exception(e)
-            except Exception as e:  # a bug: report it to the caller, keep serving everyone else
-                log.exception("command failed unexpectedly")
+            except Exception as e:  # refused, or a bug: tell the caller, keep serving everyone else
+                if not isinstance(e, InvalidRequest):
+                    log.exception("command failed unexpectedly")
                 self.refused += 1
                 self._publish(self.engine.drain(), 0.0)
                 if not fut.done():
