@@ -50,11 +50,16 @@ def decode(kind: WSMsgType, data: Any) -> dict[str, Any]:
     return obj
 
 
+def _what(frame: dict[str, Any]) -> str:
+    """The frame's type for an error message (a REST body has none)."""
+    return str(frame.get("type", "request"))
+
+
 def text(frame: dict[str, Any], key: str, limit: int = 200) -> str:
     """A required non-empty string field."""
     v = frame.get(key)
     if not isinstance(v, str) or not v or len(v) > limit:
-        raise MalformedMessage(f"{frame['type']}: {key!r} must be a non-empty string of at most {limit}")
+        raise MalformedMessage(f"{_what(frame)}: {key!r} must be a non-empty string of at most {limit}")
     return v
 
 
@@ -68,11 +73,11 @@ def mapping(frame: dict[str, Any], key: str) -> dict[str, str]:
     if v is None:
         return {}
     if not isinstance(v, dict) or len(v) > 50:
-        raise MalformedMessage(f"{frame['type']}: {key!r} must be an object of at most 50 strings")
+        raise MalformedMessage(f"{_what(frame)}: {key!r} must be an object of at most 50 strings")
     out = {}
     for k, x in v.items():
         if not isinstance(x, (str, int, float)) or isinstance(x, bool) or len(str(x)) > 500:
-            raise MalformedMessage(f"{frame['type']}: {key}.{k} must be a string or a number")
+            raise MalformedMessage(f"{_what(frame)}: {key}.{k} must be a string or a number")
         out[str(k)] = str(x)
     return out
 

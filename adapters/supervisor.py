@@ -38,28 +38,12 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def _str(data: dict[str, Any], key: str, default: str | None = None) -> str | None:
-    v = data.get(key, default)
-    if v is not None and (not isinstance(v, str) or not v or len(v) > 200):
-        raise MalformedMessage(f"{key!r} must be a non-empty string")
-    return v
-
-
-def _strings(data: dict[str, Any], key: str) -> dict[str, str]:
-    v = data.get(key, {})
-    if not isinstance(v, dict) or not all(isinstance(x, (str, int, float)) for x in v.values()):
-        raise MalformedMessage(f"{key!r} must be an object of strings")
-    return {str(k): str(x) for k, x in v.items()}
-
-
 async def create_contact(request: web.Request) -> web.Response:
     """A work item from a back office (e-mail, task, a test call)."""
     hub = request.app[HUB]
     data = await _body(request)
-    queue = _str(data, "queue")
-    if queue is None:
-        raise MalformedMessage("'queue' is required")
-    channel = _str(data, "channel")
+    queue = frames.text(data, "queue")
+    channel = frames.opt_text(data, "channel")
     spec = hub.runner.engine.queues.get(queue)
     priority = data.get("priority", 0)
     if isinstance(priority, bool) or not isinstance(priority, int):
@@ -69,18 +53,18 @@ async def create_contact(request: web.Request) -> web.Response:
         isinstance(v, int) and not isinstance(v, bool) for v in skills.values()
     ):
         raise MalformedMessage("'skills' must map skill names to levels")
-    cid = _str(data, "id") or hub.new_contact_id("api")
+    cid = frames.opt_text(data, "id") or hub.new_contact_id("api")
     conv = Conversation(
         contact_id=cid,
         channel=channel or (spec.default_channel if spec is not None else "task"),
         queue=queue,
         priority=priority,
-        customer=_str(data, "customer") or cid,
+        customer=frames.opt_text(data, "customer") or cid,
         origin="api",
-        identity=_strings(data, "identity"),
-        attributes=_strings(data, "attributes"),
+        identity=frames.mapping(data, "identity"),
+        attributes=frames.mapping(data, "attributes"),
     )
-    await hub.start_contact(conv, _str(data, "text"), tuple(sorted(skills.items())))
+    await hub.start_contact(conv, frames.opt_text(data, "text"), tuple(sorted(skills.items())))
     return web.json_response({"contact": cid}, status=201)
 
 
@@ -89,7 +73,7 @@ async def move_contact(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     data = await _body(request)
     cid = request.match_info["id"]
-    queue, agent = _str(data, "queue"), _str(data, "agent")
+    queue, agent = frames.opt_text(data, "queue"), frames.opt_text(data, "agent")
     if queue is None and agent is None:
         raise MalformedMessage("give 'queue' or 'agent'")
     await hub.runner.submit(lambda now: cmds.Transfer(now, cid, to_queue=queue, to_agent=agent))
@@ -99,7 +83,7 @@ async def move_contact(request: web.Request) -> web.Response:
 async def agent_away(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     aid = request.match_info["id"]
-    reason = _str(await _body(request), "reason", "supervisor") or "supervisor"
+    reason = frames.opt_text(await _body(request), "reason") or "supervisor"
     await hub.runner.submit(lambda now: cmds.SetAway(now, aid, reason))
     return web.json_response(asdict(hub.runner.engine.agent_stats(aid)))
 
