@@ -167,8 +167,7 @@ class AgentDesks:
         session token and the state to draw."""
         old = self.hub.desks.get(agent_id)
         if old is not None and old is not box:
-            old.put({"type": "bye", "reason": "replaced"})
-            old.put_close(REPLACED, b"replaced by a newer connection")
+            old.put_close(REPLACED, b"replaced by a newer connection", bye="replaced")
         self.hub.desks[agent_id] = box
         self.graces.cancel(agent_id)
         token = secrets.token_urlsafe(32)
@@ -220,8 +219,7 @@ class AgentDesks:
             self._before_drop.pop(aid, None)
             box = self.hub.desks.pop(aid, None)
             if box is not None:
-                box.put({"type": "bye", "reason": "removed"})
-                box.put_close(POLICY_VIOLATION, b"agent removed from the configuration")
+                box.put_close(POLICY_VIOLATION, b"agent removed from the configuration", bye="removed")
 
     async def _give_up(self, agent_id: str) -> None:
         """Grace over: chats back to their queue, wrap-ups closed, logged out."""

@@ -156,8 +156,7 @@ class WebChat:
         self.graces.cancel(cid)
         old = conv.sink
         if isinstance(old, WebChatSink) and old.box is not None and old.box is not sink.box:
-            old.box.put({"type": "bye", "reason": "resumed elsewhere"})
-            old.box.put_close(1000, b"resumed elsewhere")
+            old.box.put_close(1000, b"resumed elsewhere", bye="resumed elsewhere")
         conv.sink = sink
         sink.conv = conv
         sink.resume_digest = digest

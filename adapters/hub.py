@@ -84,9 +84,8 @@ class Hub:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        bye = {"type": "bye", "reason": "shutdown"}
         boxes = [b for kind in self.connections.values() for b in kind]
-        await asyncio.gather(*(b.close(GOING_AWAY, b"server shutdown", bye) for b in boxes))
+        await asyncio.gather(*(b.close(GOING_AWAY, b"server shutdown", bye="shutdown") for b in boxes))
 
     def track(self, kind: str, box: Outbox) -> None:
         self.connections[kind].add(box)

@@ -43,25 +43,23 @@ class Outbox:
             return
         if self._q.qsize() >= self.limit:
             log.warning("%s is %d frames behind: disconnecting it", self.label, self.limit)
-            self._closing = True
-            self._q.put_nowait((_CLOSE, SLOW_CLIENT, b"too slow"))
+            self.put_close(SLOW_CLIENT, b"too slow")
             return
         self._q.put_nowait(frame)
 
-    def put_close(self, code: int, message: bytes) -> None:
-        """Close after what is queued, without waiting (the connection's own
-        handler awaits the writer when its loop ends)."""
+    def put_close(self, code: int, message: bytes, bye: str | None = None) -> None:
+        """After what is queued, send ``{"type": "bye", "reason": bye}`` (when
+        given) and close, without waiting (the connection's own handler
+        awaits the writer when its loop ends)."""
         if not self._closing:
+            if bye is not None:
+                self._q.put_nowait({"type": "bye", "reason": bye})
             self._closing = True
             self._q.put_nowait((_CLOSE, code, message))
 
-    async def close(self, code: int = 1000, message: bytes = b"", bye: dict[str, Any] | None = None) -> None:
-        """Send what is queued (and ``bye``), close the socket, end the writer."""
-        if not self._closing:
-            if bye is not None:
-                self._q.put_nowait(bye)
-            self._closing = True
-            self._q.put_nowait((_CLOSE, code, message))
+    async def close(self, code: int = 1000, message: bytes = b"", bye: str | None = None) -> None:
+        """Send what is queued (and the bye), close the socket, end the writer."""
+        self.put_close(code, message, bye)
         await self._task
 
     async def _run(self) -> None:
