@@ -233,6 +233,7 @@ class AgentDesks:
                 await self._submit(
                     partial(cmds.Transfer, contact_id=cid, by_agent=agent_id, to_queue=conv.queue)
                 )
+        # Read again: the transfers above put those chats in wrap-up too.
         for cid, state in self.runner.engine.agent_stats(agent_id).contacts.items():
             if state == WRAP_UP:
                 await self._submit(partial(cmds.EndWrapUp, agent_id=agent_id, contact_id=cid))
