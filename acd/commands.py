@@ -91,6 +91,35 @@ class Reject:
 
 
 @dataclass(frozen=True, slots=True)
+class Ringing:
+    """A PBX now rings the agent's phone for this offer and will report the
+    outcome (Accept, NoAnswer, Abandon). The engine's offer expiry moves to
+    ``now + timeout_s``; None leaves the ring timer to the PBX alone (a
+    FastAGI Dial carries its own timeout, and a call answered without
+    answer supervision is only known when the Dial returns)."""
+
+    now: float
+    agent_id: str
+    contact_id: str
+    timeout_s: float | None = None
+
+
+NO_ANSWER_REASONS = ("no-answer", "busy", "congestion", "unavailable")
+
+
+@dataclass(frozen=True, slots=True)
+class NoAnswer:
+    """The offer failed at the agent's device (``reason``: no-answer, busy,
+    congestion, unavailable): as an offer timeout (RONA), the agent goes
+    not-responding and the contact back to the head of its queue."""
+
+    now: float
+    agent_id: str
+    contact_id: str
+    reason: str = "no-answer"
+
+
+@dataclass(frozen=True, slots=True)
 class Abandon:
     """The customer left. Queued or offered: abandoned. Connected: the
     conversation ends normally and the agent wraps up."""
@@ -143,6 +172,8 @@ Command = (
     | NewContact
     | Accept
     | Reject
+    | Ringing
+    | NoAnswer
     | Abandon
     | EndContact
     | EndWrapUp
@@ -158,6 +189,8 @@ COMMAND_TYPES: tuple[type, ...] = (
     NewContact,
     Accept,
     Reject,
+    Ringing,
+    NoAnswer,
     Abandon,
     EndContact,
     EndWrapUp,

@@ -126,6 +126,8 @@ class Engine:
             cmds.NewContact: self._on_new_contact,
             cmds.Accept: self._on_accept,
             cmds.Reject: self._on_reject,
+            cmds.Ringing: self._on_ringing,
+            cmds.NoAnswer: self._on_no_answer,
             cmds.Abandon: self._on_abandon,
             cmds.EndContact: self._on_end_contact,
             cmds.EndWrapUp: self._on_end_wrap_up,
@@ -419,7 +421,7 @@ class Engine:
             self.now = at
             if kind == OFFER_EXPIRY:
                 if rec.offer_token == token and rec.state == OFFERED:
-                    self._offer_expired(rec, at)
+                    self._offer_expired(rec, at, "timeout")
             elif kind == WRAP_UP_END:
                 if rec.token == token and rec.state == WRAP_UP:
                     self._finish_wrap_up(rec, at)
@@ -879,18 +881,21 @@ class Engine:
             self._place(c, now, "escalation")
         self._out.append(ContactEscalated(now, c.id, c.queue, c.step, self._class_for(c)[0].label))
 
-    def _offer_expired(self, c: ContactState, now: float) -> None:
+    def _offer_expired(self, c: ContactState, now: float, reason: str) -> None:
         """RONA: the agent goes not-responding, its other offers are withdrawn,
-        the contact goes back to the head of its queue."""
+        the contact goes back to the head of its queue. ``reason``: timeout,
+        or what the agent's phone said (no-answer, busy, ...)."""
         a = self.agents[c.agent_id or ""]
         if a.status == AVAILABLE:
-            self._set_status(a, agent_step(a.status, "rona"), "no-answer", now)
-        self._end_offer(c, "timeout", now)
+            self._set_status(
+                a, agent_step(a.status, "rona"), "no-answer" if reason == "timeout" else reason, now
+            )
+        self._end_offer(c, reason, now)
         a.rona += 1
         others = self._withdraw_offers(a, "agent-not-responding", now)
         self._reindex(a)
         for x in sorted([c, *others], key=_line_order):
-            self._requeue(x, now, "timeout" if x is c else "agent-not-responding")
+            self._requeue(x, now, reason if x is c else "agent-not-responding")
 
     def _finish_wrap_up(self, asg: Assignment, now: float, silent: bool = False, free: bool = True) -> None:
         a = asg.agent
@@ -1036,6 +1041,21 @@ class Engine:
         c.declined = (c.declined or set()) | {a.id}
         self._requeue(c, now, "rejected")
         self._agent_freed(a, now, "agent")
+
+    def _on_ringing(self, cmd: cmds.Ringing, now: float) -> None:
+        a = self._agent(cmd.agent_id)
+        self._assignment(a, cmd.contact_id, OFFERED, "ringing")
+        c = self.contacts[cmd.contact_id]
+        c.offer_token = self._next_token()  # the engine's own expiry is now stale
+        if cmd.timeout_s is not None:
+            self.timers.schedule_after(now, max(cmd.timeout_s, 0.0), OFFER_EXPIRY, c.offer_token, c)
+
+    def _on_no_answer(self, cmd: cmds.NoAnswer, now: float) -> None:
+        if cmd.reason not in cmds.NO_ANSWER_REASONS:
+            raise InvalidRequest(f"no-answer reason must be one of {', '.join(cmds.NO_ANSWER_REASONS)}")
+        a = self._agent(cmd.agent_id)
+        self._assignment(a, cmd.contact_id, OFFERED, "no-answer")
+        self._offer_expired(self.contacts[cmd.contact_id], now, cmd.reason)
 
     def _on_abandon(self, cmd: cmds.Abandon, now: float) -> None:
         c = self._contact(cmd.contact_id)

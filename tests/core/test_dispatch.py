@@ -10,6 +10,7 @@ from acd import events as ev
 from acd.errors import (
     ChannelNotAllowed,
     DuplicateContact,
+    InvalidRequest,
     InvalidTransition,
     NotYourContact,
     QueueFull,
@@ -180,6 +181,29 @@ def test_rona_requeues_at_head_and_marks_agent_not_responding() -> None:
     run(c.Login(12, "a2"))
     assert run.offers()[-1] == ("k1", "a2")  # k1 kept its place ahead of k2
     assert run.engine.agent_stats("a1").not_answered == 1
+
+
+def test_pbx_ringing_owns_the_ring_timer_and_no_answer_is_rona() -> None:
+    agents = voice_agents("a1", "a2")
+    run = Run(config([sales(offer_timeout_s=10)], agents))
+    run(c.Login(0, "a1"))
+    run(c.NewContact(1, "k1", "sales"))
+    run(c.Ringing(1.1, "a1", "k1", None))
+    run(c.Tick(60))  # the engine's own 10 s expiry no longer applies
+    assert run.engine.contacts["k1"].state == "offered"
+    run(c.NoAnswer(61, "a1", "k1", "busy"))
+    assert run.engine.agents["a1"].status == "not-responding"
+    assert run.engine.agents["a1"].reason == "busy"
+    ended = [e for e in run.of(ev.OfferEnded) if isinstance(e, ev.OfferEnded)]
+    assert [(e.contact_id, e.reason) for e in ended] == [("k1", "busy")]
+    run(c.Login(62, "a2"))
+    run(c.Ringing(62, "a2", "k1", 5))  # a safety net: the engine expires it 5 s on
+    run(c.Tick(67.5))
+    assert run.engine.contacts["k1"].state == "queued"
+    with pytest.raises(InvalidRequest):
+        run(c.NoAnswer(68, "a2", "k1", "on-fire"))
+    with pytest.raises(NotYourContact):
+        run(c.Ringing(68, "a2", "k1"))
 
 
 def test_reject_moves_on_and_never_reoffers_to_same_agent() -> None:

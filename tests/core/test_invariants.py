@@ -147,6 +147,9 @@ def rank(aid: str, k: MContact, step: int) -> tuple[int, int, int] | None:
     return (min(lent), 1, -Q[k.queue].weight) if lent else None
 
 
+RONA_REASONS = ("timeout", *c.NO_ANSWER_REASONS)
+
+
 class EngineMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -218,7 +221,7 @@ class EngineMachine(RuleBasedStateMachine):
                 assert k.state == "offered" and k.agent == e.agent_id
                 del self.agents[e.agent_id].load[e.contact_id]
                 k.state, k.agent = "limbo", None
-                if e.reason == "timeout" and self.agents[e.agent_id].status == "available":
+                if e.reason in RONA_REASONS and self.agents[e.agent_id].status == "available":
                     self.agents[e.agent_id].status = "not-responding"  # RONA
                 if e.reason == "rejected":
                     k.declined.add(e.agent_id)
@@ -373,6 +376,19 @@ class EngineMachine(RuleBasedStateMachine):
     def reject(self, data: st.DataObject, dt: int) -> None:
         aid, cid = data.draw(st.sampled_from(self._assigned("offered")))
         self.send(c.Reject(self.later(dt), aid, cid))
+
+    @precondition(lambda self: self._assigned("offered"))
+    @rule(data=st.data(), timeout=st.sampled_from([None, 2.0, 30.0]), dt=st.integers(0, 2))
+    def ringing(self, data: st.DataObject, timeout: float | None, dt: int) -> None:
+        """A PBX takes over the ring timer (None: no engine expiry at all)."""
+        aid, cid = data.draw(st.sampled_from(self._assigned("offered")))
+        self.send(c.Ringing(self.later(dt), aid, cid, timeout))
+
+    @precondition(lambda self: self._assigned("offered"))
+    @rule(data=st.data(), reason=st.sampled_from(c.NO_ANSWER_REASONS), dt=st.integers(0, 4))
+    def no_answer(self, data: st.DataObject, reason: str, dt: int) -> None:
+        aid, cid = data.draw(st.sampled_from(self._assigned("offered")))
+        self.send(c.NoAnswer(self.later(dt), aid, cid, reason))
 
     @precondition(lambda self: self._assigned("connected"))
     @rule(data=st.data(), dt=st.integers(0, 6))
