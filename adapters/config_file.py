@@ -46,12 +46,50 @@ class ServerSettings:
     port: int = 8080
     tls_cert: str | None = None
     tls_key: str | None = None
-    fastagi_port: int = 4573
     admin_token_hash: str | None = field(default=None, repr=False)
     agent_grace_s: float = 30.0  # a dropped desktop keeps its conversations this long
     customer_grace_s: float = 30.0  # a dropped web chat page may resume this long
     heartbeat_s: float = 20.0  # WebSocket ping interval
     position_interval_s: float = 5.0  # how often waiting customers hear their place in line
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceQueueSettings:
+    """What a caller hears while waiting in one queue."""
+
+    moh_class: str = "default"
+    announce_every_s: float = 0.0  # 0: no position announcements
+
+
+@dataclass(frozen=True, slots=True)
+class AmiSettings:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = ""
+    secret: str = field(default="", repr=False)
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class AsteriskSettings:
+    """The PBX side: FastAGI (calls in) and AMI (answer supervision, device
+    state, desk-phone login). AMI is off unless a username is given."""
+
+    fastagi_host: str = "127.0.0.1"
+    fastagi_port: int | None = 4573  # None: FastAGI off
+    answer: bool = True  # answer before queueing (music on hold needs an answered channel)
+    dial_options: str = ""  # extra app_dial options, e.g. "t"
+    voice: VoiceQueueSettings = VoiceQueueSettings()  # every queue, unless overridden
+    queues: Mapping[str, VoiceQueueSettings] = field(default_factory=dict)
+    # sound files for position announcements (Asterisk's core sounds by default)
+    sound_next: str = "queue-youarenext"
+    sound_there_are: str = "queue-thereare"
+    sound_calls_waiting: str = "queue-callswaiting"
+    ami: AmiSettings | None = None
+
+    def for_queue(self, queue: str) -> VoiceQueueSettings:
+        return self.queues.get(queue, self.voice)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +109,7 @@ class AcdSettings:
     # agent id -> salted password hash (agents without one cannot log in)
     credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
     gateways: Mapping[str, GatewaySettings] = field(default_factory=dict)
+    asterisk: AsteriskSettings = AsteriskSettings()
     path: str | None = None  # the file it came from: what a reload reads again
 
 
@@ -98,12 +137,13 @@ class _Reader:
                 self.error(f"{path}.{key}" if path else key, f"unknown key (allowed: {', '.join(allowed)})")
 
     def entries(
-        self, data: Mapping[str, Any], section: str, allowed: tuple[str, ...]
+        self, data: Mapping[str, Any], section: str, allowed: tuple[str, ...], parent: str = ""
     ) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """(name, key path, table) for each ``[section.name]`` table, with
-        non-tables and unknown keys reported."""
-        for name, tbl in self.table(data, section, section).items():
-            path = f"{section}.{name}"
+        """(name, key path, table) for each ``[section.name]`` table (under
+        ``parent``), with non-tables and unknown keys reported."""
+        where = f"{parent}.{section}" if parent else section
+        for name, tbl in self.table(data, section, where).items():
+            path = f"{where}.{name}"
             if not isinstance(tbl, dict):
                 self.error(path, "expected a table")
                 continue
@@ -159,9 +199,7 @@ def parse_listen(listen: str) -> tuple[str, int] | None:
 
 def _server(r: _Reader, data: Mapping[str, Any]) -> ServerSettings:
     tbl = r.table(data, "server", "server")
-    r.only(
-        tbl, ("listen", "tls_cert", "tls_key", "fastagi_port", "admin_token_hash", *_SERVER_TIMES), "server"
-    )
+    r.only(tbl, ("listen", "tls_cert", "tls_key", "admin_token_hash", *_SERVER_TIMES), "server")
     host, port = "127.0.0.1", 8080
     listen = r.get(tbl, "listen", "server", str, "127.0.0.1:8080")
     address = parse_listen(listen)
@@ -173,7 +211,6 @@ def _server(r: _Reader, data: Mapping[str, Any]) -> ServerSettings:
     key = r.get(tbl, "tls_key", "server", str, None)
     if (cert is None) != (key is None):
         r.error("server", "tls_cert and tls_key go together")
-    fastagi = r.get(tbl, "fastagi_port", "server", int, 4573)
     admin = r.get(tbl, "admin_token_hash", "server", str, None)
     if admin is not None and not is_password_hash(admin):
         r.error("server.admin_token_hash", "not a hash from `acd hash-password`")
@@ -183,7 +220,7 @@ def _server(r: _Reader, data: Mapping[str, Any]) -> ServerSettings:
         if value <= 0:
             r.error(f"server.{key}", f"must be a positive number of seconds, got {value!r}")
         times[key] = float(value)
-    return ServerSettings(host, port, cert, key, fastagi, admin, **times)
+    return ServerSettings(host, port, cert, key, admin, **times)
 
 
 def _channels(r: _Reader, data: Mapping[str, Any]) -> tuple[ChannelSpec, ...]:
@@ -359,7 +396,87 @@ def _gateways(
     return out
 
 
-_TOP_KEYS = ("server", "channels", "profiles", "skills", "queues", "agents", "gateways", "fallback_queue")
+_VOICE_KEYS = ("moh_class", "announce_every_s")
+_SOUND_KEYS = ("sound_next", "sound_there_are", "sound_calls_waiting")
+_AMI_KEYS = ("host", "port", "username", "secret", "secret_env", "reconnect_min_s", "reconnect_max_s")
+
+
+def _voice(r: _Reader, tbl: Mapping[str, Any], path: str, base: VoiceQueueSettings) -> VoiceQueueSettings:
+    moh = r.get(tbl, "moh_class", path, str, base.moh_class)
+    every = r.get(tbl, "announce_every_s", path, (int, float), base.announce_every_s)
+    if every < 0:
+        r.error(f"{path}.announce_every_s", f"must be >= 0 (0: no announcements), got {every!r}")
+    return VoiceQueueSettings(moh, float(every))
+
+
+def _ami(r: _Reader, tbl: Mapping[str, Any]) -> AmiSettings | None:
+    path = "asterisk.ami"
+    r.only(tbl, _AMI_KEYS, path)
+    username = r.get(tbl, "username", path, str, "")
+    if not username:
+        if tbl:
+            r.error(f"{path}.username", "required to use AMI (leave [asterisk.ami] out to run without it)")
+        return None
+    secret = r.get(tbl, "secret", path, str, None)
+    env_name = r.get(tbl, "secret_env", path, str, None)
+    if env_name is not None:
+        secret = r.env.get(env_name)
+        if secret is None:
+            r.error(f"{path}.secret_env", f"environment variable {env_name} is not set")
+    elif secret is None:
+        r.error(path, "an AMI user needs secret_env (or secret)")
+    port = r.get(tbl, "port", path, int, 5038)
+    if not 0 < port < 65536:
+        r.error(f"{path}.port", f"expected a TCP port, got {port!r}")
+    low = r.get(tbl, "reconnect_min_s", path, (int, float), 1.0)
+    high = r.get(tbl, "reconnect_max_s", path, (int, float), 30.0)
+    if not 0 < low <= high:
+        r.error(path, f"need 0 < reconnect_min_s <= reconnect_max_s, got {low!r} and {high!r}")
+    return AmiSettings(r.get(tbl, "host", path, str, "127.0.0.1"), port, username, secret or "", low, high)
+
+
+def _asterisk(r: _Reader, data: Mapping[str, Any], queues: Mapping[str, QueueSpec]) -> AsteriskSettings:
+    tbl = r.table(data, "asterisk", "asterisk")
+    r.only(
+        tbl,
+        ("fastagi_listen", "answer", "dial_options", "queues", "ami", *_VOICE_KEYS, *_SOUND_KEYS),
+        "asterisk",
+    )
+    listen = r.get(tbl, "fastagi_listen", "asterisk", str, "127.0.0.1:4573")
+    host, port = "127.0.0.1", None
+    if listen:
+        address = parse_listen(listen)
+        if address is None:
+            r.error("asterisk.fastagi_listen", f'expected host:port ("" turns FastAGI off), got {listen!r}')
+        else:
+            host, port = address
+    options = r.get(tbl, "dial_options", "asterisk", str, "")
+    if not all(ch.isalnum() or ch in "()^_-" for ch in options):
+        r.error("asterisk.dial_options", f"Dial options are letters with (arguments), got {options!r}")
+    voice = _voice(r, tbl, "asterisk", VoiceQueueSettings())
+    per_queue = {}
+    for name, path, qtbl in r.entries(tbl, "queues", _VOICE_KEYS, "asterisk"):
+        if name not in queues:
+            r.error(path, f"unknown queue {name!r} (queues: {', '.join(queues) or 'none'})")
+        per_queue[name] = _voice(r, qtbl, path, voice)
+    sounds = {k: r.get(tbl, k, "asterisk", str, getattr(_ASTERISK_DEFAULTS, k)) for k in _SOUND_KEYS}
+    ami = _ami(r, r.table(tbl, "ami", "asterisk.ami"))
+    answer = r.get(tbl, "answer", "asterisk", bool, True)
+    return AsteriskSettings(host, port, answer, options, voice, per_queue, ami=ami, **sounds)
+
+
+_ASTERISK_DEFAULTS = AsteriskSettings()
+_TOP_KEYS = (
+    "server",
+    "channels",
+    "profiles",
+    "skills",
+    "queues",
+    "agents",
+    "gateways",
+    "fallback_queue",
+    "asterisk",
+)
 
 
 def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = None) -> AcdSettings:
@@ -373,6 +490,7 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
     queues = _queues(r, data)
     agents, creds = _agents(r, data)
     gateways = _gateways(r, data, {q.name: q for q in queues})
+    asterisk = _asterisk(r, data, {q.name: q for q in queues})
     fallback = r.get(data, "fallback_queue", "", str, None)
     routing = RoutingConfig(channels, profiles, skills, queues, agents, fallback)
     try:
@@ -381,7 +499,7 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
         r.problems += [f"{source}: {p}" for p in e.problems]
     if r.problems:
         raise ConfigError(r.problems)
-    return AcdSettings(source, server, routing, creds, gateways)
+    return AcdSettings(source, server, routing, creds, gateways, asterisk)
 
 
 def load(path: str | Path, env: Mapping[str, str] | None = None) -> AcdSettings:

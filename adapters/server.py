@@ -20,6 +20,7 @@ from aiohttp import web
 from acd.adapters.agent_ws import AgentDesks
 from acd.adapters.chat_ws import WebChat
 from acd.adapters.config_file import AcdSettings, load
+from acd.adapters.fastagi import VoiceCalls
 from acd.adapters.gateways import Gateways
 from acd.adapters.http_api import READY, build_app
 from acd.adapters.hub import Hub
@@ -37,9 +38,11 @@ log = logging.getLogger("acd.server")
 class Server:
     settings: AcdSettings
     port: int | None = None  # None: the configured one; 0: any free port
+    agi_port: int | None = None  # FastAGI, the same way (when [asterisk] enables it)
     grace_s: float = 5.0
     runner: EngineRunner = field(init=False)
     bound_port: int = field(init=False, default=0)
+    bound_agi_port: int | None = field(init=False, default=None)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -58,6 +61,7 @@ class Server:
         self.webchat = WebChat(self.hub, srv.customer_grace_s, srv.heartbeat_s)
         self.hub.conversations.on_remove.append(self.webchat.forget)
         self.gateways = Gateways(self.hub, dict(self.settings.gateways))
+        self.voice = VoiceCalls(self.hub, self.settings.asterisk)
         self.app = build_app(self.settings, self.runner, metrics, self.reload)
         add_supervisor_routes(self.app, self.hub)
         self.app.router.add_get("/v1/agent/ws", self.desks.handle)
@@ -77,14 +81,20 @@ class Server:
         await self.runner.start()
         await self.hub.start()
         await self.gateways.start()
+        ast = self.settings.asterisk
+        if ast.fastagi_port is not None:
+            agi_port = ast.fastagi_port if self.agi_port is None else self.agi_port
+            self.bound_agi_port = await self.voice.start(ast.fastagi_host, agi_port)
         tune_gc()
         self.app[READY]["ready"] = True
+        agi = f", FastAGI on {ast.fastagi_host}:{self.bound_agi_port}" if self.bound_agi_port else ""
         log.info(
-            "serving on %s:%d (%d queues, %d agents)",
+            "serving on %s:%d (%d queues, %d agents%s)",
             srv.host,
             self.bound_port,
             len(self.settings.routing.queues),
             len(self.settings.routing.agents),
+            agi,
         )
 
     async def reload(self) -> list[str]:
@@ -136,6 +146,7 @@ class Server:
         for site in list(self._web.sites):
             await site.stop()
         self.desks.closing = self.webchat.closing = True
+        await self.voice.stop()
         await self.hub.stop()
         await self._web.cleanup()
         await self.desks.close()

@@ -103,6 +103,8 @@ def write_config(path: Path, agents: int, port: int) -> None:
         f'listen = "127.0.0.1:{port}"',
         f'admin_token_hash = "{hash_password(ADMIN, iterations=1000)}"',
         "position_interval_s = 1",
+        "[asterisk]",
+        'fastagi_listen = ""',
         "[queues.chat]",
         'channels = ["chat"]',
         "skills = { chat = 1 }",

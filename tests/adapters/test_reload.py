@@ -49,7 +49,7 @@ async def test_reload_applies_good_files_and_refuses_bad_ones(tmp_path: Path) ->
     }
     cfg = tmp_path / "acd.toml"
     write(cfg, SALES_STRICT, hashes)
-    server = Server(load(cfg), port=0)
+    server = Server(load(cfg), port=0, agi_port=0)
     await server.start()
     s = Session(server)
     try:

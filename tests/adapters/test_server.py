@@ -37,7 +37,7 @@ def settings(admin: bool = True) -> AcdSettings:
 
 @pytest.fixture
 async def server() -> AsyncIterator[Server]:
-    s = Server(settings(), port=0)
+    s = Server(settings(), port=0, agi_port=0)
     await s.start()
     yield s
     await s.stop()
@@ -69,7 +69,7 @@ async def test_supervisor_api_needs_the_admin_token(server: Server) -> None:
 
 
 async def test_admin_api_closed_without_a_configured_token() -> None:
-    s = Server(settings(admin=False), port=0)
+    s = Server(settings(admin=False), port=0, agi_port=0)
     await s.start()
     try:
         async with aiohttp.ClientSession() as http, http.get(url(s, "/v1/agents"), headers=AUTH) as r:
@@ -119,7 +119,9 @@ async def test_the_ticker_fires_the_offer_timeout(server: Server) -> None:
 
 async def test_acd_run_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     cfg = tmp_path / "acd.toml"
-    cfg.write_text('skills = ["sales"]\n[server]\nlisten = "127.0.0.1:0"\n')
+    cfg.write_text(
+        'skills = ["sales"]\n[server]\nlisten = "127.0.0.1:0"\n[asterisk]\nfastagi_listen = "127.0.0.1:0"\n'
+    )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

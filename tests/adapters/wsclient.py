@@ -129,7 +129,7 @@ def settings(extra_agents: dict[str, dict[str, Any]] | None = None, **server: An
 
 @asynccontextmanager
 async def running(s: AcdSettings | None = None) -> AsyncIterator[Server]:
-    server = Server(s or settings(), port=0)
+    server = Server(s or settings(), port=0, agi_port=0)
     await server.start()
     try:
         yield server

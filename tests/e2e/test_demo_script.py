@@ -22,7 +22,9 @@ async def test_demo_script_drives_the_shipped_config() -> None:
     sys.modules[spec.name] = demo  # dataclasses look their module up while building
     spec.loader.exec_module(demo)
     settings = load(ROOT / "config" / "acd.toml")
-    server = Server(replace(settings, server=replace(settings.server, position_interval_s=0.2)), port=0)
+    server = Server(
+        replace(settings, server=replace(settings.server, position_interval_s=0.2)), port=0, agi_port=0
+    )
     await server.start()
     try:
         out = io.StringIO()

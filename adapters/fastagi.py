@@ -1,0 +1,444 @@
+"""Calls in through FastAGI: each AGI session is one caller waiting in a queue.
+
+The dialplan hands a call over with
+``AGI(agi://127.0.0.1:4573/queue/sales?priority=5&lang=en)``. The session
+answers, starts music on hold, queues a voice contact, and then does what the
+engine decides: when the call is offered to an agent it runs ``EXEC Dial`` of
+the agent's endpoint with the queue's offer timeout and turns the outcome into
+an engine command:
+
+=========================  ==================================================
+Dial outcome               command
+=========================  ==================================================
+answered, then hung up     Accept (if AMI did not already report the answer),
+                           then EndContact, or Abandon if the caller left
+NOANSWER / BUSY /          NoAnswer (RONA: the agent goes not-responding, the
+CONGESTION / CHANUNAVAIL   call goes back to the head of its queue, MOH again)
+CANCEL, or HANGUP          Abandon (queued or ringing)
+=========================  ==================================================
+
+Overflow (queue full, maximum wait) sets ``ACD_RESULT=overflow`` and returns
+the call to the dialplan, which continues (voicemail, another queue). A call
+that is not answered by anyone stays ours until the caller leaves.
+
+panoramisk's ``fast_agi.Application`` is not used: it routes on the whole
+script string (query included), reads one line per command (so Asterisk's
+unsolicited ``HANGUP`` becomes the next command's answer) and spins on a
+socket closed before the environment ends. :mod:`acd.adapters.agi_protocol`
+does the protocol; this module owns the sockets. Every session is one task
+(the server's connection handler) plus its reader task, which it awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from acd import commands as cmds
+from acd import events as ev
+from acd.adapters.agi_protocol import AgiReply, BadRoute, HangupNotice, ReplyReader, parse_request, route
+from acd.adapters.config_file import AsteriskSettings
+from acd.adapters.conversations import Conversation
+from acd.adapters.hub import Hub
+from acd.errors import InvalidRequest, PeerProtocolError
+from acd.states import CONNECTED, OFFERED
+
+log = logging.getLogger("acd.fastagi")
+
+ENV_TIMEOUT_S = 10.0  # Asterisk sends the environment at once; a silent peer is not Asterisk
+MAX_ENV_BYTES = 16384
+SHUTDOWN_WAIT_S = 2.0
+
+# DIALSTATUS → NoAnswer reason; anything else unexpected counts as unavailable.
+_NO_ANSWER = {
+    "NOANSWER": "no-answer",
+    "BUSY": "busy",
+    "CONGESTION": "congestion",
+    "CHANUNAVAIL": "unavailable",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Dial:
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Finish:
+    result: str  # ACD_RESULT for the dialplan: overflow, shutdown
+
+
+@dataclass(frozen=True, slots=True)
+class _CallerGone:
+    """Asterisk said HANGUP or closed the socket."""
+
+
+_Intent = _Dial | _Finish | _CallerGone
+
+
+class AgiClosed(PeerProtocolError):
+    code = "agi-closed"
+
+
+class CallSession:
+    """One FastAGI connection: one caller. Commands go out one at a time; the
+    reader task hands replies back in order and turns ``HANGUP`` or EOF into
+    a :class:`_CallerGone` intent, so a caller who leaves while idle is seen
+    at once and one who leaves during a Dial after it returns."""
+
+    def __init__(self, calls: VoiceCalls, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.calls = calls
+        self.reader = reader
+        self.writer = writer
+        self.replies = ReplyReader()
+        self.intents: asyncio.Queue[_Intent] = asyncio.Queue()
+        self.pending: asyncio.Future[AgiReply] | None = None
+        self.contact_id: str | None = None
+        self.uniqueid: str | None = None
+        self.queue = ""
+        self.dialing: str | None = None  # the agent whose phone rings or talks now
+        self.dest_channel: str | None = None  # that agent's channel, from AMI DialBegin
+        self.gone = False  # the caller hung up
+        self.closed = False  # the socket is done: no reply will come
+
+    # ------------------------------------------------------------ protocol
+
+    async def _read_replies(self) -> None:
+        try:
+            while True:
+                data = await self.reader.read(65536)
+                if not data:
+                    break
+                self.replies.feed(data)
+                while (item := self.replies.next_event()) is not None:
+                    if isinstance(item, HangupNotice):
+                        self._caller_gone()
+                    elif self.pending is not None and not self.pending.done():
+                        self.pending.set_result(item)
+                    else:
+                        log.warning("AGI reply with no command pending: %s", item.text[:80])
+        except (ConnectionError, PeerProtocolError) as e:
+            log.warning("AGI session %s: %s", self.uniqueid, e)
+        finally:
+            self.closed = True
+            self._caller_gone()
+            if self.pending is not None and not self.pending.done():
+                self.pending.set_exception(AgiClosed("Asterisk closed the AGI session"))
+
+    def _caller_gone(self) -> None:
+        if not self.gone:
+            self.gone = True
+            self.intents.put_nowait(_CallerGone())
+
+    async def command(self, line: str) -> AgiReply:
+        """Send one AGI command, wait for its reply. O(1)."""
+        if self.closed:
+            raise AgiClosed("Asterisk closed the AGI session")
+        self.pending = asyncio.get_running_loop().create_future()
+        self.writer.write(line.encode() + b"\n")
+        return await self.pending
+
+    async def set_variable(self, name: str, value: str) -> None:
+        quoted = (
+            value if value and value.isprintable() and " " not in value and '"' not in value else f'"{value}"'
+        )
+        await self.command(f"SET VARIABLE {name} {quoted}")
+
+    # ----------------------------------------------------------- lifecycle
+
+    async def run(self) -> None:
+        try:
+            block = await asyncio.wait_for(self.reader.readuntil(b"\n\n"), ENV_TIMEOUT_S)
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            log.warning("FastAGI connection closed or silent before its environment ended")
+            return
+        reading = asyncio.create_task(self._read_replies(), name="acd-agi-reader")
+        try:
+            await self._serve(block.decode("utf-8", "replace"))
+        except AgiClosed:
+            pass
+        except (ConnectionError, PeerProtocolError) as e:
+            log.warning("AGI session %s ended: %s", self.uniqueid, e)
+        finally:
+            await self._forget()
+            self.writer.close()
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+
+    async def _serve(self, block: str) -> None:
+        calls = self.calls
+        try:
+            req = parse_request(block)
+            call = route(req)
+        except (BadRoute, PeerProtocolError) as e:
+            log.warning("FastAGI request refused: %s", e)
+            await self._refuse(e.code, str(e))
+            return
+        self.uniqueid = req.get("uniqueid")
+        self.queue = call.queue
+        channel = calls.voice_channel(call.queue)
+        if channel is None:
+            await self._refuse("no-voice-queue", f"queue {call.queue!r} does not exist or takes no voice")
+            return
+        voice = calls.settings.for_queue(call.queue)
+        if calls.settings.answer:
+            await self.command("ANSWER")
+        await self.command(f"SET MUSIC ON {voice.moh_class}")
+        identity = {"phone": call.customer} if req.get("callerid") else {}
+        conv = Conversation(
+            calls.hub.new_contact_id("call"),
+            channel,
+            call.queue,
+            call.priority,
+            call.customer,
+            "voice",
+            identity=identity,
+            attributes=call.attributes,
+        )
+        self.contact_id = conv.contact_id
+        calls.register(self)
+        try:
+            await calls.hub.start_contact(conv)
+        except InvalidRequest as e:
+            await self._refuse(e.code, str(e))
+            return
+        await self._wait_and_connect(voice.announce_every_s)
+
+    async def _refuse(self, code: str, message: str) -> None:
+        await self.set_variable("ACD_RESULT", "error")
+        await self.set_variable("ACD_ERROR", code)
+        log.info("call %s sent back to the dialplan: %s", self.uniqueid, message)
+
+    async def _wait_and_connect(self, announce_every_s: float) -> None:
+        """Do what the engine decides until the call leaves us."""
+        loop = asyncio.get_running_loop()
+        next_announce = loop.time() + announce_every_s if announce_every_s > 0 else math.inf
+        while True:
+            timeout = None if next_announce == math.inf else max(0.0, next_announce - loop.time())
+            try:
+                intent = await asyncio.wait_for(self.intents.get(), timeout)
+            except TimeoutError:
+                await self._announce()
+                next_announce = loop.time() + announce_every_s
+                continue
+            if isinstance(intent, _CallerGone):
+                await self._abandon()
+                return
+            if isinstance(intent, _Finish):
+                await self.set_variable("ACD_RESULT", intent.result)
+                return
+            if await self._dial(intent.agent_id):
+                return
+
+    # ---------------------------------------------------------------- dial
+
+    def state(self) -> tuple[str | None, str | None]:
+        """(contact state, agent) in the engine now; (None, None) once gone."""
+        c = self.calls.hub.runner.engine.contacts.get(self.contact_id or "")
+        return (c.state, c.agent_id) if c is not None else (None, None)
+
+    async def _submit(self, make: Callable[[float], cmds.Command]) -> bool:
+        """Submit; a refusal means the contact moved on meanwhile (a race with
+        another adapter), which is logged, not fatal."""
+        try:
+            await self.calls.hub.runner.submit(make)
+        except InvalidRequest as e:
+            log.info("call %s: %s", self.contact_id, e)
+            return False
+        return True
+
+    async def _dial(self, agent_id: str) -> bool:
+        """Ring the agent; True when the call has left the queue for good."""
+        cid = self.contact_id or ""
+        if self.state() != (OFFERED, agent_id):
+            return False  # withdrawn before we got to it
+        endpoint = self.calls.endpoint(agent_id)
+        if endpoint is None:
+            await self._submit(lambda now: cmds.NoAnswer(now, agent_id, cid, "unavailable"))
+            return False
+        if not await self._submit(lambda now: cmds.Ringing(now, agent_id, cid, None)):
+            return False
+        ring = max(1, math.ceil(self.calls.offer_timeout(self.queue)))
+        # g: when the agent hangs up the caller goes on in the dialplan and the
+        # Dial returns 0; -1 then means the caller hung up (transcripts 10, 11b).
+        options = "g" + self.calls.settings.dial_options.replace("g", "")
+        self.dialing, self.dest_channel = agent_id, None
+        try:
+            reply = await self.command(f'EXEC Dial "{endpoint},{ring},{options}"')
+        finally:
+            self.dialing = None
+        if reply.result == -1:
+            self._caller_gone()  # the HANGUP line follows; the caller is gone either way
+        state, holder = self.state()
+        if holder != agent_id:
+            # The engine moved the call on while the phone rang (the agent went
+            # away, a supervisor moved it): whatever Dial did is moot.
+            return await self._resume_waiting()
+        if state == CONNECTED:  # answered (AMI told us), now over
+            return await self._end(agent_id)
+        status = (await self.command("GET VARIABLE DIALSTATUS")).data or ""
+        if status == "ANSWER":  # answered without answer supervision: learnt only now
+            await self._submit(lambda now: cmds.Accept(now, agent_id, cid))
+            return await self._end(agent_id)
+        if status == "CANCEL" or self.gone:
+            await self._abandon()
+            return True
+        reason = _NO_ANSWER.get(status, "unavailable")
+        await self._submit(lambda now: cmds.NoAnswer(now, agent_id, cid, reason))
+        return await self._resume_waiting()
+
+    async def _resume_waiting(self) -> bool:
+        """Back to waiting (music again), unless the caller left: then the
+        queued _CallerGone intent abandons the call next."""
+        if not self.gone:
+            await self.command(f"SET MUSIC ON {self.calls.settings.for_queue(self.queue).moh_class}")
+        return False
+
+    async def _end(self, agent_id: str) -> bool:
+        """The conversation is over: ended by the caller if the Dial said -1
+        (or HANGUP came), else by the agent, and the caller goes on in the
+        dialplan with ``ACD_RESULT=answered``."""
+        cid = self.contact_id or ""
+        if self.gone:
+            await self._submit(lambda now: cmds.Abandon(now, cid))
+        else:
+            await self._submit(lambda now: cmds.EndContact(now, agent_id, cid))
+            await self.set_variable("ACD_AGENT", agent_id)
+            await self.set_variable("ACD_RESULT", "answered")
+        return True
+
+    async def _abandon(self) -> None:
+        cid = self.contact_id
+        if cid is not None and self.state()[0] is not None:
+            await self._submit(lambda now: cmds.Abandon(now, cid))
+
+    async def _announce(self) -> None:
+        """Tell the caller its place in line, then music again."""
+        if self.contact_id is None:
+            return
+        pos = self.calls.hub.runner.engine.positions().get(self.contact_id)
+        if pos is None:
+            return
+        s = self.calls.settings
+        if pos == 1:
+            await self.command(f'STREAM FILE {s.sound_next} ""')
+        else:
+            await self.command(f'STREAM FILE {s.sound_there_are} ""')
+            await self.command(f'SAY NUMBER {pos - 1} ""')
+            await self.command(f'STREAM FILE {s.sound_calls_waiting} ""')
+        await self.command(f"SET MUSIC ON {s.for_queue(self.queue).moh_class}")
+
+    async def _forget(self) -> None:
+        """The session is over: a contact still waiting is abandoned, so no
+        call is left queued without a caller behind it."""
+        await self._abandon()
+        self.calls.unregister(self)
+
+
+class VoiceCalls:
+    """The FastAGI server and the calls it holds, keyed by contact id and by
+    the AGI channel's Uniqueid (what AMI events name)."""
+
+    def __init__(self, hub: Hub, settings: AsteriskSettings) -> None:
+        self.hub = hub
+        self.settings = settings
+        self.sessions: dict[str, CallSession] = {}
+        self.by_uniqueid: dict[str, CallSession] = {}
+        self._server: asyncio.Server | None = None
+        self._running: set[asyncio.Task[Any]] = set()
+        hub.runner.listen(self.on_events)
+
+    # -------------------------------------------------------------- config
+
+    def voice_channel(self, queue: str) -> str | None:
+        engine = self.hub.runner.engine
+        spec = engine.queues.get(queue)
+        if spec is None:
+            return None
+        voice = {c.name for c in engine.config.channels if c.name == "voice" or c.like == "voice"}
+        return next((ch for ch in spec.channels if ch in voice), None)
+
+    def endpoint(self, agent_id: str) -> str | None:
+        a = self.hub.runner.engine.agents.get(agent_id)
+        return a.spec.endpoint if a is not None else None
+
+    def offer_timeout(self, queue: str) -> float:
+        spec = self.hub.runner.engine.queues.get(queue)
+        return spec.offer_timeout_s if spec is not None else 20.0
+
+    # ------------------------------------------------------------- serving
+
+    async def start(self, host: str, port: int) -> int:
+        self._server = await asyncio.start_server(self._handle, host, port, limit=MAX_ENV_BYTES)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        try:
+            await CallSession(self, reader, writer).run()
+        finally:
+            self._running.discard(task)
+
+    async def stop(self) -> None:
+        """Stop listening; callers still waiting go back to the dialplan with
+        ``ACD_RESULT=shutdown``; calls in a Dial keep talking until it ends or
+        the wait runs out."""
+        if self._server is not None:
+            self._server.close()
+        for s in list(self.sessions.values()):
+            if s.dialing is None:
+                s.intents.put_nowait(_Finish("shutdown"))
+        if self._running:
+            _, late = await asyncio.wait(set(self._running), timeout=SHUTDOWN_WAIT_S)
+            for t in late:
+                t.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    def register(self, s: CallSession) -> None:
+        if s.contact_id is not None:
+            self.sessions[s.contact_id] = s
+        if s.uniqueid is not None:
+            self.by_uniqueid[s.uniqueid] = s
+
+    def unregister(self, s: CallSession) -> None:
+        if s.contact_id is not None and self.sessions.get(s.contact_id) is s:
+            del self.sessions[s.contact_id]
+        if s.uniqueid is not None and self.by_uniqueid.get(s.uniqueid) is s:
+            del self.by_uniqueid[s.uniqueid]
+
+    # -------------------------------------------------------------- engine
+
+    def on_events(self, events: list[ev.Event], seconds: float) -> None:
+        """In the writer: hand each call's offers and overflows to its session. O(events)."""
+        if not self.sessions:
+            return
+        for e in events:
+            if isinstance(e, ev.ContactOffered):
+                s = self.sessions.get(e.contact_id)
+                if s is not None:
+                    s.intents.put_nowait(_Dial(e.agent_id))
+            elif isinstance(e, ev.ContactOverflowed) and e.to_queue is None:
+                s = self.sessions.get(e.contact_id)
+                if s is not None:
+                    s.intents.put_nowait(_Finish("overflow"))
+
+    # ----------------------------------------------------------------- AMI
+
+    def answered(self, uniqueid: str, dest_channel: str | None) -> Callable[[float], cmds.Command] | None:
+        """AMI says the Dial of this AGI channel was answered: the Accept to
+        submit, or None if it is not a ring of ours (any more)."""
+        s = self.by_uniqueid.get(uniqueid)
+        if s is None or s.dialing is None or s.contact_id is None:
+            return None
+        agent, cid = s.dialing, s.contact_id
+        if dest_channel:
+            s.dest_channel = dest_channel
+        if s.state() != (OFFERED, agent):
+            return None
+        return lambda now: cmds.Accept(now, agent, cid)
