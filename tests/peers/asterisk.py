@@ -122,6 +122,7 @@ class Caller:
         self.commands: list[str] = []
         self.variables: dict[str, str] = {}
         self.dials: list[tuple[str, str]] = []  # (endpoint, DIALSTATUS)
+        self.dial_at: list[float] = []  # perf_counter() when each EXEC Dial arrived
         self.closed = asyncio.Event()  # the ACD closed the socket
         self._gone = asyncio.Event()  # the caller hung up
         self._writer: asyncio.StreamWriter | None = None
@@ -217,6 +218,7 @@ class Caller:
         return ["510 Invalid or unknown command"]
 
     async def _dial(self, data: str) -> list[str]:
+        self.dial_at.append(time.perf_counter())
         endpoint, _, rest = data.partition(",")
         timeout_s, _, options = rest.partition(",")
         timeout = float(timeout_s or 0) or 3600.0
