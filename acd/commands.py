@@ -104,6 +104,18 @@ class Ringing:
     timeout_s: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """The agent's phone as the PBX sees it. Not ``usable`` (unregistered,
+    unreachable, busy with a call the ACD did not route: ``reason``) closes
+    the agent's voice-like channels until it is usable again; chats go on."""
+
+    now: float
+    agent_id: str
+    usable: bool
+    reason: str = "phone-unavailable"
+
+
 NO_ANSWER_REASONS = ("no-answer", "busy", "congestion", "unavailable")
 
 
@@ -174,6 +186,7 @@ Command = (
     | Reject
     | Ringing
     | NoAnswer
+    | DeviceState
     | Abandon
     | EndContact
     | EndWrapUp
@@ -191,6 +204,7 @@ COMMAND_TYPES: tuple[type, ...] = (
     Reject,
     Ringing,
     NoAnswer,
+    DeviceState,
     Abandon,
     EndContact,
     EndWrapUp,

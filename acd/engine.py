@@ -128,6 +128,7 @@ class Engine:
             cmds.Reject: self._on_reject,
             cmds.Ringing: self._on_ringing,
             cmds.NoAnswer: self._on_no_answer,
+            cmds.DeviceState: self._on_device_state,
             cmds.Abandon: self._on_abandon,
             cmds.EndContact: self._on_end_contact,
             cmds.EndWrapUp: self._on_end_wrap_up,
@@ -143,6 +144,10 @@ class Engine:
         self.queues: dict[str, QueueSpec] = {q.name: q for q in config.queues}
         self.qstats: dict[str, QueueCounters] = {q.name: QueueCounters(q.name) for q in config.queues}
         self.profiles = profiles
+        # Channels that ring a phone: closed while the agent's phone is unusable.
+        self._phone_channels = frozenset(
+            c.name for c in config.channels if c.name == "voice" or c.like == "voice"
+        )
         old = self.agents
         self.agents = {}
         # queue -> agents serving it, and queue -> skill -> those holding it (config order)
@@ -477,6 +482,8 @@ class Engine:
         """Channels this agent may be offered now. O(1) (cached per load shape)."""
         if a.status != AVAILABLE:
             return _NO_CHANNELS
+        if a.phone is not None:
+            return tuple(ch for ch in a.profile.open_channels(a.load) if ch not in self._phone_channels)
         return a.profile.open_channels(a.load)
 
     def _reindex(self, a: AgentState) -> None:
@@ -1056,6 +1063,17 @@ class Engine:
         a = self._agent(cmd.agent_id)
         self._assignment(a, cmd.contact_id, OFFERED, "no-answer")
         self._offer_expired(self.contacts[cmd.contact_id], now, cmd.reason)
+
+    def _on_device_state(self, cmd: cmds.DeviceState, now: float) -> None:
+        a = self._agent(cmd.agent_id)
+        phone = None if cmd.usable else cmd.reason
+        if phone == a.phone:
+            return
+        a.phone = phone
+        if phone is None:
+            self._agent_freed(a, now, "agent")  # calls may be waiting for this phone
+        else:
+            self._reindex(a)
 
     def _on_abandon(self, cmd: cmds.Abandon, now: float) -> None:
         c = self._contact(cmd.contact_id)

@@ -81,6 +81,7 @@ class AgentState:
         "n_wrap",
         "offered",
         "ordinal",
+        "phone",
         "presence",
         "profile",
         "queue_counts",
@@ -106,6 +107,9 @@ class AgentState:
         self.queue_counts: list[dict[str, int]] = []
         self.reason: str | None = None
         self.load = Load()
+        # The agent's phone as the PBX reports it: None while usable, else why
+        # not (unregistered, unreachable, busy with a call the ACD did not route).
+        self.phone: str | None = None
         self.assignments: dict[str, Assignment] = {}
         self.n_offered = 0
         self.n_connected = 0

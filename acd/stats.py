@@ -138,6 +138,7 @@ class AgentSnapshot:
     not_answered: int
     occupancy_pct: float | None
     contacts: dict[str, str]  # contact id -> offered / connected / wrap-up
+    phone: str | None = None  # why the agent's phone takes no calls, None when it does
 
 
 def queue_snapshot(q: QueueCounters, now: float) -> QueueSnapshot:
@@ -181,4 +182,5 @@ def agent_snapshot(a: AgentState, now: float) -> AgentSnapshot:
         not_answered=a.rona,
         occupancy_pct=min(100.0, 100.0 * busy / staffed) if staffed > 0 else None,
         contacts={cid: asg.state for cid, asg in a.assignments.items()},
+        phone=a.phone,
     )

@@ -206,6 +206,19 @@ def test_pbx_ringing_owns_the_ring_timer_and_no_answer_is_rona() -> None:
         run(c.Ringing(68, "a2", "k1"))
 
 
+def test_unusable_phone_closes_voice_only_and_reopens_with_waiting_calls() -> None:
+    run = Run(config([sales()], [agent("a1", {"sales": 3}, {"sales": 1}, "blended")]))
+    run(c.Login(0, "a1"))
+    run(c.DeviceState(1, "a1", usable=False, reason="phone-unregistered"))
+    run(c.NewContact(2, "call", "sales", channel="voice"))
+    run(c.NewContact(3, "chat", "sales", channel="chat"))
+    assert run.offers() == [("chat", "a1")]  # chats go on without a phone
+    assert run.engine.agent_stats("a1").phone == "phone-unregistered"
+    run(c.DeviceState(4, "a1", usable=True))
+    assert run.offers() == [("chat", "a1"), ("call", "a1")]  # the waiting call rings at once
+    assert run.engine.agent_stats("a1").phone is None
+
+
 def test_reject_moves_on_and_never_reoffers_to_same_agent() -> None:
     agents = voice_agents("a1", "a2")
     run = Run(config([sales()], agents))

@@ -101,6 +101,7 @@ class MAgent:
     status: str = "logged-out"
     load: dict[str, str] = field(default_factory=dict)  # contact -> channel
     last: float = float("-inf")
+    phone_ok: bool = True  # its phone can take calls (DeviceState)
 
 
 @dataclass
@@ -118,9 +119,9 @@ class MContact:
     declined: set[str] = field(default_factory=set)
 
 
-def fits(aid: str, load: dict[str, str], channel: str) -> bool:
+def fits(aid: str, load: dict[str, str], channel: str, phone_ok: bool = True) -> bool:
     p = PROF[A[aid].profile]
-    if channel not in p.cost:
+    if channel not in p.cost or (channel == "voice" and not phone_ok):
         return False
     used = sum(p.cost[ch] for ch in load.values())
     count = sum(1 for ch in load.values() if ch == channel)
@@ -276,7 +277,7 @@ class EngineMachine(RuleBasedStateMachine):
         d = e.decision
         assert k.state == "queued", f"double offer of {e.contact_id}"
         assert a.status == "available", (e, a.status)
-        assert fits(e.agent_id, a.load, k.channel), ("capacity", e, a.load)
+        assert fits(e.agent_id, a.load, k.channel, a.phone_ok), ("capacity", e, a.load)
         assert steps_at(k, e.at, strict=True) <= d.step <= steps_at(k, e.at, strict=False)
         my_rank = rank(e.agent_id, k, d.step)
         assert my_rank is not None, ("not eligible", e)
@@ -291,7 +292,7 @@ class EngineMachine(RuleBasedStateMachine):
                     continue  # may be held for its preferred agent (timers due at
                     # the same instant fire in the order they were set)
                 r = rank(e.agent_id, y, steps_at(y, e.at, strict=True))
-                if r is None or not fits(e.agent_id, a.load, y.channel):
+                if r is None or not fits(e.agent_id, a.load, y.channel, a.phone_ok):
                     continue
                 assert (r, -y.prio, y.entered, y.seq) > mine, (
                     f"{e.contact_id} offered to {e.agent_id} before better {yid}"
@@ -300,7 +301,7 @@ class EngineMachine(RuleBasedStateMachine):
             for bid, b in self.agents.items():
                 if bid == e.agent_id or b.status != "available" or bid in k.declined:
                     continue
-                if rank(bid, k, d.step) is None or not fits(bid, b.load, k.channel):
+                if rank(bid, k, d.step) is None or not fits(bid, b.load, k.channel, b.phone_ok):
                     continue
                 assert (b.last, ORD[bid]) > (a.last, ORD[e.agent_id]), (
                     f"longest-idle chose {e.agent_id} over {bid}"
@@ -390,6 +391,11 @@ class EngineMachine(RuleBasedStateMachine):
         aid, cid = data.draw(st.sampled_from(self._assigned("offered")))
         self.send(c.NoAnswer(self.later(dt), aid, cid, reason))
 
+    @rule(aid=st.sampled_from(sorted(A)), usable=st.booleans(), dt=st.integers(0, 2))
+    def phone(self, aid: str, usable: bool, dt: int) -> None:
+        self.agents[aid].phone_ok = usable  # before: the offers it causes are checked as they come
+        self.send(c.DeviceState(self.later(dt), aid, usable))
+
     @precondition(lambda self: self._assigned("connected"))
     @rule(data=st.data(), dt=st.integers(0, 6))
     def end(self, data: st.DataObject, dt: int) -> None:
@@ -455,7 +461,7 @@ class EngineMachine(RuleBasedStateMachine):
             for aid, m in self.agents.items():
                 if m.status != "available" or aid in k.declined:
                     continue
-                if rank(aid, k, step) is not None and fits(aid, m.load, k.channel):
+                if rank(aid, k, step) is not None and fits(aid, m.load, k.channel, m.phone_ok):
                     raise AssertionError(f"{cid} waits while {aid} is free and eligible")
 
     def teardown(self) -> None:
