@@ -38,6 +38,7 @@ from acd.errors import (
     UnknownQueue,
 )
 from acd.events import (
+    AgentPhoneChanged,
     AgentPresenceChanged,
     ContactAbandoned,
     ContactCompleted,
@@ -145,7 +146,7 @@ class Engine:
         self.qstats: dict[str, QueueCounters] = {q.name: QueueCounters(q.name) for q in config.queues}
         self.profiles = profiles
         # Channels that ring a phone: closed while the agent's phone is unusable.
-        self._phone_channels = frozenset(
+        self.phone_channels = frozenset(
             c.name for c in config.channels if c.name == "voice" or c.like == "voice"
         )
         old = self.agents
@@ -483,7 +484,7 @@ class Engine:
         if a.status != AVAILABLE:
             return _NO_CHANNELS
         if a.phone is not None:
-            return tuple(ch for ch in a.profile.open_channels(a.load) if ch not in self._phone_channels)
+            return tuple(ch for ch in a.profile.open_channels(a.load) if ch not in self.phone_channels)
         return a.profile.open_channels(a.load)
 
     def _reindex(self, a: AgentState) -> None:
@@ -1070,6 +1071,7 @@ class Engine:
         if phone == a.phone:
             return
         a.phone = phone
+        self._out.append(AgentPhoneChanged(now, a.id, phone))
         if phone is None:
             self._agent_freed(a, now, "agent")  # calls may be waiting for this phone
         else:

@@ -39,6 +39,15 @@ class AgentPresenceChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentPhoneChanged:
+    """The agent's phone became unusable (``reason``) or usable again (None)."""
+
+    at: float
+    agent_id: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ContactQueued:
     at: float
     contact_id: str
@@ -163,6 +172,7 @@ class ContactOverflowed:
 
 Event = (
     AgentPresenceChanged
+    | AgentPhoneChanged
     | ContactQueued
     | ContactOffered
     | ContactConnected
@@ -179,6 +189,7 @@ Event = (
 
 EVENT_TYPES: tuple[type, ...] = (
     AgentPresenceChanged,
+    AgentPhoneChanged,
     ContactQueued,
     ContactOffered,
     ContactConnected,

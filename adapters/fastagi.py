@@ -359,8 +359,7 @@ class VoiceCalls:
         spec = engine.queues.get(queue)
         if spec is None:
             return None
-        voice = {c.name for c in engine.config.channels if c.name == "voice" or c.like == "voice"}
-        return next((ch for ch in spec.channels if ch in voice), None)
+        return next((ch for ch in spec.channels if ch in engine.phone_channels), None)
 
     def endpoint(self, agent_id: str) -> str | None:
         a = self.hub.runner.engine.agents.get(agent_id)

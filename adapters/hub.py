@@ -60,6 +60,7 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
         self._routes: dict[type, Callable[[Any], None]] = {
             ev.AgentPresenceChanged: self._presence,
+            ev.AgentPhoneChanged: self._phone,
             ev.ContactQueued: self._queued,
             ev.ContactOffered: self._offered,
             ev.OfferEnded: self._offer_ended,
@@ -167,6 +168,9 @@ class Hub:
             e.agent_id,
             {"type": "presence", "presence": e.presence, "previous": e.previous, "reason": e.reason},
         )
+
+    def _phone(self, e: ev.AgentPhoneChanged) -> None:
+        self._to_desk(e.agent_id, {"type": "phone", "usable": e.reason is None, "reason": e.reason})
 
     def _queued(self, e: ev.ContactQueued) -> None:
         conv = self.conversations.get(e.contact_id)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from aiohttp import web
 
 from acd.adapters.agent_ws import AgentDesks
+from acd.adapters.ami import AmiLink
 from acd.adapters.chat_ws import WebChat
 from acd.adapters.config_file import AcdSettings, load
 from acd.adapters.fastagi import VoiceCalls
@@ -62,6 +63,8 @@ class Server:
         self.hub.conversations.on_remove.append(self.webchat.forget)
         self.gateways = Gateways(self.hub, dict(self.settings.gateways))
         self.voice = VoiceCalls(self.hub, self.settings.asterisk)
+        ami = self.settings.asterisk.ami
+        self.ami = AmiLink(ami, self.runner, self.voice) if ami is not None else None
         self.app = build_app(self.settings, self.runner, metrics, self.reload)
         add_supervisor_routes(self.app, self.hub)
         self.app.router.add_get("/v1/agent/ws", self.desks.handle)
@@ -85,6 +88,8 @@ class Server:
         if ast.fastagi_port is not None:
             agi_port = ast.fastagi_port if self.agi_port is None else self.agi_port
             self.bound_agi_port = await self.voice.start(ast.fastagi_host, agi_port)
+        if self.ami is not None:
+            await self.ami.start()
         tune_gc()
         self.app[READY]["ready"] = True
         agi = f", FastAGI on {ast.fastagi_host}:{self.bound_agi_port}" if self.bound_agi_port else ""
@@ -108,12 +113,16 @@ class Server:
         before = set(engine.agents)
         await self.runner.submit(lambda now: engine.reconfigure(new.routing, now))
         self.desks.removed(before - set(engine.agents))
+        if self.ami is not None:
+            self.ami.remap()
         notes = []
         if new.server != self.settings.server:
             notes.append("[server] changes (listen, TLS, admin token, timers) apply at the next restart")
+        if new.asterisk != self.settings.asterisk:
+            notes.append("[asterisk] changes (FastAGI, AMI, music, announcements) apply at the next restart")
         self.desks.credentials = dict(new.credentials)
         await self.gateways.update(dict(new.gateways))
-        self.settings = replace(new, server=self.settings.server)
+        self.settings = replace(new, server=self.settings.server, asterisk=self.settings.asterisk)
         log.info(
             "reloaded %s: %d queues, %d agents, %d contacts kept",
             path,
@@ -146,6 +155,8 @@ class Server:
         for site in list(self._web.sites):
             await site.stop()
         self.desks.closing = self.webchat.closing = True
+        if self.ami is not None:
+            await self.ami.stop()
         await self.voice.stop()
         await self.hub.stop()
         await self._web.cleanup()

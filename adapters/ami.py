@@ -1,0 +1,302 @@
+"""Asterisk Manager Interface: answer supervision, phone state and desk-phone
+login, on panoramisk's AMI protocol.
+
+The link logs in with the configured user (the secret is sent, never
+logged), backs off from ``reconnect_min_s`` doubling to ``reconnect_max_s``
+while Asterisk is unreachable or refuses the login, and after every login
+resyncs, because a new AMI session only sees new events: ``DeviceStateList``
+for the agents' phones, ``CoreShowChannels`` for calls whose answer it missed.
+
+Events become engine commands, in arrival order, through one consumer task:
+
+* ``DialEnd`` with ``DialStatus: ANSWER`` on a FastAGI caller's channel
+  (matched on its Uniqueid; Linkedid changes on bridging) → Accept, so
+  answer time and speed of answer are exact; ``DialBegin`` gives the agent's
+  channel.
+* ``DeviceStateChange`` of an agent's endpoint and PJSIP ``ContactStatus``
+  → DeviceState: unregistered/unreachable/UNAVAILABLE, or in use by a call
+  the ACD did not route, closes the agent's voice channels; idle reopens
+  them.
+* ``UserEvent`` ``ACDAgent`` (``Agent``, ``Action`` login / logout / pause /
+  unpause, ``Reason``) → Login / Logout / SetAway / SetAvailable, so a desk
+  phone works without the web desktop.
+
+panoramisk's ``Manager`` is not used for the connection: it reconnects on a
+fixed timer and retries a refused login forever at that pace; this module
+owns the connection and uses panoramisk's ``AMIProtocol`` (framing, action
+futures, list responses) on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
+
+from acd import commands as cmds
+from acd.adapters.config_file import AmiSettings
+from acd.adapters.fastagi import VoiceCalls
+from acd.adapters.runner import EngineRunner
+from acd.errors import InvalidRequest
+
+log = logging.getLogger("acd.ami")
+
+LOGIN_TIMEOUT_S = 10.0
+# Device states (DeviceStateChange State) that mean the phone cannot take a call,
+# and those that mean it is on a call (ours, or one we must route around).
+_DOWN = {"UNAVAILABLE", "INVALID"}
+_ON_A_CALL = {"INUSE", "BUSY", "ONHOLD", "RINGINUSE"}
+_CONTACT_DOWN = {"Removed", "Unreachable"}
+
+
+class _Protocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's protocol, bound to the link from the first byte (its own
+    ``connection_made`` leaves the factory unset, and a connection reset at
+    once would then be lost)."""
+
+    def __init__(self, link: AmiLink) -> None:
+        self._link = link
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.factory = self._link
+        self.log = log
+        self.encoding = "utf-8"
+
+
+def field(msg: Message, key: str) -> str:
+    """A field's value; the last when the key repeats (a UserEvent's own
+    fields follow the channel's, and may reuse their names)."""
+    v = msg.get(key, "")
+    return str(v[-1] if isinstance(v, list) else v)
+
+
+class AmiLink:
+    def __init__(self, settings: AmiSettings, runner: EngineRunner, voice: VoiceCalls) -> None:
+        self.settings = settings
+        self.runner = runner
+        self.voice = voice
+        self.connected = False  # logged in now
+        self.logins = 0  # successful logins so far
+        self.failures = 0  # failed attempts in a row
+        self._proto: AMIProtocol | None = None
+        self._lost = asyncio.Event()
+        self._events: asyncio.Queue[Message] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._phones: dict[str, str] = {}  # device → agent id
+        self._usable: dict[str, bool] = {}  # agent id → last usable sent
+        self._pending: list[Callable[[float], cmds.Command]] = []  # from the event being handled
+        # panoramisk's protocol reads these on its "factory"
+        self.forgetable_actions = ("ping", "login")
+        self.awaiting_actions: list[Any] = []
+        self.remap()
+
+    # ------------------------------------------------------------ lifecycle
+
+    def remap(self) -> None:
+        """Agent endpoints from the running config (again after a reload)."""
+        self._phones = {
+            a.spec.endpoint: aid
+            for aid, a in self.runner.engine.agents.items()
+            if a.spec.endpoint is not None
+        }
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._connect_forever(), name="acd-ami"),
+            asyncio.create_task(self._consume(), name="acd-ami-events"),
+        ]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._proto is not None:
+            self._proto.close()
+
+    # panoramisk's protocol calls these two on its "factory"
+    def dispatch(self, msg: Message) -> None:
+        self._events.put_nowait(msg)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.connected = False
+        self._lost.set()
+
+    # ----------------------------------------------------------- connection
+
+    async def _connect_forever(self) -> None:
+        s = self.settings
+        where = f"{s.host}:{s.port} as {s.username!r}"
+        while True:
+            problem = await self._session()
+            self.connected = False
+            if problem is None:
+                self.failures = 0
+                problem = "connection lost"
+            self.failures += 1
+            delay = min(s.reconnect_max_s, s.reconnect_min_s * 2 ** (self.failures - 1))
+            log.error("AMI %s: %s; retrying in %.3g s", where, problem, delay)
+            await asyncio.sleep(delay)
+
+    async def _session(self) -> str | None:
+        """Connect, log in, resync, serve until the connection drops. Returns
+        why a connection or login failed, or None after a session that worked."""
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        self._lost.clear()
+        try:
+            _, proto = await asyncio.wait_for(
+                loop.create_connection(lambda: _Protocol(self), s.host, s.port), LOGIN_TIMEOUT_S
+            )
+        except (OSError, TimeoutError) as e:
+            return f"cannot connect ({e.__class__.__name__}: {e})"
+        self._proto = proto
+        try:
+            return await self._serve(proto)
+        except TimeoutError as e:
+            return str(e)
+        except ConnectionError:
+            return "connection lost"
+        finally:
+            proto.close()
+            self._proto = None
+
+    async def _serve(self, proto: AMIProtocol) -> str | None:
+        s = self.settings
+        action = {"Action": "Login", "Username": s.username, "Secret": s.secret, "Events": "on"}
+        resp = await self._ask(proto, action)
+        if isinstance(resp, list) or not resp.success:
+            return f"login refused: {field(resp, 'Message') or 'no reason given'}"
+        self.connected = True
+        self.logins += 1
+        self.failures = 0
+        log.info("AMI logged in at %s:%d as %r", s.host, s.port, s.username)
+        await self._resync(proto)
+        await self._lost.wait()
+        return None
+
+    async def _ask(self, proto: AMIProtocol, action: dict[str, str]) -> Message | list[Message]:
+        """Send an action; its response (a list for list actions). Raises
+        ConnectionError if the link drops first, TimeoutError if Asterisk
+        does not answer. panoramisk forgets a Login cut off by a drop."""
+        fut = proto.send(action)
+        lost = asyncio.ensure_future(self._lost.wait())
+        try:
+            await asyncio.wait({fut, lost}, timeout=LOGIN_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+        if fut.done():
+            return fut.result()
+        fut.cancel()
+        if self._lost.is_set():
+            raise ConnectionError("connection lost")
+        raise TimeoutError(f"no answer to {action['Action']}")
+
+    async def _resync(self, proto: AMIProtocol) -> None:
+        """A new session misses what happened while we were away."""
+        for action in ("DeviceStateList", "CoreShowChannels"):
+            items = await self._ask(proto, {"Action": action})
+            for msg in items if isinstance(items, list) else []:
+                self._events.put_nowait(msg)  # handled in order with the live events
+
+    # ---------------------------------------------------------------- events
+
+    async def _consume(self) -> None:
+        handlers: dict[str, Callable[[Message], None]] = {
+            "DialBegin": self._on_dial_begin,
+            "DialEnd": self._on_dial_end,
+            "DeviceStateChange": self._on_device_state,
+            "CoreShowChannel": self._on_channel,
+            "ContactStatus": self._on_contact_status,
+            "UserEvent": self._on_user_event,
+        }
+        while True:
+            msg = await self._events.get()
+            handler = handlers.get(field(msg, "Event"))
+            if handler is None:
+                continue
+            try:
+                handler(msg)
+            except Exception:  # a malformed event must not stop the link
+                log.exception("AMI event %s not understood", field(msg, "Event"))
+            while self._pending:
+                make = self._pending.pop(0)
+                try:
+                    await self.runner.submit(make)
+                except InvalidRequest as e:
+                    log.info("AMI: %s", e)
+
+    def _submit(self, make: Callable[[float], cmds.Command]) -> None:
+        self._pending.append(make)
+
+    def _on_dial_begin(self, msg: Message) -> None:
+        s = self.voice.by_uniqueid.get(field(msg, "Uniqueid"))
+        if s is not None and s.dialing is not None:
+            s.dest_channel = field(msg, "DestChannel")
+
+    def _on_dial_end(self, msg: Message) -> None:
+        if field(msg, "DialStatus") == "ANSWER":
+            self._answered(field(msg, "Uniqueid"), field(msg, "DestChannel"))
+
+    def _on_channel(self, msg: Message) -> None:
+        """A resync item: a caller bridged inside our Dial was answered while
+        the link was down."""
+        if field(msg, "Application") == "Dial" and field(msg, "BridgeId"):
+            self._answered(field(msg, "Uniqueid"), None)
+
+    def _answered(self, uniqueid: str, dest: str | None) -> None:
+        make = self.voice.answered(uniqueid, dest)
+        if make is not None:
+            self._submit(make)
+
+    def _phone(self, agent_id: str, usable: bool, reason: str) -> None:
+        if self._usable.get(agent_id, True) == usable:
+            return
+        self._usable[agent_id] = usable
+        self._submit(lambda now: cmds.DeviceState(now, agent_id, usable, reason))
+
+    def _on_device_state(self, msg: Message) -> None:
+        agent_id = self._phones.get(field(msg, "Device"))
+        if agent_id is None:
+            return
+        state = field(msg, "State")
+        if state in _DOWN:
+            self._phone(agent_id, False, "phone-unavailable")
+        elif state in _ON_A_CALL:
+            # Our own call also puts the phone in use: only another call closes voice.
+            a = self.runner.engine.agents.get(agent_id)
+            phones = self.runner.engine.phone_channels
+            ours = a is not None and any(x.channel in phones for x in a.assignments.values())
+            if not ours:
+                self._phone(agent_id, False, "phone-busy")
+        else:
+            self._phone(agent_id, True, "")
+
+    def _on_contact_status(self, msg: Message) -> None:
+        agent_id = self._phones.get(f"PJSIP/{field(msg, 'EndpointName')}")
+        if agent_id is None:
+            return
+        if field(msg, "ContactStatus") in _CONTACT_DOWN:
+            self._phone(agent_id, False, "phone-unregistered")
+
+    def _on_user_event(self, msg: Message) -> None:
+        if field(msg, "UserEvent") != "ACDAgent":
+            return
+        agent_id = field(msg, "Agent")
+        action = field(msg, "Action").lower()
+        reason = field(msg, "Reason") or "paused"
+        actions: dict[str, Callable[[float], cmds.Command]] = {
+            "login": lambda now: cmds.Login(now, agent_id),
+            "logout": lambda now: cmds.Logout(now, agent_id),
+            "pause": lambda now: cmds.SetAway(now, agent_id, reason),
+            "unpause": lambda now: cmds.SetAvailable(now, agent_id),
+        }
+        make = actions.get(action)
+        if make is None:
+            log.warning("UserEvent ACDAgent: unknown Action %r (login, logout, pause, unpause)", action)
+            return
+        self._submit(make)

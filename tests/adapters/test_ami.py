@@ -1,0 +1,184 @@
+"""AMI end to end: the daemon's link against :mod:`tests.peers.ami` (an AMI
+server that talks like the transcripts) with FastAGI callers and phones from
+:mod:`tests.peers.asterisk` sharing the same fake PBX."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from acd import events as ev
+from acd.adapters.config_file import parse
+from acd.adapters.server import Server
+from tests.adapters.test_fastagi import TIMEOUT, Centre
+from tests.peers.ami import AmiServer
+from tests.peers.asterisk import Pbx
+
+SECRET = "acdsecret"
+
+
+class AmiCentre(Centre):
+    ami: AmiServer
+
+    async def link_up(self) -> None:
+        """Wait until the daemon's link has logged in (again) and resynced."""
+        await asyncio.wait_for(self.ami.resynced.wait(), TIMEOUT)
+
+
+@asynccontextmanager
+async def ami_centre(secret: str = SECRET, **ami: Any) -> AsyncIterator[AmiCentre]:
+    pbx = Pbx()
+    peer = AmiServer(pbx, secret=SECRET, auth_delay=ami.pop("auth_delay", 0.02))
+    port = await peer.start()
+    data = {
+        "skills": ["sales"],
+        "server": {"listen": "127.0.0.1:0"},
+        "asterisk": {
+            "fastagi_listen": "127.0.0.1:0",
+            "ami": {"port": port, "username": "acd", "secret": secret, "reconnect_min_s": 0.05, **ami},
+        },
+        "queues": {"sales": {"channels": ["voice", "chat"], "skills": {"sales": 1}, "wrapup_s": 0}},
+        "agents": {
+            f"v{i}": {
+                "profile": "blended",
+                "skills": {"sales": 3},
+                "queues": {"sales": 1},
+                "endpoint": f"PJSIP/600{i}",
+            }
+            for i in (1, 2)
+        },
+    }
+    server = Server(parse(data, "ami.toml", env={}), port=0, agi_port=0)
+    await server.start()
+    ctr = AmiCentre(server)
+    ctr.pbx = pbx
+    ctr.ami = peer
+    try:
+        yield ctr
+    finally:
+        for caller in ctr.callers:
+            await caller.close()
+        await server.stop()
+        await peer.stop()
+
+
+async def test_answer_is_known_when_the_phone_is_picked_up() -> None:
+    async with ami_centre() as ctr:
+        await ctr.link_up()
+        phone = ctr.pbx.phone("PJSIP/6001")
+        await ctr.login("v1")
+        caller = await ctr.call()
+        connected = await ctr.expect(ev.ContactConnected)  # from DialEnd ANSWER, mid-call
+        assert connected.agent_id == "v1"
+        session = ctr.server.voice.sessions[connected.contact_id]
+        assert session.dest_channel is not None and session.dest_channel.startswith("PJSIP/6001-")
+        phone.hang_up()
+        ended = await ctr.expect(ev.ContactEnded)
+        assert ended.by == "agent"
+        await caller.finished()
+        assert caller.variables["ACD_RESULT"] == "answered"
+        assert ctr.ami.actions[:3] == ["Login", "DeviceStateList", "CoreShowChannels"]
+
+
+async def test_softphone_unregistered_gets_no_calls_until_it_registers_again() -> None:
+    async with ami_centre() as ctr:
+        await ctr.link_up()
+        ctr.pbx.phone("PJSIP/6001", talk_s=0.01)
+        await ctr.login("v1")
+        ctr.ami.contact_status("6001", "Removed")
+        ctr.ami.device_state("PJSIP/6001", "UNAVAILABLE")
+        await ctr.expect(ev.AgentPhoneChanged, agent_id="v1", reason="phone-unregistered")
+        caller = await ctr.call()
+        queued = await ctr.expect(ev.ContactQueued)
+        assert ctr.server.runner.engine.agent_stats("v1").phone == "phone-unregistered"
+        assert "offer" not in ctr.server.runner.engine.explain(queued.contact_id).message
+        ctr.ami.contact_status("6001", "NonQualified")
+        ctr.ami.device_state("PJSIP/6001", "NOT_INUSE")  # registering again
+        offer = await ctr.expect(ev.ContactOffered, contact_id=queued.contact_id)
+        assert offer.agent_id == "v1"
+        await caller.finished()
+
+
+async def test_a_private_call_makes_the_agent_busy_for_voice_only() -> None:
+    async with ami_centre() as ctr:
+        await ctr.link_up()
+        await ctr.login("v1")
+        ctr.ami.device_state("PJSIP/6001", "INUSE")  # an outbound call we did not route
+        await ctr.expect(ev.AgentPhoneChanged, agent_id="v1", reason="phone-busy")
+        assert ctr.server.runner.engine.agent_stats("v1").phone == "phone-busy"
+        caller = await ctr.call()
+        await ctr.expect(ev.ContactQueued)
+        ctr.ami.device_state("PJSIP/6001", "NOT_INUSE")
+        ctr.pbx.phone("PJSIP/6001", talk_s=0.01)
+        offer = await ctr.expect(ev.ContactOffered)
+        assert offer.agent_id == "v1"
+        await caller.finished()
+
+
+async def test_desk_phone_login_pause_and_logout_by_user_event() -> None:
+    async with ami_centre() as ctr:
+        await ctr.link_up()
+        agents = ctr.server.runner.engine.agents
+        ctr.ami.user_event("ACDAgent", Agent="v2", Action="login")
+        await ctr.expect(ev.AgentPresenceChanged, agent_id="v2", presence="available")
+        ctr.ami.user_event("ACDAgent", Agent="v2", Action="pause", Reason="lunch")
+        await ctr.expect(ev.AgentPresenceChanged, agent_id="v2", presence="away")
+        assert agents["v2"].reason == "lunch"
+        ctr.ami.user_event("ACDAgent", Agent="v2", Action="unpause")
+        await ctr.expect(ev.AgentPresenceChanged, agent_id="v2", presence="available")
+        ctr.ami.user_event("ACDAgent", Agent="v2", Action="logout")
+        await ctr.expect(ev.AgentPresenceChanged, agent_id="v2", presence="logged-out")
+        ctr.ami.user_event("ACDAgent", Agent="nobody", Action="login")  # refused, logged, harmless
+        ctr.ami.user_event("ACDAgent", Agent="v1", Action="login")
+        await ctr.expect(ev.AgentPresenceChanged, agent_id="v1", presence="available")
+
+
+async def test_bad_credentials_are_reported_and_retried_with_backoff(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="acd.ami")
+    async with ami_centre(secret="not-the-secret", reconnect_max_s=0.2) as ctr:
+        while len(ctr.ami.logins) < 4:
+            await asyncio.wait_for(ctr.ami.login_attempted.wait(), TIMEOUT)
+            ctr.ami.login_attempted.clear()
+        assert all(not ok for _, ok in ctr.ami.logins)
+        assert ctr.server.ami is not None and not ctr.server.ami.connected
+        errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+        assert any("login refused: Authentication failed; retrying in 0.05 s" in m for m in errors)
+        assert any("retrying in 0.2 s" in m for m in errors)  # doubled, then capped
+        assert not any("not-the-secret" in r.getMessage() for r in caplog.records)
+        # Calls still flow through FastAGI without AMI.
+        ctr.pbx.phone("PJSIP/6001", talk_s=0.01)
+        await ctr.login("v1")
+        caller = await ctr.call()
+        await caller.finished()
+        assert caller.variables["ACD_RESULT"] == "answered"
+
+
+async def test_link_dropped_mid_call_resyncs_and_learns_the_answer() -> None:
+    async with ami_centre() as ctr:
+        await ctr.link_up()
+        phone = ctr.pbx.phone("PJSIP/6001")
+        answered = ctr.answered()
+        ctr.ami.drop(refuse=True)  # what happens now is not seen on AMI
+        await ctr.login("v1")
+        caller = await ctr.call()
+        await asyncio.wait_for(answered.wait(), TIMEOUT)
+        assert ctr.server.runner.engine.contacts[caller_contact(ctr)].state == "offered"
+        ctr.ami.restore()
+        await ctr.link_up()  # reconnect, DeviceStateList, CoreShowChannels
+        connected = await ctr.expect(ev.ContactConnected)
+        assert connected.agent_id == "v1"
+        phone.hang_up()
+        await caller.finished()
+        assert ctr.server.ami is not None and ctr.server.ami.logins == 2
+
+
+def caller_contact(ctr: Centre) -> str:
+    (cid,) = ctr.server.voice.sessions
+    return cid

@@ -1,0 +1,264 @@
+"""An Asterisk stand-in for AMI: a TCP server that talks like Asterisk 22's
+manager as captured in ``tests/fixtures/ami/*.ami.raw``.
+
+* The banner ``Asterisk Call Manager/11.0.0\\r\\n`` (one line, not a message).
+* ``Login``: ``Authentication accepted`` then ``FullyBooted`` (Events: on);
+  a bad secret waits ``auth_delay`` (1 s on Asterisk), answers
+  ``Authentication failed`` and closes. Anything else before a login is
+  ``Permission denied``.
+* ``Ping``, ``Logoff``, ``DeviceStateList`` and ``CoreShowChannels`` (list
+  responses with ``EventList: start`` and a ``...Complete`` event), unknown
+  actions with Asterisk's error text.
+* Events built from a real event of the same kind in the transcripts:
+  every field name in Asterisk's order, values replaced for this call:
+  DialBegin/DialEnd for dials the FastAGI peer makes, DeviceStateChange,
+  PJSIP ContactStatus, and dialplan UserEvents (whose own fields may
+  repeat the channel's field names, as in transcript 42).
+* :meth:`AmiServer.drop` aborts every session, like a network cut (48a).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Iterator
+
+from tests.peers.asterisk import FIXTURES, Pbx
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+Fields = list[tuple[str, str]]
+
+
+def _messages() -> Iterator[Fields]:
+    for raw in sorted(FIXTURES.glob("*.ami.raw")):
+        text = raw.read_bytes().decode()
+        for block in text.split("\r\n\r\n"):
+            lines = [ln for ln in block.split("\r\n") if ": " in ln or ln.endswith(":")]
+            if lines:
+                yield [(k, v) for k, _, v in (ln.partition(": ") for ln in lines)]
+
+
+def _templates() -> dict[str, Fields]:
+    """The first captured event of each kind; dial events of the caller's
+    channel (they carry ``Channel``), list items (with ``ActionID``) apart."""
+    out: dict[str, Fields] = {}
+    for msg in _messages():
+        head, name = msg[0]
+        if head != "Event":
+            continue
+        keys = {k for k, _ in msg}
+        if name.startswith("Dial") and "Channel" not in keys:
+            continue
+        kind = f"{name}/list" if "ActionID" in keys else name
+        out.setdefault(kind, msg)
+    return out
+
+
+TEMPLATES = _templates()
+
+
+def render(kind: str, **values: str) -> bytes:
+    """A captured event of ``kind`` with some values replaced. Asking for a
+    field the captured event does not have is a bug in the peer."""
+    template = TEMPLATES[kind]
+    names = {k for k, _ in template}
+    unknown = set(values) - names
+    assert not unknown, f"{kind} has no field {unknown}"
+    lines = [f"{k}: {values.get(k, v)}" for k, v in template]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def response(action_id: str, status: str, message: str | None, *extra: tuple[str, str]) -> bytes:
+    """``Response``, ``ActionID``, then the rest (Asterisk puts ActionID second)."""
+    lines = [f"Response: {status}", f"ActionID: {action_id}", *(f"{k}: {v}" for k, v in extra)]
+    if message is not None:
+        lines.insert(2 + (1 if extra and extra[0][0] == "EventList" else 0), f"Message: {message}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+class _Session:
+    def __init__(self, server: AmiServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.logged_in = False
+        self.events = False
+
+    def send(self, data: bytes) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(data)
+
+    async def run(self) -> None:
+        self.send(BANNER)
+        buf = b""
+        try:
+            while data := await self.reader.read(65536):
+                buf += data
+                while b"\r\n\r\n" in buf:
+                    block, buf = buf.split(b"\r\n\r\n", 1)
+                    fields = dict(ln.split(": ", 1) for ln in block.decode().split("\r\n") if ": " in ln)
+                    if not await self.act(fields):
+                        return
+        except ConnectionError:
+            pass
+        finally:
+            self.writer.close()
+
+    async def act(self, f: dict[str, str]) -> bool:
+        """Answer one action; False to close the session."""
+        srv = self.server
+        aid = f.get("ActionID", "")
+        action = f.get("Action", "")
+        srv.actions.append(action)
+        if not action:
+            self.send(response(aid, "Error", "Missing action in request"))
+            return True
+        if action == "Login":
+            ok = f.get("Username") == srv.username and f.get("Secret") == srv.secret
+            srv.logins.append((f.get("Username", ""), ok))
+            srv.login_attempted.set()
+            if not ok:
+                await asyncio.sleep(srv.auth_delay)
+                self.send(response(aid, "Error", "Authentication failed"))
+                return False
+            self.logged_in = True
+            self.events = f.get("Events", "on") != "off"
+            self.send(response(aid, "Success", "Authentication accepted"))
+            if self.events:
+                self.send(render("FullyBooted"))
+            srv.sessions_ready.set()
+            return True
+        if not self.logged_in:
+            self.send(response(aid, "Error", "Permission denied"))
+            return True
+        if action == "Ping":
+            self.send(response(aid, "Success", None, ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}")))
+        elif action == "Logoff":
+            self.send(response(aid, "Goodbye", "Thanks for all the fish."))
+            return False
+        elif action == "DeviceStateList":
+            self.send(response(aid, "Success", "Device State Changes will follow", ("EventList", "start")))
+            for device, state in srv.device_states.items():
+                self.send(render("DeviceStateChange/list", ActionID=aid, Device=device, State=state))
+            n = str(len(srv.device_states))
+            self.send(render("DeviceStateListComplete/list", ActionID=aid, ListItems=n))
+        elif action == "CoreShowChannels":
+            self.send(response(aid, "Success", "Channels will follow", ("EventList", "start")))
+            for uniqueid, (channel, bridge) in srv.pbx_channels.items():
+                self.send(
+                    render(
+                        "CoreShowChannel/list",
+                        ActionID=aid,
+                        Channel=channel,
+                        Uniqueid=uniqueid,
+                        Application="Dial",
+                        BridgeId=bridge,
+                    )
+                )
+            n = str(len(srv.pbx_channels))
+            self.send(render("CoreShowChannelsComplete/list", ActionID=aid, ListItems=n))
+            srv.resynced.set()
+        else:
+            text = f"Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
+            self.send(response(aid, "Error", text))
+        return True
+
+
+class AmiServer:
+    def __init__(
+        self, pbx: Pbx, username: str = "acd", secret: str = "acdsecret", auth_delay: float = 1.0
+    ) -> None:
+        self.pbx = pbx
+        self.username = username
+        self.secret = secret
+        self.auth_delay = auth_delay
+        self.sessions: set[_Session] = set()
+        self.sessions_ready = asyncio.Event()  # a session logged in
+        self.resynced = asyncio.Event()  # a session asked for CoreShowChannels (the link's last resync step)
+        self.login_attempted = asyncio.Event()
+        self.logins: list[tuple[str, bool]] = []
+        self.actions: list[str] = []
+        self.device_states: dict[str, str] = {}
+        # AGI channels bridged inside a Dial: uniqueid -> (channel, bridge id)
+        self.pbx_channels: dict[str, tuple[str, str]] = {}
+        self.refusing = False  # True: Asterisk is unreachable (connections are closed at once)
+        self._bridges = itertools.count(1)
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        pbx.listeners.append(self._on_pbx)
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            writer.transport.abort()
+            return
+        s = _Session(self, reader, writer)
+        self.sessions.add(s)
+        try:
+            await s.run()
+        finally:
+            self.sessions.discard(s)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self.drop()
+
+    def drop(self, refuse: bool = False) -> None:
+        """Cut every session (the client sees a reset, as in transcript 48a);
+        ``refuse``: and refuse new ones until :meth:`restore`."""
+        self.refusing = refuse
+        self.sessions_ready.clear()
+        self.resynced.clear()
+        for s in list(self.sessions):
+            transport = s.writer.transport
+            transport.abort()
+
+    def restore(self) -> None:
+        self.refusing = False
+
+    # ---------------------------------------------------------------- events
+
+    def emit(self, data: bytes) -> None:
+        for s in self.sessions:
+            if s.logged_in and s.events:
+                s.send(data)
+
+    def device_state(self, device: str, state: str) -> None:
+        self.device_states[device] = state
+        self.emit(render("DeviceStateChange", Device=device, State=state))
+
+    def contact_status(self, endpoint: str, status: str) -> None:
+        self.emit(
+            render(
+                "ContactStatus",
+                URI=f"sip:{endpoint}@127.0.0.1:5071",
+                ContactStatus=status,
+                AOR=endpoint,
+                EndpointName=endpoint,
+            )
+        )
+
+    def user_event(self, name: str, **fields: str) -> None:
+        """A dialplan ``UserEvent(name,Key: value,...)``: the channel's fields,
+        then ``UserEvent: name``, then the custom ones (transcript 42)."""
+        head = render("UserEvent").split(b"\r\nUserEvent: ")[0]
+        body = "".join(f"\r\n{k}: {v}" for k, v in fields.items())
+        self.emit(head + f"\r\nUserEvent: {name}{body}\r\n\r\n".encode())
+
+    def _on_pbx(self, name: str, f: dict[str, str]) -> None:
+        if name == "DialEnd" and f["status"] == "ANSWER":
+            self.pbx_channels[f["uniqueid"]] = (f["channel"], f"bridge-{next(self._bridges)}")
+        elif name == "Hangup":
+            self.pbx_channels.pop(f["uniqueid"], None)
+        if name == "Hangup":
+            return
+        fields = {"Channel": f["channel"], "Uniqueid": f["uniqueid"], "DestChannel": f["dest"]}
+        if name == "DialBegin":
+            self.emit(render("DialBegin", DialString=f["dest"].split("-")[0], **fields))
+        elif name == "DialEnd":
+            self.emit(render("DialEnd", DialStatus=f["status"], **fields))
