@@ -404,7 +404,7 @@ _AMI_KEYS = ("host", "port", "username", "secret", "secret_env", "reconnect_min_
 def _voice(r: _Reader, tbl: Mapping[str, Any], path: str, base: VoiceQueueSettings) -> VoiceQueueSettings:
     moh = r.get(tbl, "moh_class", path, str, base.moh_class)
     every = r.get(tbl, "announce_every_s", path, (int, float), base.announce_every_s)
-    if every < 0:
+    if every < 0 and "announce_every_s" in tbl:  # an inherited value was reported where it was set
         r.error(f"{path}.announce_every_s", f"must be >= 0 (0: no announcements), got {every!r}")
     return VoiceQueueSettings(moh, float(every))
 

@@ -148,3 +148,41 @@ def test_listen_override_for_containers() -> None:
     assert (s.server.host, s.server.port) == ("0.0.0.0", 9090)
     with pytest.raises(ConfigError, match="expected host:port"):
         cli.with_listen(s, "nonsense")
+
+
+def test_asterisk_example_and_its_problems(tmp_path: Path) -> None:
+    fragment = (ROOT / "config" / "asterisk" / "acd.toml").read_text()
+    cfg = tmp_path / "acd.toml"
+    cfg.write_text('skills = ["sales"]\n[queues.sales]\nchannels = ["voice"]\n' + fragment)
+    s = load(cfg, env={"ACD_AMI_SECRET": "s3cret-from-env"})
+    assert (s.asterisk.fastagi_host, s.asterisk.fastagi_port) == ("127.0.0.1", 4573)
+    assert s.asterisk.for_queue("sales").announce_every_s == 30
+    assert s.asterisk.for_queue("other").announce_every_s == 45
+    assert s.asterisk.ami is not None and s.asterisk.ami.secret == "s3cret-from-env"
+    assert "s3cret" not in repr(s)
+    with pytest.raises(ConfigError) as e:
+        load(cfg, env={})
+    assert e.value.problems == [
+        f"{cfg}: asterisk.ami.secret_env: environment variable ACD_AMI_SECRET is not set"
+    ]
+    off = parse({"asterisk": {"fastagi_listen": ""}}, "off.toml", env={})
+    assert off.asterisk.fastagi_port is None and off.asterisk.ami is None
+    with pytest.raises(ConfigError) as e:
+        parse(
+            {
+                "asterisk": {
+                    "fastagi_listen": "nowhere",
+                    "announce_every_s": -1,
+                    "queues": {"ghost": {}},
+                    "ami": {"port": 5038},
+                }
+            },
+            "bad.toml",
+            env={},
+        )
+    assert e.value.problems == [
+        "bad.toml: asterisk.fastagi_listen: expected host:port (\"\" turns FastAGI off), got 'nowhere'",
+        "bad.toml: asterisk.announce_every_s: must be >= 0 (0: no announcements), got -1",
+        "bad.toml: asterisk.queues.ghost: unknown queue 'ghost' (queues: none)",
+        "bad.toml: asterisk.ami.username: required to use AMI (leave [asterisk.ami] out to run without it)",
+    ]
