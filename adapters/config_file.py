@@ -164,6 +164,17 @@ class _Reader:
             return default
         return value
 
+    def secret(self, tbl: Mapping[str, Any], path: str) -> tuple[str | None, str | None]:
+        """(secret, the environment variable named for it): ``secret_env``
+        wins over ``secret``; a variable that is not set is a problem."""
+        secret = self.get(tbl, "secret", path, str, None)
+        env_name = self.get(tbl, "secret_env", path, str, None)
+        if env_name is not None:
+            secret = self.env.get(env_name)
+            if secret is None:
+                self.error(f"{path}.secret_env", f"environment variable {env_name} is not set")
+        return secret, env_name
+
     def levels(self, tbl: Mapping[str, Any], key: str, path: str) -> dict[str, int]:
         raw = self.get(tbl, key, path, dict, {})
         out: dict[str, int] = {}
@@ -367,12 +378,7 @@ def _gateways(
     for name, path, tbl in r.entries(
         data, "gateways", ("secret", "secret_env", "queue", "channel", "callback_url")
     ):
-        secret = r.get(tbl, "secret", path, str, None)
-        env_name = r.get(tbl, "secret_env", path, str, None)
-        if env_name is not None:
-            secret = r.env.get(env_name)
-            if secret is None:
-                r.error(f"{path}.secret_env", f"environment variable {env_name} is not set")
+        secret, env_name = r.secret(tbl, path)
         if secret is not None and len(secret) < 16:
             r.error(path, "the secret must be at least 16 characters")
         if secret is None and env_name is None:
@@ -417,13 +423,8 @@ def _ami(r: _Reader, tbl: Mapping[str, Any]) -> AmiSettings | None:
         if tbl:
             r.error(f"{path}.username", "required to use AMI (leave [asterisk.ami] out to run without it)")
         return None
-    secret = r.get(tbl, "secret", path, str, None)
-    env_name = r.get(tbl, "secret_env", path, str, None)
-    if env_name is not None:
-        secret = r.env.get(env_name)
-        if secret is None:
-            r.error(f"{path}.secret_env", f"environment variable {env_name} is not set")
-    elif secret is None:
+    secret, env_name = r.secret(tbl, path)
+    if secret is None and env_name is None:
         r.error(path, "an AMI user needs secret_env (or secret)")
     port = r.get(tbl, "port", path, int, 5038)
     if not 0 < port < 65536:

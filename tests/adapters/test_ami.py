@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 
 from acd import events as ev
-from acd.adapters.config_file import parse
 from acd.adapters.server import Server
-from tests.adapters.test_fastagi import TIMEOUT, Centre
+from tests.adapters.test_fastagi import TIMEOUT, Centre, voice_settings
 from tests.peers.ami import AmiServer
 from tests.peers.asterisk import Pbx
 
@@ -23,7 +22,9 @@ SECRET = "acdsecret"
 
 
 class AmiCentre(Centre):
-    ami: AmiServer
+    def __init__(self, server: Server, pbx: Pbx, ami: AmiServer) -> None:
+        super().__init__(server, pbx)
+        self.ami = ami
 
     async def link_up(self) -> None:
         """Wait until the daemon's link has logged in (again) and resynced."""
@@ -32,32 +33,15 @@ class AmiCentre(Centre):
 
 @asynccontextmanager
 async def ami_centre(secret: str = SECRET, **ami: Any) -> AsyncIterator[AmiCentre]:
+    """The daemon (blended agents, sales takes voice and chat) with its AMI
+    link pointed at an AMI peer sharing the callers' PBX."""
     pbx = Pbx()
     peer = AmiServer(pbx, secret=SECRET, auth_delay=ami.pop("auth_delay", 0.02))
     port = await peer.start()
-    data = {
-        "skills": ["sales"],
-        "server": {"listen": "127.0.0.1:0"},
-        "asterisk": {
-            "fastagi_listen": "127.0.0.1:0",
-            "ami": {"port": port, "username": "acd", "secret": secret, "reconnect_min_s": 0.05, **ami},
-        },
-        "queues": {"sales": {"channels": ["voice", "chat"], "skills": {"sales": 1}, "wrapup_s": 0}},
-        "agents": {
-            f"v{i}": {
-                "profile": "blended",
-                "skills": {"sales": 3},
-                "queues": {"sales": 1},
-                "endpoint": f"PJSIP/600{i}",
-            }
-            for i in (1, 2)
-        },
-    }
-    server = Server(parse(data, "ami.toml", env={}), port=0, agi_port=0)
+    link = {"port": port, "username": "acd", "secret": secret, "reconnect_min_s": 0.05, **ami}
+    server = Server(voice_settings("blended", ("voice", "chat"), link), port=0, agi_port=0)
     await server.start()
-    ctr = AmiCentre(server)
-    ctr.pbx = pbx
-    ctr.ami = peer
+    ctr = AmiCentre(server, pbx, peer)
     try:
         yield ctr
     finally:

@@ -19,14 +19,23 @@ from tests.peers.asterisk import Caller, Pbx
 TIMEOUT = 5.0
 
 
-def voice_settings(**queue: Any) -> AcdSettings:
+def voice_settings(
+    profile: str = "voice",
+    channels: tuple[str, ...] = ("voice",),
+    ami: dict[str, Any] | None = None,
+    **queue: Any,
+) -> AcdSettings:
+    """Queue sales; agents v1..v3 with phones PJSIP/6001..6003; FastAGI on any free port."""
+    asterisk: dict[str, Any] = {"fastagi_listen": "127.0.0.1:0"}
+    if ami is not None:
+        asterisk["ami"] = ami
     data = {
         "skills": ["sales"],
         "server": {"listen": "127.0.0.1:0"},
-        "asterisk": {"fastagi_listen": "127.0.0.1:0"},
+        "asterisk": asterisk,
         "queues": {
             "sales": {
-                "channels": ["voice"],
+                "channels": list(channels),
                 "skills": {"sales": 1},
                 "offer_timeout_s": 5,
                 "wrapup_s": 0,
@@ -35,7 +44,7 @@ def voice_settings(**queue: Any) -> AcdSettings:
         },
         "agents": {
             f"v{i}": {
-                "profile": "voice",
+                "profile": profile,
                 "skills": {"sales": 3},
                 "queues": {"sales": 1},
                 "endpoint": f"PJSIP/600{i}",
@@ -49,9 +58,9 @@ def voice_settings(**queue: Any) -> AcdSettings:
 class Centre:
     """The daemon, its event stream and a fake Asterisk in front of it."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, pbx: Pbx | None = None) -> None:
         self.server = server
-        self.pbx = Pbx()
+        self.pbx = pbx or Pbx()
         self.events = server.runner.subscribe()
         self.callers: list[Caller] = []
 
@@ -90,10 +99,10 @@ class Centre:
 
 
 @asynccontextmanager
-async def centre(s: AcdSettings | None = None) -> AsyncIterator[Centre]:
+async def centre(s: AcdSettings | None = None, pbx: Pbx | None = None) -> AsyncIterator[Centre]:
     server = Server(s or voice_settings(), port=0, agi_port=0)
     await server.start()
-    ctr = Centre(server)
+    ctr = Centre(server, pbx)
     try:
         yield ctr
     finally:
