@@ -73,14 +73,12 @@ class AgentDesks:
         credentials: dict[str, str],
         grace_s: float = 30.0,
         heartbeat_s: float = 20.0,
-        voice_channels: frozenset[str] = frozenset({"voice"}),
     ) -> None:
         self.hub = hub
         self.runner = hub.runner
         self.credentials = credentials
         self.grace_s = grace_s
         self.heartbeat_s = heartbeat_s
-        self.voice_channels = voice_channels
         self.graces = Graces("agent-grace")
         self.closing = False  # shutting down: a dropped socket starts no grace
         self._tokens: dict[str, str] = {}  # sha256(session token) -> agent id
@@ -229,7 +227,8 @@ class AgentDesks:
             return
         for cid, state in self.runner.engine.agent_stats(agent_id).contacts.items():
             conv = self.hub.conversations.get(cid)
-            if state == CONNECTED and conv is not None and conv.channel not in self.voice_channels:
+            phones = self.runner.engine.phone_channels  # calls stay: the phone line is still up
+            if state == CONNECTED and conv is not None and conv.channel not in phones:
                 await self._submit(
                     partial(cmds.Transfer, contact_id=cid, by_agent=agent_id, to_queue=conv.queue)
                 )

@@ -53,12 +53,7 @@ class Server:
         self.hub = Hub(self.runner, srv.position_interval_s)
         metrics = Metrics(engine, self.hub.connection_counts)
         self.runner.listen(metrics.on_handled)
-        voice = frozenset(
-            c.name for c in self.settings.routing.channels if c.name == "voice" or c.like == "voice"
-        )
-        self.desks = AgentDesks(
-            self.hub, dict(self.settings.credentials), srv.agent_grace_s, srv.heartbeat_s, voice
-        )
+        self.desks = AgentDesks(self.hub, dict(self.settings.credentials), srv.agent_grace_s, srv.heartbeat_s)
         self.webchat = WebChat(self.hub, srv.customer_grace_s, srv.heartbeat_s)
         self.hub.conversations.on_remove.append(self.webchat.forget)
         self.gateways = Gateways(self.hub, dict(self.settings.gateways))
