@@ -45,7 +45,7 @@ from acd.adapters.config_file import AsteriskSettings
 from acd.adapters.conversations import Conversation
 from acd.adapters.hub import Hub
 from acd.errors import InvalidRequest, PeerProtocolError
-from acd.states import CONNECTED, OFFERED
+from acd.states import CONNECTED, OFFERED, QUEUED
 
 log = logging.getLogger("acd.fastagi")
 
@@ -102,6 +102,7 @@ class CallSession:
         self.queue = ""
         self.dialing: str | None = None  # the agent whose phone rings or talks now
         self.dest_channel: str | None = None  # that agent's channel, from AMI DialBegin
+        self.position: int | None = None  # place in line, as the hub last said
         self.gone = False  # the caller hung up
         self.closed = False  # the socket is done: no reply will come
 
@@ -184,10 +185,9 @@ class CallSession:
         if channel is None:
             await self._refuse("no-voice-queue", f"queue {call.queue!r} does not exist or takes no voice")
             return
-        voice = calls.settings.for_queue(call.queue)
         if calls.settings.answer:
             await self.command("ANSWER")
-        await self.command(f"SET MUSIC ON {voice.moh_class}")
+        await self._music()
         identity = {"phone": call.customer} if req.get("callerid") else {}
         conv = Conversation(
             calls.hub.new_contact_id("call"),
@@ -198,6 +198,7 @@ class CallSession:
             "voice",
             identity=identity,
             attributes=call.attributes,
+            sink=self,
         )
         self.contact_id = conv.contact_id
         calls.register(self)
@@ -206,7 +207,16 @@ class CallSession:
         except InvalidRequest as e:
             await self._refuse(e.code, str(e))
             return
-        await self._wait_and_connect(voice.announce_every_s)
+        await self._wait_and_connect(calls.settings.for_queue(call.queue).announce_every_s)
+
+    def deliver(self, conv: Conversation, frame: dict[str, Any]) -> None:
+        """The hub's frames for this customer: only the place in line is of
+        use on the phone (the hub computes every caller's at once)."""
+        if frame["type"] == "position":
+            self.position = frame["position"]
+
+    async def _music(self) -> None:
+        await self.command(f"SET MUSIC ON {self.calls.settings.for_queue(self.queue).moh_class}")
 
     async def _refuse(self, code: str, message: str) -> None:
         await self.set_variable("ACD_RESULT", "error")
@@ -226,8 +236,7 @@ class CallSession:
                 next_announce = loop.time() + announce_every_s
                 continue
             if isinstance(intent, _CallerGone):
-                await self._abandon()
-                return
+                return  # _forget abandons the call
             if isinstance(intent, _Finish):
                 await self.set_variable("ACD_RESULT", intent.result)
                 return
@@ -285,8 +294,7 @@ class CallSession:
             await self._submit(lambda now: cmds.Accept(now, agent_id, cid))
             return await self._end(agent_id)
         if status == "CANCEL" or self.gone:
-            await self._abandon()
-            return True
+            return True  # _forget abandons the call
         reason = _NO_ANSWER.get(status, "unavailable")
         await self._submit(lambda now: cmds.NoAnswer(now, agent_id, cid, reason))
         return await self._resume_waiting()
@@ -295,7 +303,7 @@ class CallSession:
         """Back to waiting (music again), unless the caller left: then the
         queued _CallerGone intent abandons the call next."""
         if not self.gone:
-            await self.command(f"SET MUSIC ON {self.calls.settings.for_queue(self.queue).moh_class}")
+            await self._music()
         return False
 
     async def _end(self, agent_id: str) -> bool:
@@ -311,17 +319,10 @@ class CallSession:
             await self.set_variable("ACD_RESULT", "answered")
         return True
 
-    async def _abandon(self) -> None:
-        cid = self.contact_id
-        if cid is not None and self.state()[0] is not None:
-            await self._submit(lambda now: cmds.Abandon(now, cid))
-
     async def _announce(self) -> None:
         """Tell the caller its place in line, then music again."""
-        if self.contact_id is None:
-            return
-        pos = self.calls.hub.runner.engine.positions().get(self.contact_id)
-        if pos is None:
+        pos = self.position
+        if pos is None or self.state()[0] != QUEUED:
             return
         s = self.calls.settings
         if pos == 1:
@@ -330,12 +331,14 @@ class CallSession:
             await self.command(f'STREAM FILE {s.sound_there_are} ""')
             await self.command(f'SAY NUMBER {pos - 1} ""')
             await self.command(f'STREAM FILE {s.sound_calls_waiting} ""')
-        await self.command(f"SET MUSIC ON {s.for_queue(self.queue).moh_class}")
+        await self._music()
 
     async def _forget(self) -> None:
         """The session is over: a contact still waiting is abandoned, so no
         call is left queued without a caller behind it."""
-        await self._abandon()
+        cid = self.contact_id
+        if cid is not None and self.state()[0] is not None:
+            await self._submit(lambda now: cmds.Abandon(now, cid))
         self.calls.unregister(self)
 
 

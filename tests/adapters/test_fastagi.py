@@ -267,7 +267,8 @@ async def test_position_announcements_while_waiting() -> None:
     s = parse(
         {
             "skills": ["sales"],
-            "server": {"listen": "127.0.0.1:0"},
+            # the hub works out every caller's place this often; the calls announce it
+            "server": {"listen": "127.0.0.1:0", "position_interval_s": 0.05},
             "asterisk": {"fastagi_listen": "127.0.0.1:0", "announce_every_s": 0.05},
             "queues": {"sales": {"channels": ["voice"], "skills": {"sales": 1}}},
         },
