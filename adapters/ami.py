@@ -52,6 +52,8 @@ _DOWN = {"UNAVAILABLE", "INVALID"}
 _ON_A_CALL = {"INUSE", "BUSY", "ONHOLD", "RINGINUSE"}
 _CONTACT_DOWN = {"Removed", "Unreachable"}
 
+_Make = Callable[[float], cmds.Command]  # builds a command with the writer's clock
+
 
 class _Protocol(AMIProtocol):  # type: ignore[misc]
     """panoramisk's protocol, bound to the link from the first byte (its own
@@ -89,7 +91,6 @@ class AmiLink:
         self._tasks: list[asyncio.Task[None]] = []
         self._phones: dict[str, str] = {}  # device → agent id
         self._usable: dict[str, bool] = {}  # agent id → last usable sent
-        self._pending: list[Callable[[float], cmds.Command]] = []  # from the event being handled
         # panoramisk's protocol reads these on its "factory"
         self.forgetable_actions = ("ping", "login")
         self.awaiting_actions: list[Any] = []
@@ -206,7 +207,7 @@ class AmiLink:
     # ---------------------------------------------------------------- events
 
     async def _consume(self) -> None:
-        handlers: dict[str, Callable[[Message], None]] = {
+        handlers: dict[str, Callable[[Message], _Make | None]] = {
             "DialBegin": self._on_dial_begin,
             "DialEnd": self._on_dial_end,
             "DeviceStateChange": self._on_device_state,
@@ -220,76 +221,70 @@ class AmiLink:
             if handler is None:
                 continue
             try:
-                handler(msg)
+                make = handler(msg)
             except Exception:  # a malformed event must not stop the link
                 log.exception("AMI event %s not understood", field(msg, "Event"))
-            while self._pending:
-                make = self._pending.pop(0)
+                continue
+            if make is not None:
                 try:
                     await self.runner.submit(make)
                 except InvalidRequest as e:
                     log.info("AMI: %s", e)
 
-    def _submit(self, make: Callable[[float], cmds.Command]) -> None:
-        self._pending.append(make)
+    # Each handler reads one event and returns the engine command it calls for, if any.
 
     def _on_dial_begin(self, msg: Message) -> None:
         s = self.voice.by_uniqueid.get(field(msg, "Uniqueid"))
         if s is not None and s.dialing is not None:
             s.dest_channel = field(msg, "DestChannel")
 
-    def _on_dial_end(self, msg: Message) -> None:
-        if field(msg, "DialStatus") == "ANSWER":
-            self._answered(field(msg, "Uniqueid"), field(msg, "DestChannel"))
+    def _on_dial_end(self, msg: Message) -> _Make | None:
+        if field(msg, "DialStatus") != "ANSWER":
+            return None
+        return self.voice.answered(field(msg, "Uniqueid"), field(msg, "DestChannel"))
 
-    def _on_channel(self, msg: Message) -> None:
+    def _on_channel(self, msg: Message) -> _Make | None:
         """A resync item: a caller bridged inside our Dial was answered while
         the link was down."""
-        if field(msg, "Application") == "Dial" and field(msg, "BridgeId"):
-            self._answered(field(msg, "Uniqueid"), None)
+        if field(msg, "Application") != "Dial" or not field(msg, "BridgeId"):
+            return None
+        return self.voice.answered(field(msg, "Uniqueid"), None)
 
-    def _answered(self, uniqueid: str, dest: str | None) -> None:
-        make = self.voice.answered(uniqueid, dest)
-        if make is not None:
-            self._submit(make)
-
-    def _phone(self, agent_id: str, usable: bool, reason: str) -> None:
+    def _phone(self, agent_id: str, usable: bool, reason: str) -> _Make | None:
+        """A DeviceState, only when the phone's usability changes."""
         if self._usable.get(agent_id, True) == usable:
-            return
+            return None
         self._usable[agent_id] = usable
-        self._submit(lambda now: cmds.DeviceState(now, agent_id, usable, reason))
+        return lambda now: cmds.DeviceState(now, agent_id, usable, reason)
 
-    def _on_device_state(self, msg: Message) -> None:
+    def _on_device_state(self, msg: Message) -> _Make | None:
         agent_id = self._phones.get(field(msg, "Device"))
         if agent_id is None:
-            return
+            return None
         state = field(msg, "State")
         if state in _DOWN:
-            self._phone(agent_id, False, "phone-unavailable")
-        elif state in _ON_A_CALL:
+            return self._phone(agent_id, False, "phone-unavailable")
+        if state in _ON_A_CALL:
             # Our own call also puts the phone in use: only another call closes voice.
             a = self.runner.engine.agents.get(agent_id)
             phones = self.runner.engine.phone_channels
             ours = a is not None and any(x.channel in phones for x in a.assignments.values())
-            if not ours:
-                self._phone(agent_id, False, "phone-busy")
-        else:
-            self._phone(agent_id, True, "")
+            return None if ours else self._phone(agent_id, False, "phone-busy")
+        return self._phone(agent_id, True, "")
 
-    def _on_contact_status(self, msg: Message) -> None:
+    def _on_contact_status(self, msg: Message) -> _Make | None:
         agent_id = self._phones.get(f"PJSIP/{field(msg, 'EndpointName')}")
-        if agent_id is None:
-            return
-        if field(msg, "ContactStatus") in _CONTACT_DOWN:
-            self._phone(agent_id, False, "phone-unregistered")
+        if agent_id is None or field(msg, "ContactStatus") not in _CONTACT_DOWN:
+            return None
+        return self._phone(agent_id, False, "phone-unregistered")
 
-    def _on_user_event(self, msg: Message) -> None:
+    def _on_user_event(self, msg: Message) -> _Make | None:
         if field(msg, "UserEvent") != "ACDAgent":
-            return
+            return None
         agent_id = field(msg, "Agent")
         action = field(msg, "Action").lower()
         reason = field(msg, "Reason") or "paused"
-        actions: dict[str, Callable[[float], cmds.Command]] = {
+        actions: dict[str, _Make] = {
             "login": lambda now: cmds.Login(now, agent_id),
             "logout": lambda now: cmds.Logout(now, agent_id),
             "pause": lambda now: cmds.SetAway(now, agent_id, reason),
@@ -298,5 +293,4 @@ class AmiLink:
         make = actions.get(action)
         if make is None:
             log.warning("UserEvent ACDAgent: unknown Action %r (login, logout, pause, unpause)", action)
-            return
-        self._submit(make)
+        return make
