@@ -8,13 +8,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import pytest
 
 from acd import events as ev
 from acd.adapters.server import Server
-from tests.adapters.test_fastagi import TIMEOUT, Centre, voice_settings
+from tests.adapters.test_fastagi import TIMEOUT, Centre, centre, voice_settings
 from tests.peers.ami import AmiServer
 from tests.peers.asterisk import Pbx
 
@@ -39,15 +40,12 @@ async def ami_centre(secret: str = SECRET, **ami: Any) -> AsyncIterator[AmiCentr
     peer = AmiServer(pbx, secret=SECRET, auth_delay=ami.pop("auth_delay", 0.02))
     port = await peer.start()
     link = {"port": port, "username": "acd", "secret": secret, "reconnect_min_s": 0.05, **ami}
-    server = Server(voice_settings("blended", ("voice", "chat"), link), port=0, agi_port=0)
-    await server.start()
-    ctr = AmiCentre(server, pbx, peer)
     try:
-        yield ctr
+        s = voice_settings("blended", ("voice", "chat"), link)
+        async with centre(s, partial(AmiCentre, pbx=pbx, ami=peer)) as ctr:
+            assert isinstance(ctr, AmiCentre)
+            yield ctr
     finally:
-        for caller in ctr.callers:
-            await caller.close()
-        await server.stop()
         await peer.stop()
 
 

@@ -5,7 +5,7 @@ the transcripts show it. No AMI here: answers are learnt when Dial returns."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
@@ -99,10 +99,13 @@ class Centre:
 
 
 @asynccontextmanager
-async def centre(s: AcdSettings | None = None, pbx: Pbx | None = None) -> AsyncIterator[Centre]:
+async def centre(
+    s: AcdSettings | None = None, make: Callable[[Server], Centre] = Centre
+) -> AsyncIterator[Centre]:
+    """The daemon on free ports; ``make`` wraps it (a Centre, or a subclass with more peers)."""
     server = Server(s or voice_settings(), port=0, agi_port=0)
     await server.start()
-    ctr = Centre(server, pbx)
+    ctr = make(server)
     try:
         yield ctr
     finally:
