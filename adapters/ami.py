@@ -20,6 +20,13 @@ Events become engine commands, in arrival order, through one consumer task:
 * ``UserEvent`` ``ACDAgent`` (``Agent``, ``Action`` login / logout / pause /
   unpause, ``Reason``) → Login / Logout / SetAway / SetAvailable, so a desk
   phone works without the web desktop.
+* ``DTMFEnd`` received on a waiting caller's channel → the caller's key
+  press (a callback request, :mod:`acd.adapters.callback`).
+
+Actions go the other way: ``Originate`` (async) rings an agent for a
+callback, ``Hangup`` stops an agent's phone when the engine takes the call
+away from it (the offer was withdrawn, the desktop ended or transferred the
+call). A ``Ping`` every ``ping_s`` finds a link that died silently.
 
 panoramisk's ``Manager`` is not used for the connection: it reconnects on a
 fixed timer and retries a refused login forever at that pace; this module
@@ -45,7 +52,10 @@ from acd.errors import InvalidRequest
 
 log = logging.getLogger("acd.ami")
 
-LOGIN_TIMEOUT_S = 10.0
+LOGIN_TIMEOUT_S = 10.0  # also how long a Hangup (or a Ping, at most) may go unanswered
+# Every action we send: panoramisk keeps unanswered actions of any other kind
+# across a reconnect, to be sent again, which we never want.
+_OUR_ACTIONS = ("login", "ping", "devicestatelist", "coreshowchannels", "originate", "hangup")
 # Device states (DeviceStateChange State) that mean the phone cannot take a call,
 # and those that mean it is on a call (ours, or one we must route around).
 _DOWN = {"UNAVAILABLE", "INVALID"}
@@ -89,12 +99,14 @@ class AmiLink:
         self._lost = asyncio.Event()
         self._events: asyncio.Queue[Message] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._outbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()  # actions nobody waits on
         self._phones: dict[str, str] = {}  # device → agent id
         self._usable: dict[str, bool] = {}  # agent id → last usable sent
         # panoramisk's protocol reads these on its "factory"
-        self.forgetable_actions = ("ping", "login")
+        self.forgetable_actions = _OUR_ACTIONS
         self.awaiting_actions: list[Any] = []
         self.remap()
+        voice.pbx = self
 
     # ------------------------------------------------------------ lifecycle
 
@@ -110,6 +122,7 @@ class AmiLink:
         self._tasks = [
             asyncio.create_task(self._connect_forever(), name="acd-ami"),
             asyncio.create_task(self._consume(), name="acd-ami-events"),
+            asyncio.create_task(self._send_outbox(), name="acd-ami-actions"),
         ]
 
     async def stop(self) -> None:
@@ -118,6 +131,10 @@ class AmiLink:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._proto is not None:
             self._proto.close()
+
+    def callbacks(self) -> int:
+        """Callers waiting to be called back (a metric)."""
+        return len(self.voice.callbacks.pending)
 
     # panoramisk's protocol calls these two on its "factory"
     def dispatch(self, msg: Message) -> None:
@@ -177,17 +194,31 @@ class AmiLink:
         self.failures = 0
         log.info("AMI logged in at %s:%d as %r", s.host, s.port, s.username)
         await self._resync(proto)
-        await self._lost.wait()
+        while not self._lost.is_set():
+            try:
+                await asyncio.wait_for(self._lost.wait(), s.ping_s)
+            except TimeoutError:
+                # A half-open TCP link (Asterisk's host gone) would otherwise
+                # look connected forever: TimeoutError ends the session.
+                await self._ask(proto, {"Action": "Ping"}, min(LOGIN_TIMEOUT_S, s.ping_s))
         return None
 
-    async def _ask(self, proto: AMIProtocol, action: dict[str, str]) -> Message | list[Message]:
-        """Send an action; its response (a list for list actions). Raises
-        ConnectionError if the link drops first, TimeoutError if Asterisk
-        does not answer. panoramisk forgets a Login cut off by a drop."""
-        fut = proto.send(action)
+    async def _ask(
+        self,
+        proto: AMIProtocol,
+        action: dict[str, Any],
+        timeout_s: float = LOGIN_TIMEOUT_S,
+        as_list: bool | None = False,
+    ) -> Message | list[Message]:
+        """Send an action; its response (a list for list actions). ``as_list``
+        None lets panoramisk tell from the response (an async Originate that
+        was queued waits for its OriginateResponse; one refused does not).
+        Raises ConnectionError if the link drops first, TimeoutError if
+        Asterisk does not answer in time."""
+        fut = proto.send(action, as_list=as_list)
         lost = asyncio.ensure_future(self._lost.wait())
         try:
-            await asyncio.wait({fut, lost}, timeout=LOGIN_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({fut, lost}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
         finally:
             lost.cancel()
         if fut.done():
@@ -204,6 +235,46 @@ class AmiLink:
             for msg in items if isinstance(items, list) else []:
                 self._events.put_nowait(msg)  # handled in order with the live events
 
+    # --------------------------------------------------------------- actions
+
+    async def originate(self, action: dict[str, Any], timeout_s: float) -> tuple[bool, str]:
+        """An async ``Originate``: (answered, Reason) from its
+        ``OriginateResponse`` (Reason 4: answered; 3 no answer, 5 busy,
+        8 congestion, 0 no such endpoint, transcript 41). Raises
+        ConnectionError when the link is down or drops before the answer,
+        TimeoutError when none comes within ``timeout_s``."""
+        proto = self._proto
+        if proto is None or not self.connected:
+            raise ConnectionError("AMI is not connected")
+        reply = await self._ask(proto, {"Action": "Originate", "Async": "true", **action}, timeout_s, None)
+        last = reply[-1] if isinstance(reply, list) else reply
+        if field(last, "Event") != "OriginateResponse":  # "Response: Error": refused outright
+            return False, field(last, "Message") or "refused"
+        return field(last, "Response") == "Success", field(last, "Reason")
+
+    def hang_up(self, channel: str) -> None:
+        """Ask Asterisk to hang up ``channel`` (a name or a Uniqueid). Nobody
+        waits for the answer: the call's own session sees the result."""
+        self._outbox.put_nowait({"Action": "Hangup", "Channel": channel})
+
+    async def _send_outbox(self) -> None:
+        while True:
+            action = await self._outbox.get()
+            proto = self._proto
+            if proto is None or not self.connected:
+                log.warning("AMI down: %s %s not sent", action["Action"], action.get("Channel", ""))
+                continue
+            try:
+                reply = await self._ask(proto, action)
+            except (ConnectionError, TimeoutError) as e:
+                log.warning("AMI %s %s: %s", action["Action"], action.get("Channel", ""), e)
+                continue
+            if isinstance(reply, Message) and not reply.success:
+                # "No such channel": the call ended on its own meanwhile
+                log.info(
+                    "AMI %s %s: %s", action["Action"], action.get("Channel", ""), field(reply, "Message")
+                )
+
     # ---------------------------------------------------------------- events
 
     async def _consume(self) -> None:
@@ -214,6 +285,7 @@ class AmiLink:
             "CoreShowChannel": self._on_channel,
             "ContactStatus": self._on_contact_status,
             "UserEvent": self._on_user_event,
+            "DTMFEnd": self._on_dtmf,
         }
         while True:
             msg = await self._events.get()
@@ -294,3 +366,7 @@ class AmiLink:
         if make is None:
             log.warning("UserEvent ACDAgent: unknown Action %r (login, logout, pause, unpause)", action)
         return make
+
+    def _on_dtmf(self, msg: Message) -> None:
+        if field(msg, "Direction") == "Received":
+            self.voice.key_pressed(field(msg, "Uniqueid"), field(msg, "Digit"))

@@ -59,6 +59,8 @@ class VoiceQueueSettings:
 
     moh_class: str = "default"
     announce_every_s: float = 0.0  # 0: no position announcements
+    callback: bool = False  # the caller may press callback_key to be called back (needs AMI)
+    callback_key: str = "1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,7 @@ class AmiSettings:
     secret: str = field(default="", repr=False)
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 30.0
+    ping_s: float = 20.0  # keepalive: a Ping unanswered for LOGIN_TIMEOUT_S means the link is dead
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,13 @@ class AsteriskSettings:
     sound_next: str = "queue-youarenext"
     sound_there_are: str = "queue-thereare"
     sound_calls_waiting: str = "queue-callswaiting"
+    # callback: what a waiting caller hears (offer: "" plays nothing; record your own
+    # "press 1 to be called back"), and after pressing the key
+    sound_callback_offer: str = ""
+    sound_callback_confirmed: str = "auth-thankyou"
+    # how the agent's leg reaches the customer ({number}: the caller id)
+    callback_dial: str = "Local/{number}@acd-callback"
+    callback_ring_s: float = 30.0
     ami: AmiSettings | None = None
 
     def for_queue(self, queue: str) -> VoiceQueueSettings:
@@ -402,9 +412,25 @@ def _gateways(
     return out
 
 
-_VOICE_KEYS = ("moh_class", "announce_every_s")
-_SOUND_KEYS = ("sound_next", "sound_there_are", "sound_calls_waiting")
-_AMI_KEYS = ("host", "port", "username", "secret", "secret_env", "reconnect_min_s", "reconnect_max_s")
+_VOICE_KEYS = ("moh_class", "announce_every_s", "callback", "callback_key")
+_SOUND_KEYS = (
+    "sound_next",
+    "sound_there_are",
+    "sound_calls_waiting",
+    "sound_callback_offer",
+    "sound_callback_confirmed",
+)
+_AMI_KEYS = (
+    "host",
+    "port",
+    "username",
+    "secret",
+    "secret_env",
+    "reconnect_min_s",
+    "reconnect_max_s",
+    "ping_s",
+)
+DTMF_KEYS = "0123456789*#"
 
 
 def _voice(r: _Reader, tbl: Mapping[str, Any], path: str, base: VoiceQueueSettings) -> VoiceQueueSettings:
@@ -412,7 +438,11 @@ def _voice(r: _Reader, tbl: Mapping[str, Any], path: str, base: VoiceQueueSettin
     every = r.get(tbl, "announce_every_s", path, (int, float), base.announce_every_s)
     if every < 0 and "announce_every_s" in tbl:  # an inherited value was reported where it was set
         r.error(f"{path}.announce_every_s", f"must be >= 0 (0: no announcements), got {every!r}")
-    return VoiceQueueSettings(moh, float(every))
+    callback = r.get(tbl, "callback", path, bool, base.callback)
+    key = r.get(tbl, "callback_key", path, str, base.callback_key)
+    if len(key) != 1 or key not in DTMF_KEYS:
+        r.error(f"{path}.callback_key", f"expected one of {' '.join(DTMF_KEYS)}, got {key!r}")
+    return VoiceQueueSettings(moh, float(every), callback, key)
 
 
 def _ami(r: _Reader, tbl: Mapping[str, Any]) -> AmiSettings | None:
@@ -433,14 +463,28 @@ def _ami(r: _Reader, tbl: Mapping[str, Any]) -> AmiSettings | None:
     high = r.get(tbl, "reconnect_max_s", path, (int, float), 30.0)
     if not 0 < low <= high:
         r.error(path, f"need 0 < reconnect_min_s <= reconnect_max_s, got {low!r} and {high!r}")
-    return AmiSettings(r.get(tbl, "host", path, str, "127.0.0.1"), port, username, secret or "", low, high)
+    ping = r.get(tbl, "ping_s", path, (int, float), 20.0)
+    if ping <= 0:
+        r.error(f"{path}.ping_s", f"must be > 0, got {ping!r}")
+    host = r.get(tbl, "host", path, str, "127.0.0.1")
+    return AmiSettings(host, port, username, secret or "", low, high, float(ping))
 
 
 def _asterisk(r: _Reader, data: Mapping[str, Any], queues: Mapping[str, QueueSpec]) -> AsteriskSettings:
     tbl = r.table(data, "asterisk", "asterisk")
     r.only(
         tbl,
-        ("fastagi_listen", "answer", "dial_options", "queues", "ami", *_VOICE_KEYS, *_SOUND_KEYS),
+        (
+            "fastagi_listen",
+            "answer",
+            "dial_options",
+            "queues",
+            "ami",
+            "callback_dial",
+            "callback_ring_s",
+            *_VOICE_KEYS,
+            *_SOUND_KEYS,
+        ),
         "asterisk",
     )
     listen = r.get(tbl, "fastagi_listen", "asterisk", str, "127.0.0.1:4573")
@@ -463,7 +507,34 @@ def _asterisk(r: _Reader, data: Mapping[str, Any], queues: Mapping[str, QueueSpe
     sounds = {k: r.get(tbl, k, "asterisk", str, getattr(_ASTERISK_DEFAULTS, k)) for k in _SOUND_KEYS}
     ami = _ami(r, r.table(tbl, "ami", "asterisk.ami"))
     answer = r.get(tbl, "answer", "asterisk", bool, True)
-    return AsteriskSettings(host, port, answer, options, voice, per_queue, ami=ami, **sounds)
+    dial = r.get(tbl, "callback_dial", "asterisk", str, _ASTERISK_DEFAULTS.callback_dial)
+    if "{number}" not in dial or dial.replace("{number}", "").count("{"):
+        r.error(
+            "asterisk.callback_dial", f"a dial string with {{number}} where the caller id goes, got {dial!r}"
+        )
+    ring = r.get(tbl, "callback_ring_s", "asterisk", (int, float), _ASTERISK_DEFAULTS.callback_ring_s)
+    if ring <= 0:
+        r.error("asterisk.callback_ring_s", f"must be > 0, got {ring!r}")
+    if ami is None:
+        # Calling back is an AMI Originate, and the key press an AMI DTMFEnd event.
+        why = "needs [asterisk.ami]: the key press and the call back go through AMI"
+        if voice.callback:
+            r.error("asterisk.callback", why)
+        for q, v in per_queue.items():
+            if v.callback and not voice.callback:
+                r.error(f"asterisk.queues.{q}.callback", why)
+    return AsteriskSettings(
+        host,
+        port,
+        answer,
+        options,
+        voice,
+        per_queue,
+        callback_dial=dial,
+        callback_ring_s=float(ring),
+        ami=ami,
+        **sounds,
+    )
 
 
 _ASTERISK_DEFAULTS = AsteriskSettings()

@@ -18,8 +18,14 @@ CANCEL, or HANGUP          Abandon (queued or ringing)
 =========================  ==================================================
 
 Overflow (queue full, maximum wait) sets ``ACD_RESULT=overflow`` and returns
-the call to the dialplan, which continues (voicemail, another queue). A call
-that is not answered by anyone stays ours until the caller leaves.
+the call to the dialplan, which continues (voicemail, another queue); a
+caller who asked to be called back leaves with ``ACD_RESULT=callback``
+(:mod:`acd.adapters.callback`). A call that is not answered by anyone stays
+ours until the caller leaves.
+
+With AMI, the engine taking a call away from a ringing or talking agent
+(offer withdrawn, call ended or transferred from the desktop) hangs up that
+agent's leg, so the phone stops ringing and the Dial returns.
 
 panoramisk's ``fast_agi.Application`` is not used: it routes on the whole
 script string (query included), reads one line per command (so Asterisk's
@@ -36,11 +42,13 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from acd import commands as cmds
 from acd import events as ev
 from acd.adapters.agi_protocol import AgiReply, BadRoute, HangupNotice, ReplyReader, parse_request, route
+from acd.adapters.callback import Callbacks
 from acd.adapters.config_file import AsteriskSettings
 from acd.adapters.conversations import Conversation
 from acd.adapters.hub import Hub
@@ -77,7 +85,22 @@ class _CallerGone:
     """Asterisk said HANGUP or closed the socket."""
 
 
-_Intent = _Dial | _Finish | _CallerGone
+@dataclass(frozen=True, slots=True)
+class _CalledBack:
+    """The caller pressed the callback key: the contact is no longer ours."""
+
+
+_Intent = _Dial | _Finish | _CallerGone | _CalledBack
+
+
+class PbxActions(Protocol):
+    """What the AMI link does for calls (None without AMI)."""
+
+    connected: bool
+
+    async def originate(self, action: dict[str, Any], timeout_s: float) -> tuple[bool, str]: ...
+
+    def hang_up(self, channel: str) -> None: ...
 
 
 class AgiClosed(PeerProtocolError):
@@ -99,6 +122,8 @@ class CallSession:
         self.pending: asyncio.Future[AgiReply] | None = None
         self.contact_id: str | None = None
         self.uniqueid: str | None = None
+        self.callerid: str | None = None
+        self.agi_base = ""  # agi://host:port as Asterisk reached us
         self.queue = ""
         self.dialing: str | None = None  # the agent whose phone rings or talks now
         self.dest_channel: str | None = None  # that agent's channel, from AMI DialBegin
@@ -174,16 +199,24 @@ class CallSession:
         calls = self.calls
         try:
             req = parse_request(block)
+            head, _, leg_of = req.script.partition("/")
+            if head == "callback" and leg_of:
+                self.uniqueid = req.get("uniqueid")
+                await calls.callbacks.serve_leg(self, leg_of)
+                return
             call = route(req)
         except (BadRoute, PeerProtocolError) as e:
             log.warning("FastAGI request refused: %s", e)
-            await self._refuse(e.code, str(e))
+            await self.refuse(e.code, str(e))
             return
         self.uniqueid = req.get("uniqueid")
+        self.callerid = req.get("callerid")
+        where = urlsplit(req.env.get("agi_request", ""))
+        self.agi_base = f"agi://{where.netloc}" if where.scheme == "agi" and where.netloc else ""
         self.queue = call.queue
         channel = calls.voice_channel(call.queue)
         if channel is None:
-            await self._refuse("no-voice-queue", f"queue {call.queue!r} does not exist or takes no voice")
+            await self.refuse("no-voice-queue", f"queue {call.queue!r} does not exist or takes no voice")
             return
         if calls.settings.answer:
             await self.command("ANSWER")
@@ -205,8 +238,10 @@ class CallSession:
         try:
             await calls.hub.start_contact(conv)
         except InvalidRequest as e:
-            await self._refuse(e.code, str(e))
+            await self.refuse(e.code, str(e))
             return
+        if calls.callback_offer(call.queue):
+            await self._offer_callback()
         await self._wait_and_connect(calls.settings.for_queue(call.queue).announce_every_s)
 
     def deliver(self, conv: Conversation, frame: dict[str, Any]) -> None:
@@ -218,7 +253,7 @@ class CallSession:
     async def _music(self) -> None:
         await self.command(f"SET MUSIC ON {self.calls.settings.for_queue(self.queue).moh_class}")
 
-    async def _refuse(self, code: str, message: str) -> None:
+    async def refuse(self, code: str, message: str) -> None:
         await self.set_variable("ACD_RESULT", "error")
         await self.set_variable("ACD_ERROR", code)
         log.info("call %s sent back to the dialplan: %s", self.uniqueid, message)
@@ -239,6 +274,12 @@ class CallSession:
                 return  # _forget abandons the call
             if isinstance(intent, _Finish):
                 await self.set_variable("ACD_RESULT", intent.result)
+                return
+            if isinstance(intent, _CalledBack):
+                sound = self.calls.settings.sound_callback_confirmed
+                if sound:
+                    await self.command(f'STREAM FILE {sound} ""')
+                await self.set_variable("ACD_RESULT", "callback")
                 return
             if await self._dial(intent.agent_id):
                 return
@@ -283,21 +324,29 @@ class CallSession:
         if reply.result == -1:
             self._caller_gone()  # the HANGUP line follows; the caller is gone either way
         state, holder = self.state()
-        if holder != agent_id:
+        if holder != agent_id and state is not None:
             # The engine moved the call on while the phone rang (the agent went
-            # away, a supervisor moved it): whatever Dial did is moot.
+            # away, a supervisor or the desktop moved it): whatever Dial did is moot.
             return await self._resume_waiting()
-        if state == CONNECTED:  # answered (AMI told us), now over
-            return await self._end(agent_id)
-        status = (await self.command("GET VARIABLE DIALSTATUS")).data or ""
-        if status == "ANSWER":  # answered without answer supervision: learnt only now
-            await self._submit(lambda now: cmds.Accept(now, agent_id, cid))
-            return await self._end(agent_id)
-        if status == "CANCEL" or self.gone:
-            return True  # _forget abandons the call
-        reason = _NO_ANSWER.get(status, "unavailable")
-        await self._submit(lambda now: cmds.NoAnswer(now, agent_id, cid, reason))
-        return await self._resume_waiting()
+        if state == OFFERED:  # no answer supervision, or not answered: ask the Dial
+            status = await self._dial_status()
+            if status == "ANSWER":
+                await self._submit(lambda now: cmds.Accept(now, agent_id, cid))
+            elif status == "CANCEL" or self.gone:
+                return True  # _forget abandons the call
+            else:
+                reason = _NO_ANSWER.get(status, "unavailable")
+                await self._submit(lambda now: cmds.NoAnswer(now, agent_id, cid, reason))
+                return await self._resume_waiting()
+        elif state is None and await self._dial_status() != "ANSWER":
+            return await self._resume_waiting()  # gone from the engine unanswered: an overflow follows
+        # Answered (AMI told us, the Dial did, or the desktop already ended it): over.
+        return await self._end(agent_id)
+
+    async def _dial_status(self) -> str:
+        if self.closed:
+            return "CANCEL"
+        return (await self.command("GET VARIABLE DIALSTATUS")).data or ""
 
     async def _resume_waiting(self) -> bool:
         """Back to waiting (music again), unless the caller left: then the
@@ -311,10 +360,12 @@ class CallSession:
         (or HANGUP came), else by the agent, and the caller goes on in the
         dialplan with ``ACD_RESULT=answered``."""
         cid = self.contact_id or ""
-        if self.gone:
-            await self._submit(lambda now: cmds.Abandon(now, cid))
-        else:
-            await self._submit(lambda now: cmds.EndContact(now, agent_id, cid))
+        if self.state() == (CONNECTED, agent_id):  # else the desktop ended it already
+            if self.gone:
+                await self._submit(lambda now: cmds.Abandon(now, cid))
+            else:
+                await self._submit(lambda now: cmds.EndContact(now, agent_id, cid))
+        if not self.gone:
             await self.set_variable("ACD_AGENT", agent_id)
             await self.set_variable("ACD_RESULT", "answered")
         return True
@@ -331,6 +382,13 @@ class CallSession:
             await self.command(f'STREAM FILE {s.sound_there_are} ""')
             await self.command(f'SAY NUMBER {pos - 1} ""')
             await self.command(f'STREAM FILE {s.sound_calls_waiting} ""')
+        if self.calls.callback_offer(self.queue):
+            await self.command(f'STREAM FILE {s.sound_callback_offer} ""')
+        await self._music()
+
+    async def _offer_callback(self) -> None:
+        """Tell a new caller about the callback key, then music again."""
+        await self.command(f'STREAM FILE {self.calls.settings.sound_callback_offer} ""')
         await self._music()
 
     async def _forget(self) -> None:
@@ -353,7 +411,9 @@ class VoiceCalls:
         self.by_uniqueid: dict[str, CallSession] = {}
         self._server: asyncio.Server | None = None
         self._running: set[asyncio.Task[Any]] = set()
+        self.pbx: PbxActions | None = None  # the AMI link sets itself here
         hub.runner.listen(self.on_events)
+        self.callbacks = Callbacks(self)
 
     # -------------------------------------------------------------- config
 
@@ -367,6 +427,10 @@ class VoiceCalls:
     def endpoint(self, agent_id: str) -> str | None:
         a = self.hub.runner.engine.agents.get(agent_id)
         return a.spec.endpoint if a is not None else None
+
+    def callback_offer(self, queue: str) -> bool:
+        """Callers of this queue are told about the callback key."""
+        return self.settings.for_queue(queue).callback and bool(self.settings.sound_callback_offer)
 
     def offer_timeout(self, queue: str) -> float:
         spec = self.hub.runner.engine.queues.get(queue)
@@ -401,6 +465,7 @@ class VoiceCalls:
             for t in late:
                 t.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        await self.callbacks.stop()
 
     def register(self, s: CallSession) -> None:
         if s.contact_id is not None:
@@ -417,7 +482,8 @@ class VoiceCalls:
     # -------------------------------------------------------------- engine
 
     def on_events(self, events: list[ev.Event], seconds: float) -> None:
-        """In the writer: hand each call's offers and overflows to its session. O(events)."""
+        """In the writer: hand each call's offers and overflows to its
+        session; stop an agent's phone when the call is taken from it. O(events)."""
         if not self.sessions:
             return
         for e in events:
@@ -429,8 +495,42 @@ class VoiceCalls:
                 s = self.sessions.get(e.contact_id)
                 if s is not None:
                     s.intents.put_nowait(_Finish("overflow"))
+            elif (isinstance(e, ev.OfferEnded) and e.reason != "abandoned") or (
+                isinstance(e, ev.ContactEnded) and e.by == "agent"
+            ):
+                self._stop_phone(e.contact_id, e.agent_id)
+            elif isinstance(e, ev.ContactTransferred) and e.by_agent is not None:
+                self._stop_phone(e.contact_id, e.by_agent)
+
+    def _stop_phone(self, contact_id: str, agent_id: str) -> None:
+        """Hang up the agent's leg if the Dial that rings or connects it still
+        runs (the session's own NoAnswer and EndContact come after the Dial
+        returned, when ``dialing`` is None)."""
+        s = self.sessions.get(contact_id)
+        if s is not None and s.dialing == agent_id and s.dest_channel and self.pbx is not None:
+            self.pbx.hang_up(s.dest_channel)
 
     # ----------------------------------------------------------------- AMI
+
+    def key_pressed(self, uniqueid: str, digit: str) -> None:
+        """AMI saw the caller on this channel press ``digit``: the callback
+        key of its queue, while it waits, hands the call to the callbacks."""
+        s = self.by_uniqueid.get(uniqueid)
+        if s is None or s.contact_id is None or s.dialing is not None:
+            return
+        q = self.settings.for_queue(s.queue)
+        if not q.callback or digit != q.callback_key or s.state()[0] != QUEUED:
+            return
+        if not self.callbacks.can_call(s.callerid) or not s.agi_base:
+            log.info(
+                "call %s: callback key pressed, but caller id %r cannot be called", s.contact_id, s.callerid
+            )
+            return
+        cid = s.contact_id
+        del self.sessions[cid]
+        s.contact_id = None  # its session ends without abandoning it
+        self.callbacks.keep(cid, s.callerid or "", s.queue, s.agi_base)
+        s.intents.put_nowait(_CalledBack())
 
     def answered(self, uniqueid: str, dest_channel: str | None) -> Callable[[float], cmds.Command] | None:
         """AMI says the Dial of this AGI channel was answered: the Accept to

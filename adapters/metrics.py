@@ -9,6 +9,7 @@ offer.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -30,6 +31,9 @@ OVERFLOWED = f"{PREFIX}_contacts_overflowed"
 AGENTS = f"{PREFIX}_agents"
 DECISION_SECONDS = f"{PREFIX}_decision_seconds"
 CONNECTIONS = f"{PREFIX}_websocket_connections"
+AMI_CONNECTED = f"{PREFIX}_ami_connected"
+AMI_LOGINS = f"{PREFIX}_ami_logins"
+CALLBACKS_WAITING = f"{PREFIX}_callbacks_waiting"
 
 
 class EngineCollector(Collector):
@@ -92,6 +96,33 @@ class ConnectionCollector(Collector):
         yield g
 
 
+class AmiState(Protocol):
+    connected: bool
+    logins: int
+
+    def callbacks(self) -> int: ...
+
+
+class AmiCollector(Collector):
+    """The AMI link, read on scrape: whether it is logged in now, how many
+    logins it took (more than one: Asterisk was lost and found again), and
+    the callbacks it holds."""
+
+    def __init__(self, link: AmiState) -> None:
+        self.link = link
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            AMI_CONNECTED, "1 while the AMI link is logged in", value=int(self.link.connected)
+        )
+        yield CounterMetricFamily(AMI_LOGINS, "Successful AMI logins", value=self.link.logins)
+        yield GaugeMetricFamily(
+            CALLBACKS_WAITING,
+            "Callbacks held: waiting, or being made",
+            value=self.link.callbacks(),
+        )
+
+
 class Metrics:
     """A registry per server (tests run several servers in one process)."""
 
@@ -106,6 +137,9 @@ class Metrics:
             registry=self.registry,
             buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 1e-2),
         )
+
+    def watch_ami(self, link: AmiState) -> None:
+        self.registry.register(AmiCollector(link))
 
     def on_handled(self, events: list[Event], seconds: float) -> None:
         offers = sum(1 for e in events if isinstance(e, ContactOffered))

@@ -60,6 +60,8 @@ class Server:
         self.voice = VoiceCalls(self.hub, self.settings.asterisk)
         ami = self.settings.asterisk.ami
         self.ami = AmiLink(ami, self.runner, self.voice) if ami is not None else None
+        if self.ami is not None:
+            metrics.watch_ami(self.ami)
         self.app = build_app(self.settings, self.runner, metrics, self.reload)
         add_supervisor_routes(self.app, self.hub)
         self.app.router.add_get("/v1/agent/ws", self.desks.handle)

@@ -33,15 +33,21 @@ class AmiCentre(Centre):
 
 
 @asynccontextmanager
-async def ami_centre(secret: str = SECRET, **ami: Any) -> AsyncIterator[AmiCentre]:
+async def ami_centre(
+    secret: str = SECRET,
+    asterisk: dict[str, Any] | None = None,
+    queue: dict[str, Any] | None = None,
+    **ami: Any,
+) -> AsyncIterator[AmiCentre]:
     """The daemon (blended agents, sales takes voice and chat) with its AMI
-    link pointed at an AMI peer sharing the callers' PBX."""
+    link pointed at an AMI peer sharing the callers' PBX; ``asterisk`` and
+    ``queue`` add to the ``[asterisk]`` table and to queue sales."""
     pbx = Pbx()
     peer = AmiServer(pbx, secret=SECRET, auth_delay=ami.pop("auth_delay", 0.02))
     port = await peer.start()
     link = {"port": port, "username": "acd", "secret": secret, "reconnect_min_s": 0.05, **ami}
     try:
-        s = voice_settings("blended", ("voice", "chat"), link)
+        s = voice_settings("blended", ("voice", "chat"), link, asterisk, **(queue or {}))
         async with centre(s, partial(AmiCentre, pbx=pbx, ami=peer)) as ctr:
             assert isinstance(ctr, AmiCentre)
             yield ctr

@@ -159,6 +159,8 @@ def test_asterisk_example_and_its_problems(tmp_path: Path) -> None:
     assert s.asterisk.for_queue("sales").announce_every_s == 30
     assert s.asterisk.for_queue("other").announce_every_s == 45
     assert s.asterisk.ami is not None and s.asterisk.ami.secret == "s3cret-from-env"
+    assert s.asterisk.for_queue("sales").callback and not s.asterisk.for_queue("other").callback
+    assert s.asterisk.callback_dial == "Local/{number}@acd-callback"
     assert "s3cret" not in repr(s)
     with pytest.raises(ConfigError) as e:
         load(cfg, env={})
@@ -185,4 +187,25 @@ def test_asterisk_example_and_its_problems(tmp_path: Path) -> None:
         "bad.toml: asterisk.announce_every_s: must be >= 0 (0: no announcements), got -1",
         "bad.toml: asterisk.queues.ghost: unknown queue 'ghost' (queues: none)",
         "bad.toml: asterisk.ami.username: required to use AMI (leave [asterisk.ami] out to run without it)",
+    ]
+    with pytest.raises(ConfigError) as e:
+        parse(
+            {
+                "queues": {"sales": {"channels": ["voice"]}},
+                "asterisk": {
+                    "callback_dial": "PJSIP/trunk",
+                    "callback_ring_s": 0,
+                    "queues": {"sales": {"callback": True, "callback_key": "12"}},
+                },
+            },
+            "cb.toml",
+            env={},
+        )
+    assert e.value.problems == [
+        "cb.toml: asterisk.queues.sales.callback_key: expected one of 0 1 2 3 4 5 6 7 8 9 * #, got '12'",
+        "cb.toml: asterisk.callback_dial: a dial string with {number} where the caller id goes,"
+        " got 'PJSIP/trunk'",
+        "cb.toml: asterisk.callback_ring_s: must be > 0, got 0",
+        "cb.toml: asterisk.queues.sales.callback: needs [asterisk.ami]:"
+        " the key press and the call back go through AMI",
     ]

@@ -23,10 +23,12 @@ def voice_settings(
     profile: str = "voice",
     channels: tuple[str, ...] = ("voice",),
     ami: dict[str, Any] | None = None,
+    asterisk_extra: dict[str, Any] | None = None,
     **queue: Any,
 ) -> AcdSettings:
-    """Queue sales; agents v1..v3 with phones PJSIP/6001..6003; FastAGI on any free port."""
-    asterisk: dict[str, Any] = {"fastagi_listen": "127.0.0.1:0"}
+    """Queue sales; agents v1..v3 with phones PJSIP/6001..6003; FastAGI on any
+    free port; ``asterisk_extra`` joins the ``[asterisk]`` table."""
+    asterisk: dict[str, Any] = {"fastagi_listen": "127.0.0.1:0", **(asterisk_extra or {})}
     if ami is not None:
         asterisk["ami"] = ami
     data = {

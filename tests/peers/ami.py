@@ -14,6 +14,17 @@ manager as captured in ``tests/fixtures/ami/*.ami.raw``.
   DialBegin/DialEnd for dials the FastAGI peer makes, DeviceStateChange,
   PJSIP ContactStatus, and dialplan UserEvents (whose own fields may
   repeat the channel's field names, as in transcript 42).
+* ``Originate`` with ``Async: true`` (41): ``Originate successfully
+  queued`` at once, then ``OriginateResponse``: Success Reason 4 when the
+  phone answers (Uniqueid = ChannelId), Failure Reason 5 busy, 8
+  congestion, 3 no answer after ``Timeout`` ms, 0 no such endpoint (Channel
+  the dial string, Uniqueid ``<unknown>``). An answered ``Application: AGI``
+  leg opens a FastAGI session to ``Data`` like any Asterisk channel would.
+* ``Hangup`` (43, 44): ``Channel Hungup`` or ``No such channel``.
+* ``DTMFBegin``/``DTMFEnd`` of a caller's key press. These were not captured:
+  their fields are the channel snapshot every call event carries (taken
+  from a captured ``Newchannel``) followed by Asterisk's documented
+  ``Digit``, ``DurationMs``, ``Direction``, class ``dtmf``.
 * :meth:`AmiServer.drop` aborts every session, like a network cut (48a).
 """
 
@@ -23,8 +34,10 @@ import asyncio
 import itertools
 import time
 from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
 
-from tests.peers.asterisk import FIXTURES, Pbx
+from tests.peers.asterisk import FIXTURES, Caller, Pbx, first_set
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 Fields = list[tuple[str, str]]
@@ -50,7 +63,8 @@ def _templates() -> dict[str, Fields]:
         keys = {k for k, _ in msg}
         if name.startswith("Dial") and "Channel" not in keys:
             continue
-        kind = f"{name}/list" if "ActionID" in keys else name
+        listed = "ActionID" in keys and name != "OriginateResponse"  # that one answers an action, alone
+        kind = f"{name}/list" if listed else name
         out.setdefault(kind, msg)
     return out
 
@@ -66,6 +80,16 @@ def render(kind: str, **values: str) -> bytes:
     unknown = set(values) - names
     assert not unknown, f"{kind} has no field {unknown}"
     lines = [f"{k}: {values.get(k, v)}" for k, v in template]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def snapshot_event(name: str, privilege: str, channel: str, uniqueid: str, *extra: tuple[str, str]) -> bytes:
+    """An event made of a channel snapshot (Newchannel's fields) and ``extra``."""
+    fields = [(k, v) for k, v in TEMPLATES["Newchannel"] if k not in ("Event", "Privilege")]
+    values = {"Channel": channel, "Uniqueid": uniqueid, "Linkedid": uniqueid, "ChannelState": "6"}
+    values["ChannelStateDesc"] = "Up"
+    lines = [f"Event: {name}", f"Privilege: {privilege}"]
+    lines += [f"{k}: {values.get(k, v)}" for k, v in fields] + [f"{k}: {v}" for k, v in extra]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -104,6 +128,7 @@ class _Session:
             pass
         finally:
             self.writer.close()
+            self.server.session_closed.set()
 
     async def act(self, f: dict[str, str]) -> bool:
         """Answer one action; False to close the session."""
@@ -111,6 +136,11 @@ class _Session:
         aid = f.get("ActionID", "")
         action = f.get("Action", "")
         srv.actions.append(action)
+        srv.requests.append(f)
+        if srv.silent:
+            return True
+        if action == "Ping":
+            srv.pinged.set()
         if not action:
             self.send(response(aid, "Error", "Missing action in request"))
             return True
@@ -159,6 +189,16 @@ class _Session:
             n = str(len(srv.pbx_channels))
             self.send(render("CoreShowChannelsComplete/list", ActionID=aid, ListItems=n))
             srv.resynced.set()
+        elif action == "Originate" and f.get("Async", "").lower() == "true":
+            self.send(response(aid, "Success", "Originate successfully queued"))
+            srv.spawn(srv.originate(aid, f))
+        elif action == "Hangup":
+            hang_up = srv.pbx.channels.get(f.get("Channel", ""))
+            if hang_up is None:
+                self.send(response(aid, "Error", "No such channel"))
+            else:
+                hang_up()
+                self.send(response(aid, "Success", "Channel Hungup"))
         else:
             text = f"Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
             self.send(response(aid, "Error", text))
@@ -177,8 +217,13 @@ class AmiServer:
         self.sessions_ready = asyncio.Event()  # a session logged in
         self.resynced = asyncio.Event()  # a session asked for CoreShowChannels (the link's last resync step)
         self.login_attempted = asyncio.Event()
+        self.pinged = asyncio.Event()
+        self.session_closed = asyncio.Event()
+        self.silent = False  # True: read actions, answer none (a hung Asterisk)
         self.logins: list[tuple[str, bool]] = []
         self.actions: list[str] = []
+        self.requests: list[dict[str, str]] = []  # every action's fields (the last of a repeated key)
+        self.legs: list[Caller] = []  # answered Originates running an AGI
         self.device_states: dict[str, str] = {}
         # AGI channels bridged inside a Dial: uniqueid -> (channel, bridge id)
         self.pbx_channels: dict[str, tuple[str, str]] = {}
@@ -207,6 +252,87 @@ class AmiServer:
         if self._server is not None:
             self._server.close()
         self.drop()
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for leg in self.legs:
+            await leg.close()
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -------------------------------------------------------------- originate
+
+    async def originate(self, aid: str, f: dict[str, str]) -> None:
+        """Ring ``Channel``; answer with OriginateResponse; an answered AGI
+        leg connects to the FastAGI server named in ``Data``."""
+        endpoint = f.get("Channel", "")
+        phone = self.pbx.phones.get(endpoint)
+        name, _, num = f.get("CallerID", "").partition(" <")
+        num, name = num.rstrip(">"), name.strip('"')
+
+        def reply(ok: bool, reason: str, channel: str = endpoint, uniqueid: str = "<unknown>") -> None:
+            self.emit(
+                render(
+                    "OriginateResponse",
+                    ActionID=aid,
+                    Response="Success" if ok else "Failure",
+                    Channel=channel,
+                    Application=f.get("Application", ""),
+                    Data=f.get("Data", ""),
+                    Reason=reason,
+                    Uniqueid=uniqueid,
+                    CallerIDNum=num if ok else "<unknown>",
+                    CallerIDName=name if ok else "<unknown>",
+                )
+            )
+
+        if phone is None or phone.mode in ("busy", "congestion"):
+            reply(False, {"busy": "5", "congestion": "8"}.get(phone.mode, "0") if phone else "0")
+            return
+        phone.rings.append(time.perf_counter())
+        uniqueid = f.get("ChannelId") or self.pbx.uniqueid()
+        channel = f"{endpoint}-{self.pbx.seq():08x}"
+        stop_ringing = asyncio.Event()
+        self.pbx.channels[uniqueid] = self.pbx.channels[channel] = stop_ringing.set
+        timeout = int(f.get("Timeout", "30000")) / 1000
+        ring_for = timeout if phone.mode == "noanswer" else min(phone.ring_s, timeout)
+        try:
+            await asyncio.wait_for(stop_ringing.wait(), ring_for)
+            reply(False, "1")  # hung up while ringing: the last control frame was HANGUP
+            return
+        except TimeoutError:
+            if phone.mode == "noanswer" or phone.ring_s > timeout:
+                reply(False, "3")
+                return
+        finally:
+            del self.pbx.channels[uniqueid], self.pbx.channels[channel]
+        reply(True, "4", channel, uniqueid)
+        url = urlsplit(f.get("Data", ""))
+        leg = Caller(
+            self.pbx, url.port or 4573, url.path.lstrip("/"), callerid=num, channel=channel, uniqueid=uniqueid
+        )
+        self.legs.append(leg)
+        self.pbx.channels[uniqueid] = self.pbx.channels[channel] = leg.hang_up
+        phone._hangup.clear()
+        await leg.start()
+        try:
+            # The agent puts the phone down, or the leg's AGI ends (and the channel with it).
+            await first_set((phone._hangup, leg.closed), phone.talk_s)
+            leg.hang_up()
+        finally:
+            del self.pbx.channels[uniqueid], self.pbx.channels[channel]
+
+    def dtmf(self, caller: Caller, digit: str) -> None:
+        """The caller presses ``digit``: DTMFBegin, then DTMFEnd, on its channel."""
+        who = (caller.channel, caller.agi_uniqueid)
+        direction = ("Direction", "Received")
+        self.emit(snapshot_event("DTMFBegin", "dtmf,all", *who, ("Digit", digit), direction))
+        self.emit(
+            snapshot_event("DTMFEnd", "dtmf,all", *who, ("Digit", digit), ("DurationMs", "120"), direction)
+        )
 
     def drop(self, refuse: bool = False) -> None:
         """Cut every session (the client sees a reset, as in transcript 48a);

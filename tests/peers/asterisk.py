@@ -20,7 +20,14 @@ What it reproduces, line for line:
   the caller: ``result=-1`` then ``HANGUP`` 40 ms later (10);
   caller gone while ringing: ``result=-1``, ``HANGUP``, DIALSTATUS CANCEL;
 * a caller who hangs up while the socket is idle: an unsolicited
-  ``HANGUP`` line, the socket stays open and commands still answer.
+  ``HANGUP`` line, the socket stays open and commands still answer;
+* the agent's leg of a Dial hung up by AMI ``Hangup``: while ringing the
+  Dial returns ``result=0`` (the ACD reads the engine, not DIALSTATUS, then:
+  ``CHANUNAVAIL`` here, not captured), while talking as if the agent hung up.
+
+The same class plays an originated agent leg running
+``AGI(agi://.../callback/<contact>)`` (:mod:`tests.peers.ami`'s Originate):
+then ``hang_up`` is the agent putting the phone down.
 
 The AMI peer (:mod:`tests.peers.ami`) is told about dials and answers so it
 can emit DialBegin/DialEnd as Asterisk would.
@@ -57,6 +64,16 @@ def transcript_env() -> list[tuple[str, str]]:
     return out
 
 
+async def first_set(events: tuple[asyncio.Event, ...], timeout: float | None) -> asyncio.Event | None:
+    """The first of ``events`` to be set within ``timeout`` (None: forever)."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    _, pending = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    for t in pending:
+        t.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return next((e for e in events if e.is_set()), None)
+
+
 @dataclass
 class Phone:
     """An agent's phone. ``mode``: answer, noanswer, busy, congestion.
@@ -84,6 +101,11 @@ class Pbx:
         self.epoch = int(time.time())
         # called with (event name, fields) for each dial step, by the AMI peer
         self.listeners: list[Callable[[str, dict[str, str]], None]] = []
+        # live channels AMI Hangup can end: name or uniqueid -> how to hang it up
+        self.channels: dict[str, Callable[[], None]] = {}
+
+    def seq(self) -> int:
+        return next(self._seq)
 
     def phone(self, endpoint: str, **kw: Any) -> Phone:
         p = Phone(endpoint, **kw)
@@ -109,6 +131,8 @@ class Caller:
         args: tuple[str, ...] = (),
         callerid: str = "15551230001",
         answer_delay: float = 0.0,
+        channel: str | None = None,
+        uniqueid: str | None = None,
     ) -> None:
         self.pbx = pbx
         self.port = port
@@ -117,8 +141,8 @@ class Caller:
         self.callerid = callerid
         self.answer_delay = answer_delay
         self.uniqueid = pbx.uniqueid()  # the ;1 half (the caller's phone)
-        self.agi_uniqueid = pbx.uniqueid()  # the ;2 half running the AGI
-        self.channel = f"Local/5000@from-pstn-{int(self.agi_uniqueid.split('.')[1]):08x};2"
+        self.agi_uniqueid = uniqueid or pbx.uniqueid()  # the ;2 half running the AGI
+        self.channel = channel or f"Local/5000@from-pstn-{int(self.agi_uniqueid.split('.')[1]):08x};2"
         self.commands: list[str] = []
         self.variables: dict[str, str] = {}
         self.dials: list[tuple[str, str]] = []  # (endpoint, DIALSTATUS)
@@ -128,16 +152,16 @@ class Caller:
         self._writer: asyncio.StreamWriter | None = None
         self._task: asyncio.Task[None] | None = None
         self.dialing = False
-        self._waiters: list[tuple[str, asyncio.Future[None]]] = []
+        self._waiters: list[tuple[str, int, asyncio.Future[None]]] = []
 
     # ------------------------------------------------------------------ API
 
-    async def received(self, command: str, timeout: float = 5.0) -> None:
-        """Wait until the ACD has sent ``command`` (at any time so far)."""
-        if command in self.commands:
+    async def received(self, command: str, times: int = 1, timeout: float = 5.0) -> None:
+        """Wait until the ACD has sent ``command`` ``times`` times so far."""
+        if self.commands.count(command) >= times:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((command, fut))
+        self._waiters.append((command, times, fut))
         await asyncio.wait_for(fut, timeout)
 
     async def start(self) -> None:
@@ -187,8 +211,8 @@ class Caller:
             while line := await reader.readline():
                 cmd = line.decode().rstrip("\n")
                 self.commands.append(cmd)
-                for text, fut in self._waiters:
-                    if text == cmd and not fut.done():
+                for text, times, fut in self._waiters:
+                    if text == cmd and not fut.done() and self.commands.count(cmd) >= times:
                         fut.set_result(None)
                 for out in await self._answer(cmd):
                     writer.write(out.encode() + b"\n")
@@ -246,38 +270,37 @@ class Caller:
         if phone.mode == "congestion":
             return "CONGESTION", 0
         phone.rings.append(time.perf_counter())
-        dest = f"{phone.endpoint}-{next(self.pbx._seq):08x}"
-        self.pbx.tell("DialBegin", uniqueid=self.agi_uniqueid, channel=self.channel, dest=dest)
+        dest = f"{phone.endpoint}-{self.pbx.seq():08x}"
+        leg_gone = asyncio.Event()  # AMI Hangup of the agent's leg
+        self.pbx.channels[dest] = leg_gone.set
+        try:
+            return await self._ring_leg(phone, dest, leg_gone, timeout, go_on)
+        finally:
+            del self.pbx.channels[dest]
+
+    async def _ring_leg(
+        self, phone: Phone, dest: str, leg_gone: asyncio.Event, timeout: float, go_on: bool
+    ) -> tuple[str, int]:
+        def tell(name: str, **status: str) -> None:
+            self.pbx.tell(name, uniqueid=self.agi_uniqueid, channel=self.channel, dest=dest, **status)
+
+        tell("DialBegin")
         ring_for = timeout if phone.mode == "noanswer" else min(phone.ring_s, timeout)
-        if await self._wait(self._gone, ring_for):
-            self.pbx.tell(
-                "DialEnd", uniqueid=self.agi_uniqueid, channel=self.channel, dest=dest, status="CANCEL"
-            )
+        first = await first_set((self._gone, leg_gone), ring_for)
+        if first is self._gone:
+            tell("DialEnd", status="CANCEL")
             return "CANCEL", -1
+        if first is leg_gone:
+            tell("DialEnd", status="CHANUNAVAIL")
+            return "CHANUNAVAIL", 0
         if phone.mode == "noanswer" or phone.ring_s > timeout:
-            self.pbx.tell(
-                "DialEnd", uniqueid=self.agi_uniqueid, channel=self.channel, dest=dest, status="NOANSWER"
-            )
+            tell("DialEnd", status="NOANSWER")
             return "NOANSWER", 0
-        self.pbx.tell("DialEnd", uniqueid=self.agi_uniqueid, channel=self.channel, dest=dest, status="ANSWER")
+        tell("DialEnd", status="ANSWER")
         phone._hangup.clear()
-        agent_ends = asyncio.ensure_future(self._wait(phone._hangup, phone.talk_s))
-        caller_ends = asyncio.ensure_future(self._gone.wait())
-        await asyncio.wait({agent_ends, caller_ends}, return_when=asyncio.FIRST_COMPLETED)
-        for t in (agent_ends, caller_ends):
-            t.cancel()
-        await asyncio.gather(agent_ends, caller_ends, return_exceptions=True)
+        await first_set((phone._hangup, leg_gone, self._gone), phone.talk_s)
         phone.ended.append(time.perf_counter())
-        self.pbx.tell("Hangup", uniqueid=self.agi_uniqueid, channel=self.channel, dest=dest)
+        tell("Hangup")
         # The agent hung up: with Dial's g option the caller goes on (result=0,
         # transcript 11b), without it the Dial returns -1 anyway (11).
         return "ANSWER", 0 if go_on and not self._gone.is_set() else -1
-
-    @staticmethod
-    async def _wait(event: asyncio.Event, timeout: float | None) -> bool:
-        """True if ``event`` is set within ``timeout`` (None: forever)."""
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
