@@ -163,6 +163,10 @@ def unmerge(merge: Merge, survivor: Profile, absorbed: Profile) -> tuple[Profile
     after the merge stay with the survivor."""
     if absorbed.merged_into != survivor.id or absorbed.id not in survivor.absorbed:
         raise UnknownMerge(f"merge {merge.id} is not in effect (already reversed?)")
+    if survivor.merged_into is not None:
+        raise UnknownMerge(
+            f"merge {merge.id}: {survivor.id} was merged into {survivor.merged_into} since; undo that first"
+        )
     back = tuple(k for k in merge.moved if k in survivor.identifiers)
     gone = set(back)
     s = replace(

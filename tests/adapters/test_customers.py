@@ -1,0 +1,103 @@
+"""Customers and their history against both stores: SQLite in a temporary
+directory and a real redis-server (``redis_url``). The same tests run on
+each."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from acd.adapters.customer_store import CustomerStore, RedisStore, SqliteStore
+from acd.adapters.customers import Customers, UnknownCustomer
+from acd.history import ContactRecord
+from acd.identity import UnknownMerge
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def make_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[], CustomerStore]:
+    """A factory of stores that share one database (to test reopening)."""
+    if request.param == "sqlite":
+        path = str(tmp_path_factory.mktemp("store") / "customers.sqlite3")
+        return lambda: SqliteStore(path)
+    url = request.getfixturevalue("redis_url")
+    prefix = f"t{uuid.uuid4().hex[:8]}:"  # each test its own keys
+    return lambda: RedisStore(url, prefix)
+
+
+@pytest.fixture
+async def customers(make_store: Callable[[], CustomerStore]) -> AsyncIterator[Customers]:
+    store = make_store()
+    await store.open()
+    clock = itertools.count(1000)
+    try:
+        yield Customers(store, "1", lambda: float(next(clock)))
+    finally:
+        await store.close()
+
+
+def record(cid: str, profile: str, at: float, outcome: str = "answered") -> ContactRecord:
+    return ContactRecord(
+        cid, profile, "voice", "sales", "voice", "+15551230001", at, at + 60, outcome, agents=("v1",)
+    )
+
+
+async def test_one_customer_across_phone_chat_and_email(customers: Customers) -> None:
+    call = await customers.identify({"phone": "(555) 123-0001"})
+    assert call is not None and call.created
+    chat = await customers.identify({"webchat": "u-7", "email": "LI@X.CN"})
+    assert chat is not None and chat.profile.id != call.profile.id
+    again = await customers.identify({"phone": "+1 555 123 0001"})
+    assert again is not None and not again.created and again.profile.id == call.profile.id
+    linked = await customers.identify({"email": "li@x.cn", "phone": "5551230001"})
+    assert linked is not None and linked.profile.id == call.profile.id
+    (merge,) = linked.merges
+    assert merge.absorbed == chat.profile.id
+    assert (await customers.find("webchat", "u-7")).id == call.profile.id
+    assert (await customers.customer(chat.profile.id)).id == call.profile.id  # an old id still finds them
+    assert await customers.identify({"phone": "anonymous"}) is None
+
+
+async def test_history_reads_through_merges_and_unmerge_splits_it(customers: Customers) -> None:
+    a = await customers.identify({"phone": "+15551230001"})
+    b = await customers.identify({"email": "li@x.cn"})
+    assert a is not None and b is not None
+    await customers.record(record("c1", a.profile.id, 1.0))
+    await customers.record(record("c2", b.profile.id, 2.0, "abandoned"))
+    await customers.record(record("c3", a.profile.id, 3.0))
+    linked = await customers.identify({"phone": "+15551230001", "email": "li@x.cn"})
+    assert linked is not None
+    history = await customers.history(a.profile.id, 10)
+    assert [r.contact_id for r in history] == ["c3", "c2", "c1"]
+    assert history[1].outcome == "abandoned" and history[1].agents == ("v1",)
+    assert [r.contact_id for r in await customers.history(a.profile.id, 2)] == ["c3", "c2"]
+    s, back = await customers.unmerge(linked.merges[0].id)
+    assert back.identifiers == ("email:li@x.cn",) and s.identifiers == ("phone:+15551230001",)
+    assert (await customers.find("email", "li@x.cn")).id == b.profile.id
+    assert [r.contact_id for r in await customers.history(a.profile.id, 10)] == ["c3", "c1"]
+    with pytest.raises(UnknownMerge):
+        await customers.unmerge(linked.merges[0].id)
+    with pytest.raises(UnknownCustomer):
+        await customers.customer("c-nobody")
+
+
+async def test_what_is_written_survives_a_reopen(make_store: Callable[[], CustomerStore]) -> None:
+    first = make_store()
+    await first.open()
+    c = Customers(first, None, lambda: 1.0)
+    r = await c.identify({"wechat": "oAbC", "crm": "42"})
+    assert r is not None
+    await c.record(record("c1", r.profile.id, 5.0))
+    await first.close()
+    second = make_store()
+    await second.open()
+    try:
+        c2 = Customers(second, None, lambda: 2.0)
+        assert (await c2.find("crm", "42")).id == r.profile.id
+        assert [x.contact_id for x in await c2.history(r.profile.id, 5)] == ["c1"]
+    finally:
+        await second.close()
