@@ -9,9 +9,18 @@ wrap-up, survey, and for text channels the transcript. :func:`to_doc` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
+
+from acd.events import (
+    ContactAbandoned,
+    ContactCompleted,
+    ContactConnected,
+    ContactEnded,
+    ContactOverflowed,
+    ContactQueued,
+)
 
 OUTCOMES = ("answered", "abandoned", "overflowed")
 
@@ -59,3 +68,88 @@ def from_doc(cls: type[T], doc: Mapping[str, Any]) -> T:
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in doc.items() if k in names}
     return cls(**kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A contact the engine is done with, as the events told it (engine time)."""
+
+    contact_id: str
+    channel: str
+    queue: str
+    queued_at: float
+    ended_at: float
+    outcome: str
+    answered_at: float | None
+    agents: tuple[str, ...]
+    queues: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Open:
+    channel: str
+    queued_at: float
+    queues: list[str]
+    agents: list[str] = field(default_factory=list)
+    answered_at: float | None = None
+    ended_at: float | None = None  # the conversation's end (wrap-up follows)
+
+
+class HistoryBuilder:
+    """Follows the engine's events and says when each contact is finished:
+    completed after its conversation (and wrap-up), abandoned while waiting
+    or ringing, or overflowed out of the ACD. O(1) per event, one entry per
+    open contact."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, _Open] = {}
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def feed(self, events: Iterable[Any]) -> list[Finished]:
+        done: list[Finished] = []
+        for e in events:
+            if isinstance(e, ContactQueued):
+                o = self._open.get(e.contact_id)
+                if o is None:
+                    self._open[e.contact_id] = _Open(e.channel, e.at, [e.queue])
+                elif o.queues[-1] != e.queue:
+                    o.queues.append(e.queue)
+            elif isinstance(e, ContactConnected):
+                o = self._open.get(e.contact_id)
+                if o is not None:
+                    o.agents.append(e.agent_id)
+                    if o.answered_at is None:
+                        o.answered_at = e.at
+            elif isinstance(e, ContactEnded):
+                o = self._open.get(e.contact_id)
+                if o is not None:
+                    o.ended_at = e.at
+            elif isinstance(e, ContactCompleted):
+                done += self._finish(e.contact_id, e.at, e.queue, "answered")
+            elif isinstance(e, ContactAbandoned):
+                done += self._finish(e.contact_id, e.at, e.queue, "abandoned")
+            elif isinstance(e, ContactOverflowed) and e.to_queue is None:
+                done += self._finish(e.contact_id, e.at, e.queue, "overflowed")
+        return done
+
+    def _finish(self, contact_id: str, at: float, queue: str, outcome: str) -> list[Finished]:
+        o = self._open.pop(contact_id, None)
+        if o is None:
+            return []
+        if outcome == "answered" and o.answered_at is None:
+            outcome = "abandoned"  # completed without ever being connected
+        return [
+            Finished(
+                contact_id,
+                o.channel,
+                queue,
+                o.queued_at,
+                o.ended_at if o.ended_at is not None else at,
+                outcome,
+                o.answered_at,
+                tuple(o.agents),
+                tuple(o.queues),
+            )
+        ]

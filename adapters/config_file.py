@@ -103,6 +103,19 @@ class AsteriskSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomerSettings:
+    """Where customer profiles and contact history live, and how they are read."""
+
+    store: str = "sqlite"  # or "redis"
+    sqlite_path: str = "data/customers.sqlite3"  # relative to the working directory
+    redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)  # may hold a password
+    redis_prefix: str = "acd:"
+    country_code: str | None = None  # phones without +/00 get it (E.164); None: kept as dialled
+    history_limit: int = 5  # earlier contacts in an offer's screen pop
+    lookup_timeout_s: float = 0.5  # a slow store never holds a contact back longer
+
+
+@dataclass(frozen=True, slots=True)
 class GatewaySettings:
     name: str
     secret: str = field(repr=False)
@@ -120,6 +133,7 @@ class AcdSettings:
     credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
     gateways: Mapping[str, GatewaySettings] = field(default_factory=dict)
     asterisk: AsteriskSettings = AsteriskSettings()
+    customers: CustomerSettings = CustomerSettings()
     path: str | None = None  # the file it came from: what a reload reads again
 
 
@@ -538,6 +552,58 @@ def _asterisk(r: _Reader, data: Mapping[str, Any], queues: Mapping[str, QueueSpe
 
 
 _ASTERISK_DEFAULTS = AsteriskSettings()
+_CUSTOMER_DEFAULTS = CustomerSettings()
+_CUSTOMER_KEYS = (
+    "store",
+    "sqlite_path",
+    "redis_url",
+    "redis_url_env",
+    "redis_prefix",
+    "country_code",
+    "history_limit",
+    "lookup_timeout_s",
+)
+
+
+def _customers(r: _Reader, data: Mapping[str, Any]) -> CustomerSettings:
+    path = "customers"
+    tbl = r.table(data, "customers", path)
+    r.only(tbl, _CUSTOMER_KEYS, path)
+    d = _CUSTOMER_DEFAULTS
+    store = r.get(tbl, "store", path, str, d.store)
+    if store not in ("sqlite", "redis"):
+        r.error(f"{path}.store", f'expected "sqlite" or "redis", got {store!r}')
+    url = r.get(tbl, "redis_url", path, str, d.redis_url)
+    env_name = r.get(tbl, "redis_url_env", path, str, None)
+    if env_name is not None:
+        url = r.env.get(env_name, "")
+        if not url:
+            r.error(f"{path}.redis_url_env", f"environment variable {env_name} is not set")
+    if store == "redis" and not url.startswith(("redis://", "rediss://", "unix://")):
+        r.error(
+            f"{path}.redis_url",
+            "expected redis://, rediss:// or unix:// (the value is not shown: it may hold a password)",
+        )
+    cc = r.get(tbl, "country_code", path, str, None)
+    if cc is not None and not (cc.isdigit() and 1 <= len(cc) <= 3):
+        r.error(f"{path}.country_code", f"expected 1-3 digits without + (86, 1, 49), got {cc!r}")
+    limit = r.get(tbl, "history_limit", path, int, d.history_limit)
+    if not 0 <= limit <= 100:
+        r.error(f"{path}.history_limit", f"must be 0..100, got {limit!r}")
+    timeout = r.get(tbl, "lookup_timeout_s", path, (int, float), d.lookup_timeout_s)
+    if timeout <= 0:
+        r.error(f"{path}.lookup_timeout_s", f"must be > 0, got {timeout!r}")
+    return CustomerSettings(
+        store,
+        r.get(tbl, "sqlite_path", path, str, d.sqlite_path),
+        url,
+        r.get(tbl, "redis_prefix", path, str, d.redis_prefix),
+        cc,
+        limit,
+        float(timeout),
+    )
+
+
 _TOP_KEYS = (
     "server",
     "channels",
@@ -548,6 +614,7 @@ _TOP_KEYS = (
     "gateways",
     "fallback_queue",
     "asterisk",
+    "customers",
 )
 
 
@@ -563,6 +630,7 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
     agents, creds = _agents(r, data)
     gateways = _gateways(r, data, {q.name: q for q in queues})
     asterisk = _asterisk(r, data, {q.name: q for q in queues})
+    customers = _customers(r, data)
     fallback = r.get(data, "fallback_queue", "", str, None)
     routing = RoutingConfig(channels, profiles, skills, queues, agents, fallback)
     try:
@@ -571,7 +639,7 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
         r.problems += [f"{source}: {p}" for p in e.problems]
     if r.problems:
         raise ConfigError(r.problems)
-    return AcdSettings(source, server, routing, creds, gateways, asterisk)
+    return AcdSettings(source, server, routing, creds, gateways, asterisk, customers)
 
 
 def load(path: str | Path, env: Mapping[str, str] | None = None) -> AcdSettings:
