@@ -4,7 +4,7 @@ sees finished (answered, transferred, abandoned, overflowed)."""
 from __future__ import annotations
 
 from acd import commands as c
-from acd.history import ContactRecord, HistoryBuilder, from_doc, to_doc
+from acd.history import ContactRecord, Finished, HistoryBuilder, from_doc, to_doc
 from acd.settings import AgentSpec, QueueSpec
 from tests.core.world import Run, config
 
@@ -18,7 +18,10 @@ def test_each_contact_is_reported_once_with_its_times_agents_and_queues() -> Non
         [AgentSpec("a1", queues={"sales": 1}), AgentSpec("a2", queues={"support": 1})],
     )
     run, hb = Run(cfg), HistoryBuilder()
-    feed = lambda cmd: hb.feed(run(cmd))  # noqa: E731
+
+    def feed(cmd: c.Command) -> list[Finished]:
+        return hb.feed(run(cmd))
+
     assert feed(c.Login(0.0, "a1")) == []
     feed(c.NewContact(1.0, "k1", "sales", "chat", "cust"))
     feed(c.Accept(2.0, "a1", "k1"))
