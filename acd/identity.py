@@ -28,7 +28,12 @@ from dataclasses import dataclass, field, replace
 from acd.errors import InvalidRequest
 
 MAX_VALUE = 200
-KINDS_CASE_FOLDED = ("email",)
+# Identity fields that name one person (the rest, such as a name, describe
+# them and become profile attributes). A messaging gateway's user id counts
+# as an identifier of the gateway's own kind.
+IDENTIFIER_KINDS = frozenset(
+    {"phone", "email", "wechat", "unionid", "crm", "user", "whatsapp", "line", "telegram", "messenger"}
+)
 
 
 class BadIdentifier(InvalidRequest):
@@ -121,17 +126,20 @@ def resolve(
     found: Mapping[str, Profile],
     now: float,
     new_id: Callable[[str], str],
+    described: Mapping[str, str] | None = None,
 ) -> Resolution:
     """What the store must write for a contact bringing ``contact_keys``.
 
     ``found``: for each key the store knows, the live profile holding it.
     ``new_id(prefix)`` names a new profile (``c``) or merge (``m``).
+    ``described``: attributes the contact gave (a name): they fill what the
+    profile lacks and never overwrite it.
     O(k + p·i) for k keys and p profiles of i identifiers each.
     """
     wanted = list(dict.fromkeys(contact_keys))
     profiles = {p.id: p for p in found.values()}
     if not profiles:
-        p = Profile(new_id("c"), now, tuple(wanted))
+        p = Profile(new_id("c"), now, tuple(wanted), dict(described or {}))
         return Resolution(p, (p,), (), True)
     ordered = sorted(profiles.values(), key=lambda p: (p.created_at, p.id))
     survivor, others = ordered[0], ordered[1:]
@@ -147,8 +155,9 @@ def resolve(
     have = set(idents)
     idents.extend(k for k in wanted if k not in have)
     attributes = dict(survivor.attributes)
-    for o in reversed(others):  # the survivor's own attributes win
+    for o in others:  # the survivor's own attributes win, then the older profiles'
         attributes = {**o.attributes, **attributes}
+    attributes = {**(described or {}), **attributes}
     changed = replace(survivor, identifiers=tuple(dict.fromkeys(idents)), absorbed=tuple(absorbed))
     if attributes != survivor.attributes:
         changed = replace(changed, attributes=attributes)

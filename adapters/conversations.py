@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from acd.errors import InvalidRequest
+from acd.identity import Profile
 
 MAX_MESSAGES = 2000  # per conversation; a runaway client cannot grow memory forever
 SCREEN_POP_MESSAGES = 50
@@ -60,6 +61,8 @@ class Conversation:
     agent_id: str | None = None  # the connected agent: the only one who may write
     ended: bool = False  # the conversation is over (wrap-up may still run)
     transcript: list[Message] = field(default_factory=list)
+    profile: Profile | None = None  # the customer, once identified
+    history: list[dict[str, Any]] = field(default_factory=list)  # their latest earlier contacts
 
     def add(self, sender: str, text: str, at: float, agent_id: str | None = None) -> Message:
         if len(self.transcript) >= MAX_MESSAGES:
@@ -74,12 +77,19 @@ class Conversation:
 
     def screen_pop(self) -> dict[str, Any]:
         """What an agent's desktop shows with an offer."""
+        customer: dict[str, Any] = {"key": self.customer, "identity": self.identity}
+        if self.profile is not None:
+            customer.update(
+                id=self.profile.id,
+                identifiers=list(self.profile.identifiers),
+                profile=dict(self.profile.attributes),
+            )
         return {
-            "customer": {"key": self.customer, "identity": self.identity},
+            "customer": customer,
             "attributes": self.attributes,
             "origin": self.origin,
             "transcript": [m.to_dict() for m in self.transcript[-SCREEN_POP_MESSAGES:]],
-            "history": [],  # earlier contacts of this customer: the identity store (issue 5)
+            "history": self.history,
         }
 
 

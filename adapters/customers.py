@@ -1,4 +1,6 @@
-"""Customers: identity resolution and history on top of a store.
+"""Customers: identity resolution and history on top of a store, and the
+desk that identifies each new contact's customer and records each finished
+contact.
 
 The single place that turns a contact's identifiers into a customer
 profile: it normalises them (:func:`acd.identity.keys`), asks the store who
@@ -13,17 +15,35 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
+from typing import Any
 
+from acd import events as ev
+from acd.adapters.config_file import CustomerSettings
+from acd.adapters.conversations import Conversation, Conversations
 from acd.adapters.customer_store import CustomerStore
+from acd.adapters.runner import EngineRunner
 from acd.errors import InvalidRequest
-from acd.history import ContactRecord
-from acd.identity import Merge, Profile, Resolution, UnknownMerge, key, keys, resolve, unmerge
+from acd.history import ContactRecord, Finished, HistoryBuilder
+from acd.identity import (
+    IDENTIFIER_KINDS,
+    Merge,
+    Profile,
+    Resolution,
+    UnknownMerge,
+    key,
+    keys,
+    resolve,
+    unmerge,
+)
 
 log = logging.getLogger("acd.customers")
 
 MAX_PROFILE_CHAIN = 64  # merges into merges: a loop would be a bug, not a customer
+SUMMARY_CHARS = 200
+WRITE_ATTEMPTS = 3
 
 
 class UnknownCustomer(InvalidRequest):
@@ -44,17 +64,23 @@ class Customers:
     def _new_id(self, kind: str) -> str:
         return f"{kind}-{self._prefix}-{next(self._ids)}"
 
-    async def identify(self, identity: Mapping[str, str]) -> Resolution | None:
+    async def identify(
+        self, identity: Mapping[str, str], extra_kinds: frozenset[str] = frozenset()
+    ) -> Resolution | None:
         """The customer behind these identifiers (created or linked as
-        needed); None when none of them is usable."""
-        ks, problems = keys(identity, self.country_code)
+        needed); None when none of them is usable. Fields that are not
+        identifiers (of ``IDENTIFIER_KINDS`` or ``extra_kinds``) describe
+        the customer: they fill the profile's attributes."""
+        kinds = IDENTIFIER_KINDS | extra_kinds
+        described = {k: v for k, v in identity.items() if k not in kinds}
+        ks, problems = keys({k: v for k, v in identity.items() if k in kinds}, self.country_code)
         for p in problems:
             log.info("identifier left out: %s", p)
         if not ks:
             return None
         async with self._lock:
             found = await self.store.owners(ks)
-            r = resolve(ks, found, self.wall_clock(), self._new_id)
+            r = resolve(ks, found, self.wall_clock(), self._new_id, described)
             if r.writes or r.merges:
                 await self.store.put(r.writes, r.merges)
         for m in r.merges:
@@ -112,3 +138,148 @@ class Customers:
             await self.store.put([s2, a2])
         log.info("merge %s reversed: %s and %s are two customers again", merge_id, s2.id, a2.id)
         return s2, a2
+
+
+def summary_of(rec: ContactRecord) -> dict[str, Any]:
+    """One earlier contact, as a screen pop lists it."""
+    return {
+        "contact": rec.contact_id,
+        "channel": rec.channel,
+        "queue": rec.queue,
+        "at": rec.queued_at,
+        "outcome": rec.outcome,
+        "agents": list(rec.agents),
+        "summary": rec.summary,
+        "disposition": rec.disposition,
+    }
+
+
+class CustomerDesk:
+    """The hub's view of customers: identify a new contact's customer within
+    ``lookup_timeout_s`` (a slow or broken store delays no contact longer,
+    and loses none: the contact goes on without history), and record every
+    finished contact through one writer task."""
+
+    def __init__(
+        self,
+        customers: Customers,
+        runner: EngineRunner,
+        conversations: Conversations,
+        settings: CustomerSettings,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.customers = customers
+        self.runner = runner
+        self.conversations = conversations
+        self.settings = settings
+        self.wall_clock = wall_clock
+        self.builder = HistoryBuilder()
+        self._convs: dict[
+            str, Conversation
+        ] = {}  # open contacts' conversations (the hub drops its own first)
+        self._pending: asyncio.Queue[ContactRecord | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self.written = 0
+        self.failed = 0
+
+    async def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_records(), name="acd-history-writer")
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop."""
+        if self._writer is not None:
+            self._pending.put_nowait(None)
+            await self._writer
+
+    async def identify(self, conv: Conversation) -> None:
+        identity = dict(conv.identity)
+        extra: frozenset[str] = frozenset()
+        if conv.external_user is not None:  # a gateway's user id is an identifier of its own kind
+            kind = conv.origin.replace("-", "_").lower()
+            identity.setdefault(kind, conv.external_user)
+            extra = frozenset({kind})
+        if not identity:
+            return
+        try:
+            async with asyncio.timeout(self.settings.lookup_timeout_s):
+                r = await self.customers.identify(identity, extra)
+                if r is None:
+                    return
+                conv.profile = r.profile
+                if self.settings.history_limit:
+                    past = await self.customers.history(r.profile.id, self.settings.history_limit)
+                    conv.history = [summary_of(x) for x in past]
+        except TimeoutError:
+            log.warning(
+                "contact %s: the customer store took over %.3g s; routed without history",
+                conv.contact_id,
+                self.settings.lookup_timeout_s,
+            )
+        except Exception:  # the store is down or broken: the contact must still be routed
+            log.exception("contact %s: customer lookup failed; routed without history", conv.contact_id)
+
+    def on_events(self, events: list[ev.Event], seconds: float) -> None:
+        """In the writer: remember conversations of new contacts, and queue a
+        record for each finished one. O(events)."""
+        for e in events:
+            if isinstance(e, ev.ContactQueued) and e.contact_id not in self._convs:
+                conv = self.conversations.get(e.contact_id)
+                if conv is not None:
+                    self._convs[e.contact_id] = conv
+        finished = self.builder.feed(events)
+        if not finished:
+            return
+        offset = self.wall_clock() - self.runner.now()
+        for f in finished:
+            conv = self._convs.pop(f.contact_id, None)
+            if conv is None or conv.profile is None:
+                continue  # a customer we could not identify has no history to keep
+            self._pending.put_nowait(self._record(f, conv, offset))
+
+    def _record(self, f: Finished, conv: Conversation, offset: float) -> ContactRecord:
+        first = next((m.text for m in conv.transcript if m.sender == "customer"), "")
+        text_channel = conv.origin != "voice"
+        return ContactRecord(
+            f.contact_id,
+            conv.profile.id if conv.profile is not None else "",
+            f.channel,
+            f.queue,
+            conv.origin,
+            conv.customer,
+            f.queued_at + offset,
+            f.ended_at + offset,
+            f.outcome,
+            f.answered_at + offset if f.answered_at is not None else None,
+            f.agents,
+            f.queues,
+            summary=first[:SUMMARY_CHARS],
+            context=dict(conv.attributes),
+            transcript=tuple(m.to_dict() for m in conv.transcript) if text_channel else (),
+        )
+
+    async def drained(self) -> None:
+        """Every record queued so far is stored (or given up on)."""
+        await self._pending.join()
+
+    async def _write_records(self) -> None:
+        while (rec := await self._pending.get()) is not None:
+            try:
+                await self._write(rec)
+            finally:
+                self._pending.task_done()
+        self._pending.task_done()
+
+    async def _write(self, rec: ContactRecord) -> None:
+        """Store one record; a failing store is retried with back-off, then
+        the record is logged whole so nothing is silently lost."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                await self.customers.record(rec)
+                self.written += 1
+                return
+            except Exception as e:  # keep serving whatever the store does
+                if attempt + 1 == WRITE_ATTEMPTS:
+                    self.failed += 1
+                    log.error("history of contact %s not stored (%s): %r", rec.contact_id, e, rec)
+                else:
+                    await asyncio.sleep(0.1 * 2**attempt)

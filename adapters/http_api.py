@@ -30,6 +30,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "unknown-agent": 404,
     "unknown-contact": 404,
     "unknown-queue": 404,
+    "unknown-customer": 404,
+    "unknown-merge": 404,
     "invalid-transition": 409,
     "queue-full": 409,
     "duplicate-contact": 409,

@@ -22,6 +22,7 @@ from typing import Any
 from acd import commands as cmds
 from acd import events as ev
 from acd.adapters.conversations import Conversation, Conversations
+from acd.adapters.customers import CustomerDesk
 from acd.adapters.outbox import Outbox
 from acd.adapters.runner import EngineRunner
 from acd.codec import to_wire
@@ -58,6 +59,7 @@ class Hub:
         self._ids = itertools.count(1)
         self._prefix = uuid.uuid4().hex[:8]
         self._task: asyncio.Task[None] | None = None
+        self.customer_desk: CustomerDesk | None = None  # identity and history, when configured
         self._routes: dict[type, Callable[[Any], None]] = {
             ev.AgentPresenceChanged: self._presence,
             ev.AgentPhoneChanged: self._phone,
@@ -109,6 +111,8 @@ class Hub:
         """Register the conversation, then queue the contact. The conversation
         exists before the engine can offer it, so the offer carries it; if the
         engine refuses, it is forgotten again and the error propagates."""
+        if self.customer_desk is not None:
+            await self.customer_desk.identify(conv)  # bounded: a slow store delays no one long
         self.conversations.add(conv)
         if first_text:
             conv.add("customer", first_text, self.wall_clock())

@@ -20,7 +20,10 @@ from aiohttp import web
 from acd.adapters.agent_ws import AgentDesks
 from acd.adapters.ami import AmiLink
 from acd.adapters.chat_ws import WebChat
-from acd.adapters.config_file import AcdSettings, load
+from acd.adapters.config_file import AcdSettings, CustomerSettings, load
+from acd.adapters.customer_api import add_routes as add_customer_routes
+from acd.adapters.customer_store import CustomerStore, RedisStore, SqliteStore
+from acd.adapters.customers import CustomerDesk, Customers
 from acd.adapters.fastagi import VoiceCalls
 from acd.adapters.gateways import Gateways
 from acd.adapters.http_api import READY, build_app
@@ -57,6 +60,18 @@ class Server:
         self.webchat = WebChat(self.hub, srv.customer_grace_s, srv.heartbeat_s)
         self.hub.conversations.on_remove.append(self.webchat.forget)
         self.gateways = Gateways(self.hub, dict(self.settings.gateways))
+        cs = self.settings.customers
+        self.store = make_store(cs)
+        try:
+            await self.store.open()
+        except Exception as e:
+            raise ConfigError([f"customers: cannot open the {cs.store} store: {e}"]) from e
+        self.customers = Customers(self.store, cs.country_code, self.hub.wall_clock)
+        self.customer_desk = CustomerDesk(
+            self.customers, self.runner, self.hub.conversations, cs, self.hub.wall_clock
+        )
+        self.hub.customer_desk = self.customer_desk
+        self.runner.listen(self.customer_desk.on_events)
         self.voice = VoiceCalls(self.hub, self.settings.asterisk)
         ami = self.settings.asterisk.ami
         self.ami = AmiLink(ami, self.runner, self.voice) if ami is not None else None
@@ -64,6 +79,7 @@ class Server:
             metrics.watch_ami(self.ami)
         self.app = build_app(self.settings, self.runner, metrics, self.reload)
         add_supervisor_routes(self.app, self.hub)
+        add_customer_routes(self.app, self.customers)
         self.app.router.add_get("/v1/agent/ws", self.desks.handle)
         self.app.router.add_get("/v1/chat/ws", self.webchat.handle)
         self.app.router.add_post("/v1/gateways/{name}/messages", self.gateways.inbound)
@@ -79,6 +95,7 @@ class Server:
         sockets = self._web.addresses
         self.bound_port = int(sockets[0][1]) if sockets else port
         await self.runner.start()
+        await self.customer_desk.start()
         await self.hub.start()
         await self.gateways.start()
         ast = self.settings.asterisk
@@ -117,9 +134,16 @@ class Server:
             notes.append("[server] changes (listen, TLS, admin token, timers) apply at the next restart")
         if new.asterisk != self.settings.asterisk:
             notes.append("[asterisk] changes (FastAGI, AMI, music, announcements) apply at the next restart")
+        if new.customers != self.settings.customers:
+            notes.append("[customers] changes (store, country code, history) apply at the next restart")
         self.desks.credentials = dict(new.credentials)
         await self.gateways.update(dict(new.gateways))
-        self.settings = replace(new, server=self.settings.server, asterisk=self.settings.asterisk)
+        self.settings = replace(
+            new,
+            server=self.settings.server,
+            asterisk=self.settings.asterisk,
+            customers=self.settings.customers,
+        )
         log.info(
             "reloaded %s: %d queues, %d agents, %d contacts kept",
             path,
@@ -161,6 +185,14 @@ class Server:
         await self.webchat.close()
         await self.gateways.stop()
         await self.runner.stop()
+        await self.customer_desk.stop()  # after the runner: every finished contact is queued
+        await self.store.close()
+
+
+def make_store(cs: CustomerSettings) -> CustomerStore:
+    if cs.store == "redis":
+        return RedisStore(cs.redis_url, cs.redis_prefix)
+    return SqliteStore(cs.sqlite_path)
 
 
 async def serve(settings: AcdSettings) -> int:

@@ -212,7 +212,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         cfg = Path(tmp) / "bench.toml"
         write_config(cfg, agents, http_port, agi_port)
         proc = await start_process(
-            sys.executable, "-m", "acd.adapters.cli", "run", "--config", str(cfg), ready=b"serving on"
+            sys.executable,
+            "-m",
+            "acd.adapters.cli",
+            "run",
+            "--config",
+            str(cfg),
+            ready=b"serving on",
+            cwd=Path(tempfile.mkdtemp(prefix="acd-bench-data-")),
         )
         try:
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:

@@ -142,7 +142,14 @@ async def bench_acd(agents: int, rate: float, seconds: float) -> dict[str, Any]:
         cfg = Path(tmp) / "bench.toml"
         write_config(cfg, agents, port)
         proc = await start_process(
-            sys.executable, "-m", "acd.adapters.cli", "run", "--config", str(cfg), ready=b"serving on"
+            sys.executable,
+            "-m",
+            "acd.adapters.cli",
+            "run",
+            "--config",
+            str(cfg),
+            ready=b"serving on",
+            cwd=Path(tempfile.mkdtemp(prefix="acd-bench-data-")),
         )
     load = Load(f"http://127.0.0.1:{port}")
     connector = aiohttp.TCPConnector(limit=0)

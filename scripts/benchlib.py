@@ -51,11 +51,12 @@ def proc_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def start_process(*args: str, ready: bytes) -> asyncio.subprocess.Process:
+async def start_process(*args: str, ready: bytes, cwd: Path = ROOT) -> asyncio.subprocess.Process:
     """Start a server process logging to a file (a pipe nobody reads would
-    block it); return once the file shows ``ready``."""
+    block it); return once the file shows ``ready``. A daemon gets its own
+    ``cwd``, so its customer store (``data/``) starts empty every run."""
     log = tempfile.NamedTemporaryFile(prefix="acd-bench-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = await asyncio.create_subprocess_exec(*args, stdout=log, stderr=asyncio.subprocess.STDOUT, cwd=ROOT)
+    proc = await asyncio.create_subprocess_exec(*args, stdout=log, stderr=asyncio.subprocess.STDOUT, cwd=cwd)
     log.close()
     async with asyncio.timeout(60):
         while ready not in Path(log.name).read_bytes():

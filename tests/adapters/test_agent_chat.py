@@ -50,7 +50,10 @@ async def test_a_chat_end_to_end() -> None:
         cust, cid = await s.customer("sales", "I want to buy", identity={"name": "Wang", "email": "w@x.cn"})
         offer = await alice.expect("offer", contact=cid)
         assert offer["channel"] == "chat" and offer["queue"] == "sales"
-        assert offer["customer"] == {"key": "w@x.cn", "identity": {"name": "Wang", "email": "w@x.cn"}}
+        customer = offer["customer"]
+        assert customer["key"] == "w@x.cn" and customer["identity"] == {"name": "Wang", "email": "w@x.cn"}
+        assert customer["identifiers"] == ["email:w@x.cn"] and customer["profile"] == {"name": "Wang"}
+        assert offer["history"] == []  # a first contact
         assert [m["text"] for m in offer["transcript"]] == ["I want to buy"]
         assert offer["decision"]["strategy"] == "longest-idle"
         await alice.call("accept", contact=cid)

@@ -1,6 +1,7 @@
-"""Customers and their history against both stores: SQLite in a temporary
-directory and a real redis-server (``redis_url``). The same tests run on
-each."""
+"""Customers and their history against both stores (SQLite in a temporary
+directory and a real redis-server, ``redis_url``: the same tests on each),
+then end to end through the daemon: a caller who later chats is one
+customer, and the chat's screen pop shows the call."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from acd.adapters.customer_store import CustomerStore, RedisStore, SqliteStore
 from acd.adapters.customers import Customers, UnknownCustomer
 from acd.history import ContactRecord
 from acd.identity import UnknownMerge
+from tests.adapters.wsclient import AUTH, session, settings
+from tests.peers.asterisk import Caller, Pbx
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -49,7 +52,7 @@ def record(cid: str, profile: str, at: float, outcome: str = "answered") -> Cont
 async def test_one_customer_across_phone_chat_and_email(customers: Customers) -> None:
     call = await customers.identify({"phone": "(555) 123-0001"})
     assert call is not None and call.created
-    chat = await customers.identify({"webchat": "u-7", "email": "LI@X.CN"})
+    chat = await customers.identify({"user": "u-7", "email": "LI@X.CN", "name": "Li"})
     assert chat is not None and chat.profile.id != call.profile.id
     again = await customers.identify({"phone": "+1 555 123 0001"})
     assert again is not None and not again.created and again.profile.id == call.profile.id
@@ -57,8 +60,9 @@ async def test_one_customer_across_phone_chat_and_email(customers: Customers) ->
     assert linked is not None and linked.profile.id == call.profile.id
     (merge,) = linked.merges
     assert merge.absorbed == chat.profile.id
-    assert (await customers.find("webchat", "u-7")).id == call.profile.id
+    assert (await customers.find("user", "u-7")).id == call.profile.id
     assert (await customers.customer(chat.profile.id)).id == call.profile.id  # an old id still finds them
+    assert linked.profile.attributes == {"name": "Li"}  # descriptions travel with the merge
     assert await customers.identify({"phone": "anonymous"}) is None
 
 
@@ -101,3 +105,46 @@ async def test_what_is_written_survives_a_reopen(make_store: Callable[[], Custom
         assert [x.contact_id for x in await c2.history(r.profile.id, 5)] == ["c1"]
     finally:
         await second.close()
+
+
+async def test_a_caller_who_then_chats_is_one_customer_with_the_call_in_the_screen_pop() -> None:
+    alice = {"profile": "blended", "skills": {"sales": 3}, "queues": {"sales": 1}, "endpoint": "PJSIP/6001"}
+    async with session(settings({"alice": alice})) as s:
+        server = s.server
+        pbx = Pbx()
+        pbx.phone("PJSIP/6001", talk_s=0.01)
+        desk = await s.agent("alice")
+        assert server.bound_agi_port is not None
+        caller = Caller(pbx, server.bound_agi_port, callerid="15551230001")
+        await caller.start()
+        call = await desk.expect("offer")
+        assert call["channel"] == "voice" and call["history"] == []
+        call_customer = call["customer"]["id"]
+        await caller.finished()
+        await desk.call("wrap-up-done", contact=call["contact"])
+        await server.customer_desk.drained()
+
+        chat, cid = await s.customer(
+            "sales", "about my call", identity={"phone": "15551230001", "email": "Li@X.cn", "name": "Li"}
+        )
+        offer = await desk.expect("offer", contact=cid)
+        assert offer["customer"]["id"] == call_customer  # the phone number linked them
+        assert offer["customer"]["identifiers"] == ["phone:15551230001", "email:li@x.cn"]
+        (past,) = offer["history"]
+        assert past["contact"] == call["contact"] and past["channel"] == "voice"
+        assert past["outcome"] == "answered" and past["agents"] == ["alice"]
+
+        async with s.http.get(s.url("/v1/customers?kind=email&value=LI@x.cn"), headers=AUTH) as r:
+            assert r.status == 200 and (await r.json())["id"] == call_customer
+        url = s.url(f"/v1/customers/{call_customer}/contacts?limit=5")
+        async with s.http.get(url, headers=AUTH) as r:
+            (rec,) = (await r.json())["contacts"]
+        assert (
+            rec["origin"] == "voice"
+            and rec["customer"] == "15551230001"
+            and rec["ended_at"] >= rec["queued_at"]
+        )
+        async with s.http.get(s.url("/v1/customers/c-nobody"), headers=AUTH) as r:
+            assert r.status == 404 and (await r.json())["error"]["code"] == "unknown-customer"
+        await caller.close()
+        await chat.ws.close()

@@ -1,0 +1,58 @@
+"""Customers over REST, under ``/v1`` (admin token, like every ``/v1`` route):
+
+* ``GET /v1/customers?kind=phone&value=+8613800138000``: find by any identifier;
+* ``GET /v1/customers/{id}``: the profile (an id merged away finds its survivor);
+* ``GET /v1/customers/{id}/contacts?limit=20``: the history, newest first,
+  through merges;
+* ``POST /v1/customers/merges/{id}/undo``: reverse a merge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from acd.adapters.customers import Customers
+from acd.codec import MalformedMessage
+from acd.history import to_doc
+from acd.identity import Profile
+
+CUSTOMERS: web.AppKey[Customers] = web.AppKey("customers", Customers)
+MAX_LIMIT = 200
+
+
+def _profile(p: Profile) -> dict[str, Any]:
+    return to_doc(p)
+
+
+async def find(request: web.Request) -> web.Response:
+    kind, value = request.query.get("kind"), request.query.get("value")
+    if not kind or not value:
+        raise MalformedMessage("give ?kind=<identifier kind>&value=<identifier>")
+    return web.json_response(_profile(await request.app[CUSTOMERS].find(kind, value)))
+
+
+async def profile(request: web.Request) -> web.Response:
+    return web.json_response(_profile(await request.app[CUSTOMERS].customer(request.match_info["id"])))
+
+
+async def contacts(request: web.Request) -> web.Response:
+    raw = request.query.get("limit", "20")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise MalformedMessage(f"limit must be 1..{MAX_LIMIT}, got {raw!r}")
+    records = await request.app[CUSTOMERS].history(request.match_info["id"], int(raw))
+    return web.json_response({"contacts": [to_doc(r) for r in records]})
+
+
+async def undo_merge(request: web.Request) -> web.Response:
+    survivor, restored = await request.app[CUSTOMERS].unmerge(request.match_info["id"])
+    return web.json_response({"survivor": _profile(survivor), "restored": _profile(restored)})
+
+
+def add_routes(app: web.Application, customers: Customers) -> None:
+    app[CUSTOMERS] = customers
+    app.router.add_get("/v1/customers", find)
+    app.router.add_get("/v1/customers/{id}", profile)
+    app.router.add_get("/v1/customers/{id}/contacts", contacts)
+    app.router.add_post("/v1/customers/merges/{id}/undo", undo_merge)
