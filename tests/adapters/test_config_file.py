@@ -209,3 +209,35 @@ def test_asterisk_example_and_its_problems(tmp_path: Path) -> None:
         "cb.toml: asterisk.queues.sales.callback: needs [asterisk.ami]:"
         " the key press and the call back go through AMI",
     ]
+
+
+def test_customers_section_and_its_problems() -> None:
+    s = load(EXAMPLE, env={})
+    assert (s.customers.store, s.customers.sqlite_path, s.customers.history_limit) == (
+        "sqlite",
+        "data/customers.sqlite3",
+        5,
+    )
+    r = parse(
+        {"customers": {"store": "redis", "redis_url_env": "R"}}, "r.toml", env={"R": "redis://:pw@h:1/0"}
+    )
+    assert r.customers.redis_url == "redis://:pw@h:1/0" and "pw" not in repr(r)
+    with pytest.raises(ConfigError) as e:
+        parse(
+            {
+                "customers": {
+                    "store": "mongo",
+                    "country_code": "+86",
+                    "history_limit": 500,
+                    "redis_url_env": "NOPE",
+                }
+            },
+            "c.toml",
+            env={},
+        )
+    assert e.value.problems == [
+        'c.toml: customers.store: expected "sqlite" or "redis", got \'mongo\'',
+        "c.toml: customers.redis_url_env: environment variable NOPE is not set",
+        "c.toml: customers.country_code: expected 1-3 digits without + (86, 1, 49), got '+86'",
+        "c.toml: customers.history_limit: must be 0..100, got 500",
+    ]
