@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from benchlib import ROOT, free_port, proc_cpu_s, start_process, stop_process, summary_ms
+from benchlib import ROOT, free_port, proc_cpu_s, start_daemon, start_process, stop_process, summary_ms
 
 from acd.adapters.passwords import hash_password
 
@@ -211,16 +211,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "bench.toml"
         write_config(cfg, agents, http_port, agi_port)
-        proc = await start_process(
-            sys.executable,
-            "-m",
-            "acd.adapters.cli",
-            "run",
-            "--config",
-            str(cfg),
-            ready=b"serving on",
-            cwd=Path(tempfile.mkdtemp(prefix="acd-bench-data-")),
-        )
+        proc = await start_daemon(cfg)
         try:
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
                 url = f"http://127.0.0.1:{http_port}"

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from benchlib import free_port, proc_cpu_s, proc_rss_mb, start_process, stop_process, summary_ms
+from benchlib import free_port, proc_cpu_s, proc_rss_mb, start_daemon, start_process, stop_process, summary_ms
 
 from acd.adapters.passwords import hash_password
 
@@ -141,16 +141,7 @@ async def bench_acd(agents: int, rate: float, seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "bench.toml"
         write_config(cfg, agents, port)
-        proc = await start_process(
-            sys.executable,
-            "-m",
-            "acd.adapters.cli",
-            "run",
-            "--config",
-            str(cfg),
-            ready=b"serving on",
-            cwd=Path(tempfile.mkdtemp(prefix="acd-bench-data-")),
-        )
+        proc = await start_daemon(cfg)
     load = Load(f"http://127.0.0.1:{port}")
     connector = aiohttp.TCPConnector(limit=0)
     try:

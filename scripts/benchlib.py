@@ -8,6 +8,7 @@ import contextlib
 import os
 import socket
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
@@ -64,6 +65,15 @@ async def start_process(*args: str, ready: bytes, cwd: Path = ROOT) -> asyncio.s
                 raise SystemExit(f"{args[0]} exited before it was ready: {Path(log.name).read_text()}")
             await asyncio.sleep(0.05)  # polling a log file: there is no event to await
     return proc
+
+
+async def start_daemon(config: Path) -> asyncio.subprocess.Process:
+    """``acd run`` with ``config``, in a fresh working directory (an empty
+    customer store), once it logs that it serves."""
+    args = ("-m", "acd.adapters.cli", "run", "--config", str(config))
+    return await start_process(
+        sys.executable, *args, ready=b"serving on", cwd=Path(tempfile.mkdtemp(prefix="acd-bench-data-"))
+    )
 
 
 async def stop_process(proc: asyncio.subprocess.Process) -> None:
