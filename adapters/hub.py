@@ -111,12 +111,12 @@ class Hub:
         """Register the conversation, then queue the contact. The conversation
         exists before the engine can offer it, so the offer carries it; if the
         engine refuses, it is forgotten again and the error propagates."""
-        if self.customer_desk is not None:
-            await self.customer_desk.identify(conv)  # bounded: a slow store delays no one long
-        self.conversations.add(conv)
+        self.conversations.add(conv)  # at once: a second message of the same user finds it
         if first_text:
             conv.add("customer", first_text, self.wall_clock())
         try:
+            if self.customer_desk is not None:
+                await self.customer_desk.identify(conv)  # bounded: a slow store delays no one long
             return await self.runner.submit(
                 lambda now: cmds.NewContact(
                     now,
