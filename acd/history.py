@@ -22,8 +22,6 @@ from acd.events import (
     ContactQueued,
 )
 
-OUTCOMES = ("answered", "abandoned", "overflowed")
-
 
 @dataclass(frozen=True, slots=True)
 class ContactRecord:
@@ -35,7 +33,7 @@ class ContactRecord:
     customer: str  # the customer key the contact arrived with
     queued_at: float
     ended_at: float
-    outcome: str  # one of OUTCOMES
+    outcome: str  # answered, abandoned or overflowed
     answered_at: float | None = None
     agents: tuple[str, ...] = ()  # who had it, in order
     queues: tuple[str, ...] = ()  # every queue it was in, in order

@@ -260,20 +260,19 @@ class AmiLink:
     async def _send_outbox(self) -> None:
         while True:
             action = await self._outbox.get()
+            what = f"{action['Action']} {action.get('Channel', '')}"
             proto = self._proto
             if proto is None or not self.connected:
-                log.warning("AMI down: %s %s not sent", action["Action"], action.get("Channel", ""))
+                log.warning("AMI down: %s not sent", what)
                 continue
             try:
                 reply = await self._ask(proto, action)
             except (ConnectionError, TimeoutError) as e:
-                log.warning("AMI %s %s: %s", action["Action"], action.get("Channel", ""), e)
+                log.warning("AMI %s: %s", what, e)
                 continue
             if isinstance(reply, Message) and not reply.success:
                 # "No such channel": the call ended on its own meanwhile
-                log.info(
-                    "AMI %s %s: %s", action["Action"], action.get("Channel", ""), field(reply, "Message")
-                )
+                log.info("AMI %s: %s", what, field(reply, "Message"))
 
     # ---------------------------------------------------------------- events
 

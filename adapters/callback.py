@@ -30,14 +30,12 @@ import itertools
 import logging
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from acd import commands as cmds
 from acd import events as ev
 from acd.adapters.conversations import Conversation
-from acd.errors import InvalidRequest
 from acd.states import CONNECTED, OFFERED
 
 if TYPE_CHECKING:
@@ -127,18 +125,6 @@ class Callbacks:
             pbx.hang_up(p.leg)
         p.leg = None
 
-    def _state(self, cid: str) -> tuple[str | None, str | None]:
-        c = self.voice.hub.runner.engine.contacts.get(cid)
-        return (c.state, c.agent_id) if c is not None else (None, None)
-
-    async def _submit(self, make: Callable[[float], cmds.Command]) -> bool:
-        try:
-            await self.voice.hub.runner.submit(make)
-        except InvalidRequest as e:
-            log.info("callback: %s", e)
-            return False
-        return True
-
     async def _ring_agent(self, p: Pending, agent_id: str) -> None:
         """Originate the agent's leg and turn its answer into Accept or NoAnswer."""
         cid = p.contact_id
@@ -147,13 +133,13 @@ class Callbacks:
         if endpoint is None or pbx is None or not pbx.connected:
             why = "no endpoint" if endpoint is None else "AMI is not connected"
             log.warning("callback %s: cannot ring agent %s: %s", cid, agent_id, why)
-            await self._submit(lambda now: cmds.NoAnswer(now, agent_id, cid, "unavailable"))
+            await self.voice.submit(lambda now: cmds.NoAnswer(now, agent_id, cid, "unavailable"), cid)
             return
-        ring = max(1, math.ceil(self.voice.offer_timeout(p.queue)))
+        ring = self.voice.ring_s(p.queue)
         # The engine's timer backs the Originate up: a link lost before the
         # answer leaves nobody else to end the offer.
         timeout = ring + ORIGINATE_GRACE_S
-        if not await self._submit(lambda now: cmds.Ringing(now, agent_id, cid, timeout)):
+        if not await self.voice.submit(lambda now: cmds.Ringing(now, agent_id, cid, timeout), cid):
             return
         p.leg = f"acd-cb-{cid}-{next(self._legs)}"
         action = {
@@ -170,15 +156,15 @@ class Callbacks:
         except (ConnectionError, TimeoutError) as e:
             log.warning("callback %s: Originate to %s: %s", cid, endpoint, e)
             return
-        if self._state(cid) != (OFFERED, agent_id):
+        if self.voice.contact_state(cid) != (OFFERED, agent_id):
             return  # the leg's AGI session (or the engine) got there first
         if answered:
-            await self._submit(lambda now: cmds.Accept(now, agent_id, cid))
+            await self.voice.submit(lambda now: cmds.Accept(now, agent_id, cid), cid)
         else:
             p.leg = None
             why = _REASONS.get(reason, "unavailable")
             log.info("callback %s: agent %s did not answer (Reason %s)", cid, agent_id, reason)
-            await self._submit(lambda now: cmds.NoAnswer(now, agent_id, cid, why))
+            await self.voice.submit(lambda now: cmds.NoAnswer(now, agent_id, cid, why), cid)
 
     # ---------------------------------------------------------- agent's leg
 
@@ -187,12 +173,12 @@ class Callbacks:
         the customer, and end the contact when that call is over."""
         p = self.pending.get(cid)
         agent = p.agent_id if p is not None else None
-        state = self._state(cid)
+        state = self.voice.contact_state(cid)
         if p is None or agent is None or state[1] != agent or state[0] not in (OFFERED, CONNECTED):
             await s.refuse("unknown-callback", f"no callback {cid!r} is ringing an agent")
             return
         if state[0] == OFFERED:  # the AGI can beat the OriginateResponse over the other socket
-            await self._submit(lambda now: cmds.Accept(now, agent, cid))
+            await self.voice.submit(lambda now: cmds.Accept(now, agent, cid), cid)
         dial = self.voice.settings.callback_dial.replace("{number}", p.number)
         ring = max(1, math.ceil(self.voice.settings.callback_ring_s))
         status = "HANGUP"
@@ -203,11 +189,11 @@ class Callbacks:
             if reply.result != -1:
                 status = (await s.command("GET VARIABLE DIALSTATUS")).data or "UNKNOWN"
         finally:
-            if self._state(cid) == (CONNECTED, agent):
+            if self.voice.contact_state(cid) == (CONNECTED, agent):
                 if status == "ANSWER":  # the customer hung up first
-                    await self._submit(lambda now: cmds.Abandon(now, cid))
+                    await self.voice.submit(lambda now: cmds.Abandon(now, cid), cid)
                 else:
-                    await self._submit(lambda now: cmds.EndContact(now, agent, cid))
+                    await self.voice.submit(lambda now: cmds.EndContact(now, agent, cid), cid)
         if status not in ("ANSWER", "HANGUP"):
             log.warning("callback %s to %s: the customer did not answer (%s)", cid, p.number, status)
         if not s.gone:

@@ -9,32 +9,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from acd.adapters.customers import Customers
 from acd.codec import MalformedMessage
 from acd.history import to_doc
-from acd.identity import Profile
 
 CUSTOMERS: web.AppKey[Customers] = web.AppKey("customers", Customers)
 MAX_LIMIT = 200
-
-
-def _profile(p: Profile) -> dict[str, Any]:
-    return to_doc(p)
 
 
 async def find(request: web.Request) -> web.Response:
     kind, value = request.query.get("kind"), request.query.get("value")
     if not kind or not value:
         raise MalformedMessage("give ?kind=<identifier kind>&value=<identifier>")
-    return web.json_response(_profile(await request.app[CUSTOMERS].find(kind, value)))
+    return web.json_response(to_doc(await request.app[CUSTOMERS].find(kind, value)))
 
 
 async def profile(request: web.Request) -> web.Response:
-    return web.json_response(_profile(await request.app[CUSTOMERS].customer(request.match_info["id"])))
+    return web.json_response(to_doc(await request.app[CUSTOMERS].customer(request.match_info["id"])))
 
 
 async def contacts(request: web.Request) -> web.Response:
@@ -47,7 +40,7 @@ async def contacts(request: web.Request) -> web.Response:
 
 async def undo_merge(request: web.Request) -> web.Response:
     survivor, restored = await request.app[CUSTOMERS].unmerge(request.match_info["id"])
-    return web.json_response({"survivor": _profile(survivor), "restored": _profile(restored)})
+    return web.json_response({"survivor": to_doc(survivor), "restored": to_doc(restored)})
 
 
 def add_routes(app: web.Application, customers: Customers) -> None:

@@ -174,9 +174,9 @@ class CustomerDesk:
         self.settings = settings
         self.wall_clock = wall_clock
         self.builder = HistoryBuilder()
-        self._convs: dict[
-            str, Conversation
-        ] = {}  # open contacts' conversations (the hub drops its own first)
+        # Identified open contacts' conversations: the hub forgets a finished
+        # one before this desk's listener sees the event that finished it.
+        self._convs: dict[str, Conversation] = {}
         self._pending: asyncio.Queue[ContactRecord | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self.written = 0
@@ -224,7 +224,7 @@ class CustomerDesk:
         for e in events:
             if isinstance(e, ev.ContactQueued) and e.contact_id not in self._convs:
                 conv = self.conversations.get(e.contact_id)
-                if conv is not None:
+                if conv is not None and conv.profile is not None:  # identified before it was queued
                     self._convs[e.contact_id] = conv
         finished = self.builder.feed(events)
         if not finished:
@@ -232,9 +232,8 @@ class CustomerDesk:
         offset = self.wall_clock() - self.runner.now()
         for f in finished:
             conv = self._convs.pop(f.contact_id, None)
-            if conv is None or conv.profile is None:
-                continue  # a customer we could not identify has no history to keep
-            self._pending.put_nowait(self._record(f, conv, offset))
+            if conv is not None:  # a customer we could not identify has no history to keep
+                self._pending.put_nowait(self._record(f, conv, offset))
 
     def _record(self, f: Finished, conv: Conversation, offset: float) -> ContactRecord:
         first = next((m.text for m in conv.transcript if m.sender == "customer"), "")

@@ -287,19 +287,10 @@ class CallSession:
     # ---------------------------------------------------------------- dial
 
     def state(self) -> tuple[str | None, str | None]:
-        """(contact state, agent) in the engine now; (None, None) once gone."""
-        c = self.calls.hub.runner.engine.contacts.get(self.contact_id or "")
-        return (c.state, c.agent_id) if c is not None else (None, None)
+        return self.calls.contact_state(self.contact_id or "")
 
     async def _submit(self, make: Callable[[float], cmds.Command]) -> bool:
-        """Submit; a refusal means the contact moved on meanwhile (a race with
-        another adapter), which is logged, not fatal."""
-        try:
-            await self.calls.hub.runner.submit(make)
-        except InvalidRequest as e:
-            log.info("call %s: %s", self.contact_id, e)
-            return False
-        return True
+        return await self.calls.submit(make, self.contact_id or "")
 
     async def _dial(self, agent_id: str) -> bool:
         """Ring the agent; True when the call has left the queue for good."""
@@ -312,7 +303,7 @@ class CallSession:
             return False
         if not await self._submit(lambda now: cmds.Ringing(now, agent_id, cid, None)):
             return False
-        ring = max(1, math.ceil(self.calls.offer_timeout(self.queue)))
+        ring = self.calls.ring_s(self.queue)
         # g: when the agent hangs up the caller goes on in the dialplan and the
         # Dial returns 0; -1 then means the caller hung up (transcripts 10, 11b).
         options = "g" + self.calls.settings.dial_options.replace("g", "")
@@ -383,8 +374,9 @@ class CallSession:
             await self.command(f'SAY NUMBER {pos - 1} ""')
             await self.command(f'STREAM FILE {s.sound_calls_waiting} ""')
         if self.calls.callback_offer(self.queue):
-            await self.command(f'STREAM FILE {s.sound_callback_offer} ""')
-        await self._music()
+            await self._offer_callback()
+        else:
+            await self._music()
 
     async def _offer_callback(self) -> None:
         """Tell a new caller about the callback key, then music again."""
@@ -432,9 +424,26 @@ class VoiceCalls:
         """Callers of this queue are told about the callback key."""
         return self.settings.for_queue(queue).callback and bool(self.settings.sound_callback_offer)
 
-    def offer_timeout(self, queue: str) -> float:
+    def ring_s(self, queue: str) -> int:
+        """How long an agent's phone rings for this queue's calls: its offer
+        timeout, in whole seconds (what Dial and Originate take)."""
         spec = self.hub.runner.engine.queues.get(queue)
-        return spec.offer_timeout_s if spec is not None else 20.0
+        return max(1, math.ceil(spec.offer_timeout_s if spec is not None else 20.0))
+
+    def contact_state(self, contact_id: str) -> tuple[str | None, str | None]:
+        """(contact state, agent) in the engine now; (None, None) once gone."""
+        c = self.hub.runner.engine.contacts.get(contact_id)
+        return (c.state, c.agent_id) if c is not None else (None, None)
+
+    async def submit(self, make: Callable[[float], cmds.Command], contact_id: str) -> bool:
+        """Submit a call's command; a refusal means the contact moved on
+        meanwhile (a race with another adapter), which is logged, not fatal."""
+        try:
+            await self.hub.runner.submit(make)
+        except InvalidRequest as e:
+            log.info("call %s: %s", contact_id, e)
+            return False
+        return True
 
     # ------------------------------------------------------------- serving
 
