@@ -175,6 +175,18 @@ class Transfer:
     wait_s: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SetQueueOpen:
+    """Open or close a queue (its opening hours, kept by the adapters). A
+    closed queue offers nothing; what a new contact does there is the
+    queue's ``when_closed``. Waiting contacts stay and are routed when it
+    opens."""
+
+    now: float
+    queue: str
+    open: bool
+
+
 Command = (
     Tick
     | Login
@@ -191,6 +203,7 @@ Command = (
     | EndContact
     | EndWrapUp
     | Transfer
+    | SetQueueOpen
 )
 
 COMMAND_TYPES: tuple[type, ...] = (
@@ -209,4 +222,5 @@ COMMAND_TYPES: tuple[type, ...] = (
     EndContact,
     EndWrapUp,
     Transfer,
+    SetQueueOpen,
 )

@@ -31,7 +31,9 @@ from acd.errors import (
     InvalidRequest,
     InvalidTransition,
     NotYourContact,
+    QueueClosed,
     QueueFull,
+    TransferLoop,
     UnknownAgent,
     UnknownCommand,
     UnknownContact,
@@ -45,6 +47,7 @@ from acd.events import (
     ContactConnected,
     ContactEnded,
     ContactEscalated,
+    ContactHandedOff,
     ContactOffered,
     ContactOverflowed,
     ContactQueued,
@@ -52,13 +55,14 @@ from acd.events import (
     Decision,
     Event,
     OfferEnded,
+    QueueOpenChanged,
     WrapUpEnded,
     WrapUpStarted,
 )
 from acd.explain import Explanation, explain
 from acd.records import AgentState, Assignment, ClassRank, ContactEntry, ContactState
 from acd.routing import BEST_SKILLED, LEAST_OCCUPIED, LONGEST_IDLE, AgentEntry, RoutingClass
-from acd.settings import MAX_LEVEL, MIN_LEVEL, QueueSpec, RoutingConfig
+from acd.settings import HANDOFF_CHANNEL, MAX_LEVEL, MIN_LEVEL, QueueSpec, RoutingConfig
 from acd.skills import Relaxed, Requirement, meets, merge, normalise, relax, score
 from acd.states import (
     ABANDONED,
@@ -109,6 +113,7 @@ class Engine:
         config.validate()
         self.now = now
         self.agents: dict[str, AgentState] = {}
+        self.closed: set[str] = set()  # queues outside their opening hours
         self._install(config, now, _compile_profiles(config))
         self.contacts: dict[str, ContactState] = {}
         self.timers = Timers()
@@ -134,6 +139,7 @@ class Engine:
             cmds.EndContact: self._on_end_contact,
             cmds.EndWrapUp: self._on_end_wrap_up,
             cmds.Transfer: self._on_transfer,
+            cmds.SetQueueOpen: self._on_set_queue_open,
         }
 
     def _install(self, config: RoutingConfig, now: float, profiles: dict[str, CompiledProfile]) -> None:
@@ -144,6 +150,9 @@ class Engine:
         self.config = config
         self.queues: dict[str, QueueSpec] = {q.name: q for q in config.queues}
         self.qstats: dict[str, QueueCounters] = {q.name: QueueCounters(q.name) for q in config.queues}
+        self.closed &= self.queues.keys()
+        for name in self.closed:
+            self.qstats[name].open = False
         self.profiles = profiles
         # Channels that ring a phone: closed while the agent's phone is unusable.
         self.phone_channels = frozenset(
@@ -570,16 +579,17 @@ class Engine:
     def _candidates(self, a: AgentState, avail: tuple[str, ...]) -> list[_Candidate]:
         """The best contact of each source the agent may take from now. O(k)."""
         out: list[_Candidate] = []
+        closed = self.closed
         if a.held:
             a.held = [e for e in a.held if e[4].hold_token == e[3]]
             for e in a.held:
-                if e[4].channel in avail:
+                if e[4].channel in avail and not (closed and e[4].queue in closed):
                     out.append(((_HELD_RANK, e[0], e[1], e[2]), e, None, e[4].channel))
         aid = a.id
         classes = a.classes
         for ch in avail:
             for cls, rank in classes.get(ch, ()):
-                if not cls.n_contacts:
+                if not cls.n_contacts or (closed and cls.queue in closed):
                     continue
                 h = cls.contacts
                 # Inline fast path of RoutingClass.top_contact: drop stale tops.
@@ -664,11 +674,13 @@ class Engine:
 
     def _place(self, c: ContactState, now: float, trigger: str) -> None:
         """Route a waiting contact: offer it to the best available eligible
-        agent, or index it in its class. O(log n)."""
-        if c.hold_agent is not None and self._hold(c, now, trigger):
+        agent, or index it in its class (only, while its queue is closed).
+        O(log n)."""
+        closed = self.closed and c.queue in self.closed
+        if c.hold_agent is not None and not closed and self._hold(c, now, trigger):
             return
         cls, boost = self._class_for(c)
-        best, runner = cls.take_agent(c.declined)
+        best, runner = cls.take_agent(c.declined) if not closed else (None, None)
         if best is not None:
             a = best[4]
             decision = Decision(
@@ -831,6 +843,8 @@ class Engine:
         """Put a (new or moved) contact in ``queue``: limits, timers, routing."""
         spec = self.queues[queue]
         q = self.qstats[queue]
+        if queue in self.closed and self._leave_closed(c, spec, now, (*visited, queue)):
+            return
         if spec.max_size is not None and q.waiting >= spec.max_size:
             self._leave_full(c, spec, now, (*visited, queue))
             return
@@ -849,6 +863,20 @@ class Engine:
             self.timers.schedule_after(now, spec.max_wait_s, MAX_WAIT, c.epoch, c)
         self._place(c, now, "contact")
 
+    def _leave_closed(self, c: ContactState, spec: QueueSpec, now: float, visited: tuple[str, ...]) -> bool:
+        """A contact reaches a closed queue: hand it off or let it leave, as
+        the queue says. False: it waits there (``wait``, or a work item that
+        cannot be handed off again)."""
+        if spec.when_closed == "wait" or (spec.when_closed == "handoff" and c.channel == HANDOFF_CHANNEL):
+            return False
+        self.qstats[spec.name].overflowed += 1
+        if spec.when_closed == "handoff" and self._hand_off(c, spec, now, "closed", visited):
+            return True
+        self._out.append(ContactOverflowed(now, c.id, spec.name, None, "closed"))
+        c.state = OVERFLOWED
+        self.contacts.pop(c.id, None)
+        return True
+
     def _leave_full(self, c: ContactState, spec: QueueSpec, now: float, visited: tuple[str, ...]) -> None:
         target = spec.overflow_to
         self.qstats[spec.name].overflowed += 1
@@ -856,9 +884,26 @@ class Engine:
             self._out.append(ContactOverflowed(now, c.id, spec.name, target, "queue-full"))
             self._enter_queue(c, target, now, "overflow", visited)
             return
+        if self._hand_off(c, spec, now, "queue-full", visited):
+            return
         self._out.append(ContactOverflowed(now, c.id, spec.name, None, "queue-full"))
         c.state = OVERFLOWED
         self.contacts.pop(c.id, None)
+
+    def _hand_off(
+        self, c: ContactState, spec: QueueSpec, now: float, reason: str, visited: tuple[str, ...]
+    ) -> bool:
+        """Make the contact a work item in the queue's ``handoff_to`` (same
+        id, attributes, priority and skills). False: no hand-off applies (none
+        configured, already a work item, or the target was visited)."""
+        target = spec.handoff_to
+        if target is None or target in visited or c.channel == HANDOFF_CHANNEL:
+            return False
+        before = c.channel
+        c.channel = HANDOFF_CHANNEL
+        self._out.append(ContactHandedOff(now, c.id, spec.name, target, before, HANDOFF_CHANNEL, reason))
+        self._enter_queue(c, target, now, "handoff", visited)
+        return True
 
     def _overflow(self, c: ContactState, now: float, reason: str) -> None:
         """A waiting contact passed its queue's maximum wait."""
@@ -872,6 +917,8 @@ class Engine:
             c.state = contact_step(c.state, "move")
             self._out.append(ContactOverflowed(now, c.id, spec.name, target, reason))
             self._enter_queue(c, target, now, "overflow", (spec.name,))
+            return
+        if self._hand_off(c, spec, now, reason, (spec.name,)):
             return
         c.state = contact_step(c.state, "overflow")
         self._out.append(ContactOverflowed(now, c.id, spec.name, None, reason))
@@ -1123,6 +1170,48 @@ class Engine:
             raise InvalidTransition("assignment", asg.state, "end-wrap-up")
         self._finish_wrap_up(asg, now)
 
+    def _check_loop(self, c: ContactState, queue: str, agent: str | None) -> dict[str, int]:
+        """Refuse a transfer back to a queue or agent the contact already left
+        more than ``max_transfer_returns`` times; else return (a copy of) the
+        places it left, for the caller to update. O(1)."""
+        left = dict(c.left) if c.left else {}
+        limit = self.config.max_transfer_returns
+        for place in (f"queue {queue}" if queue != c.queue else None, f"agent {agent}" if agent else None):
+            if place is not None and left.get(place, 0) > limit:
+                raise TransferLoop(
+                    f"contact {c.id!r} was transferred away from {place} {left[place]} times; "
+                    f"taking it back again is a transfer loop (max_transfer_returns = {limit})"
+                )
+        return left
+
+    def _on_set_queue_open(self, cmd: cmds.SetQueueOpen, now: float) -> None:
+        """Opening routes the queue's waiting contacts, best first, and lets
+        its members take contacts held for them: O(W log W + members x k) for
+        the W contacts waiting there, once per opening."""
+        if cmd.queue not in self.queues:
+            raise UnknownQueue(f"unknown queue {cmd.queue!r}")
+        if (cmd.queue not in self.closed) == cmd.open:
+            return
+        self.qstats[cmd.queue].open = cmd.open
+        self._out.append(QueueOpenChanged(now, cmd.queue, cmd.open))
+        if not cmd.open:
+            self.closed.add(cmd.queue)
+            return
+        self.closed.discard(cmd.queue)
+        waiting = [
+            e[4]
+            for cls in self.classes.values()
+            if cls.queue == cmd.queue and cls.n_contacts
+            for e in cls.contacts
+            if e[4].class_token == e[3]
+        ]
+        for c in sorted(waiting, key=_line_order):
+            self._unindex(c)
+            self._place(c, now, "queue-opened")
+        for a in self.members[cmd.queue]:
+            if a.held and a.avail:
+                self._agent_freed(a, now, "queue-opened")
+
     def _on_transfer(self, cmd: cmds.Transfer, now: float) -> None:
         c = self._contact(cmd.contact_id)
         if cmd.to_queue is None and cmd.to_agent is None:
@@ -1137,8 +1226,11 @@ class Engine:
             self._agent(cmd.to_agent)
         if spec.max_size is not None and self.qstats[target].waiting >= spec.max_size:
             raise QueueFull(f"queue {target!r} is full ({spec.max_size} waiting)")
+        if target in self.closed:
+            raise QueueClosed(f"queue {target!r} is closed")
         if cmd.by_agent is not None and cmd.by_agent == cmd.to_agent:
             raise InvalidRequest("an agent cannot transfer a contact to itself")
+        left = self._check_loop(c, target, cmd.to_agent)
         # Never back to an agent who passed it on (it may still be wrapping it
         # up); an explicit transfer to an agent lifts a past decline, unless
         # that agent still holds the contact.
@@ -1170,6 +1262,11 @@ class Engine:
             if freed is not None:
                 self._agent_freed(freed, now, "agent")
         c.declined = declined or None
+        if target != from_queue:
+            left[f"queue {from_queue}"] = left.get(f"queue {from_queue}", 0) + 1
+        if cmd.by_agent is not None:
+            left[f"agent {cmd.by_agent}"] = left.get(f"agent {cmd.by_agent}", 0) + 1
+        c.left = left
         if cmd.to_agent is not None:
             c.hold_agent = cmd.to_agent
             wait = spec.preferred_wait_s if cmd.wait_s is None else cmd.wait_s

@@ -68,6 +68,19 @@ class QueueFull(InvalidRequest):
     code = "queue-full"
 
 
+class QueueClosed(InvalidRequest):
+    """The queue is outside its opening hours."""
+
+    code = "queue-closed"
+
+
+class TransferLoop(InvalidRequest):
+    """The transfer would bring a contact back to a queue or agent it already
+    left more often than ``max_transfer_returns`` allows."""
+
+    code = "transfer-loop"
+
+
 class NotYourContact(InvalidRequest):
     """An agent tried to act on a contact that is not assigned/offered to it."""
 

@@ -170,6 +170,29 @@ class ContactOverflowed:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class ContactHandedOff:
+    """The contact could not be served live (``reason``: closed, queue-full,
+    max-wait) and became a work item of ``channel`` (task) in ``to_queue``,
+    same id and context; a ContactQueued follows. The adapter lets the
+    customer go without abandoning it."""
+
+    at: float
+    contact_id: str
+    queue: str
+    to_queue: str
+    from_channel: str
+    channel: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueOpenChanged:
+    at: float
+    queue: str
+    open: bool
+
+
 Event = (
     AgentPresenceChanged
     | AgentPhoneChanged
@@ -185,6 +208,8 @@ Event = (
     | ContactCompleted
     | ContactTransferred
     | ContactOverflowed
+    | ContactHandedOff
+    | QueueOpenChanged
 )
 
 EVENT_TYPES: tuple[type, ...] = (
@@ -202,4 +227,6 @@ EVENT_TYPES: tuple[type, ...] = (
     ContactCompleted,
     ContactTransferred,
     ContactOverflowed,
+    ContactHandedOff,
+    QueueOpenChanged,
 )

@@ -155,6 +155,7 @@ class ContactState:
         "hold_token",
         "hold_until",
         "id",
+        "left",
         "offer_token",
         "priority",
         "queue",
@@ -196,3 +197,5 @@ class ContactState:
         self.extra: Requirement = ()  # the contact's own requirements, on top of the queue's
         self.agent_id: str | None = None
         self.declined: set[str] | None = None
+        # "queue q" / "agent a" -> times a transfer took it away from there
+        self.left: dict[str, int] | None = None

@@ -27,6 +27,13 @@ MAX_LEVEL = 5
 
 STRATEGIES = ("longest-idle", "least-occupied", "best-skilled", "round-robin")
 
+# What a closed queue does with a new contact: keep it until the queue opens,
+# hand it off as a work item to its ``handoff_to`` queue, or let it leave the
+# ACD (the adapter plays a closed message, goes to voicemail ...).
+WHEN_CLOSED = ("wait", "handoff", "leave")
+# The channel a handed-off contact becomes: a ticket-like work item.
+HANDOFF_CHANNEL = "task"
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelSpec:
@@ -105,6 +112,10 @@ class QueueSpec:
     overflow_to: str | None = None
     escalation: tuple[EscalationStep, ...] = ()
     preferred_wait_s: float = 0.0
+    # Closed (opening hours) / full / past max wait, with no usable
+    # overflow_to: the contact becomes a work item of HANDOFF_CHANNEL there.
+    handoff_to: str | None = None
+    when_closed: str = "wait"
 
     @property
     def default_channel(self) -> str:
@@ -133,6 +144,9 @@ class RoutingConfig:
     # Where the contacts of a queue removed by a reload go, when that queue
     # had no usable overflow_to.
     fallback_queue: str | None = None
+    # How often a transfer may bring a contact back to a queue or an agent it
+    # was transferred away from (0: never); beyond, the transfer is refused.
+    max_transfer_returns: int = 1
 
     def channel(self, name: str) -> ChannelSpec | None:
         for c in self.channels:
@@ -224,6 +238,20 @@ def _problems(cfg: RoutingConfig) -> list[str]:
             out.append(f"{where}.overflow_to: unknown queue {q.overflow_to!r}")
         if q.overflow_to == q.name:
             out.append(f"{where}.overflow_to: a queue cannot overflow to itself")
+        if q.when_closed not in WHEN_CLOSED:
+            out.append(f"{where}.when_closed: {q.when_closed!r} is not one of {', '.join(WHEN_CLOSED)}")
+        if q.when_closed == "handoff" and q.handoff_to is None:
+            out.append(f"{where}.when_closed: handoff needs handoff_to (a queue taking {HANDOFF_CHANNEL})")
+        if q.handoff_to is not None:
+            target = next((t for t in cfg.queues if t.name == q.handoff_to), None)
+            if target is None:
+                out.append(f"{where}.handoff_to: unknown queue {q.handoff_to!r}")
+            elif target.name == q.name:
+                out.append(f"{where}.handoff_to: a queue cannot hand off to itself")
+            elif HANDOFF_CHANNEL not in target.channels:
+                out.append(
+                    f"{where}.handoff_to: queue {target.name!r} must take the {HANDOFF_CHANNEL!r} channel"
+                )
         last = 0.0
         for i, st in enumerate(q.escalation):
             sw = f"{where}.escalation[{i}]"
@@ -234,6 +262,8 @@ def _problems(cfg: RoutingConfig) -> list[str]:
                 out.append(f"{sw}.accept_level: must be in {MIN_LEVEL}..{MAX_LEVEL}")
             out += [f"{sw}.drop_skills: unknown skill {s!r}" for s in st.drop_skills if s not in skills]
             out += [f"{sw}.borrow_from: unknown queue {b!r}" for b in st.borrow_from if b not in queues]
+    if cfg.max_transfer_returns < 0:
+        out.append(f"max_transfer_returns: must be >= 0, got {cfg.max_transfer_returns}")
     if cfg.fallback_queue is not None and cfg.fallback_queue not in queues:
         out.append(f"fallback_queue: unknown queue {cfg.fallback_queue!r}")
     for a in cfg.agents:

@@ -51,6 +51,7 @@ class QueueCounters:
         "name",
         "offered",
         "oldest",
+        "open",
         "overflowed",
         "ringing",
         "talk_total",
@@ -61,6 +62,7 @@ class QueueCounters:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.open = True  # within its opening hours
         self.waiting = 0
         self.ringing = 0
         self.connected = 0
@@ -121,6 +123,7 @@ class QueueSnapshot:
     service_level_pct: float | None
     asa_s: float | None
     aht_s: float | None
+    open: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +160,7 @@ def queue_snapshot(q: QueueCounters, now: float) -> QueueSnapshot:
         service_level_pct=100.0 * q.answered_in_sl / finished if finished else None,
         asa_s=q.wait_answered_total / q.answered if q.answered else None,
         aht_s=(q.talk_total + q.wrap_total) / q.handled if q.handled else None,
+        open=q.open,
     )
 
 

@@ -17,19 +17,26 @@ from __future__ import annotations
 
 import os
 import tomllib
+import zoneinfo
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from acd.adapters.passwords import is_password_hash
+from acd.contact_rules import Rule
 from acd.errors import ConfigError
+from acd.hours import DAYS, Schedule, Span, parse_days, parse_span
+from acd.identity import BadIdentifier
+from acd.identity import key as identifier_key
 from acd.settings import (
     DEFAULT_CHANNELS,
     DEFAULT_PROFILES,
     MAX_LEVEL,
     MIN_LEVEL,
     STRATEGIES,
+    WHEN_CLOSED,
     AgentSpec,
     CapacityProfile,
     ChannelRule,
@@ -113,6 +120,32 @@ class CustomerSettings:
     country_code: str | None = None  # phones without +/00 get it (E.164); None: kept as dialled
     history_limit: int = 5  # earlier contacts in an offer's screen pop
     lookup_timeout_s: float = 0.5  # a slow store never holds a contact back longer
+    # A returning customer first waits for the agent who last served them, if
+    # that was within this many days (the queue's preferred_wait_s); 0: off.
+    preferred_agent_days: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueOptions:
+    """What the adapters do around a queue's contacts (the engine routes
+    them): opening hours, wrap-up codes, the post-contact survey."""
+
+    hours: Schedule | None = None
+    dispositions: tuple[str, ...] = ()  # the wrap-up codes an agent picks from
+    disposition_required: bool = False  # wrap-up cannot end without one
+    survey: bool = False  # ask the customer to rate the contact when the agent ends it
+
+
+@dataclass(frozen=True, slots=True)
+class SurveySettings:
+    """The post-contact survey: one question, answered 1 (poor) to 5 (excellent)."""
+
+    question: str = "How satisfied are you with this conversation? Reply 1 (poor) to 5 (excellent)."
+    thanks: str = "Thank you for your feedback."
+    answer_wait_s: float = 300.0  # a chat answer later than this is not a survey answer
+    sound: str = "acd-survey"  # voice: the recorded question (press 1-5)
+    sound_thanks: str = "auth-thankyou"
+    voice_timeout_s: float = 6.0  # voice: how long to wait for the key
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +167,13 @@ class AcdSettings:
     gateways: Mapping[str, GatewaySettings] = field(default_factory=dict)
     asterisk: AsteriskSettings = AsteriskSettings()
     customers: CustomerSettings = CustomerSettings()
+    queue_options: Mapping[str, QueueOptions] = field(default_factory=dict)
+    rules: tuple[Rule, ...] = ()
+    survey: SurveySettings = SurveySettings()
     path: str | None = None  # the file it came from: what a reload reads again
+
+    def options(self, queue: str) -> QueueOptions:
+        return self.queue_options.get(queue, _NO_OPTIONS)
 
 
 class _Reader:
@@ -303,12 +342,21 @@ _QUEUE_KEYS = (
     "overflow_to",
     "escalation",
     "preferred_wait_s",
+    "handoff_to",
+    "when_closed",
+    "hours",
+    "dispositions",
+    "disposition_required",
+    "survey",
 )
 _STEP_KEYS = ("after_s", "accept_level", "drop_skills", "any_member", "borrow_from", "priority_boost")
 
 
-def _queues(r: _Reader, data: Mapping[str, Any]) -> tuple[QueueSpec, ...]:
+def _queues(
+    r: _Reader, data: Mapping[str, Any], schedules: Mapping[str, Schedule]
+) -> tuple[tuple[QueueSpec, ...], dict[str, QueueOptions]]:
     out = []
+    options: dict[str, QueueOptions] = {}
     for name, path, tbl in r.entries(data, "queues", _QUEUE_KEYS):
         if "channel" in tbl and "channels" in tbl:
             r.error(path, "give channel or channels, not both")
@@ -339,6 +387,11 @@ def _queues(r: _Reader, data: Mapping[str, Any]) -> tuple[QueueSpec, ...]:
                 )
             )
         num = (int, float)
+        when_closed = r.get(tbl, "when_closed", path, str, "wait")
+        if when_closed not in WHEN_CLOSED:
+            r.error(f"{path}.when_closed", f"{when_closed!r} is not one of {', '.join(WHEN_CLOSED)}")
+            when_closed = "wait"
+        options[name] = _queue_options(r, tbl, path, schedules)
         out.append(
             QueueSpec(
                 name,
@@ -355,9 +408,180 @@ def _queues(r: _Reader, data: Mapping[str, Any]) -> tuple[QueueSpec, ...]:
                 overflow_to=r.get(tbl, "overflow_to", path, str, None),
                 escalation=tuple(steps),
                 preferred_wait_s=float(r.get(tbl, "preferred_wait_s", path, num, 0.0)),
+                handoff_to=r.get(tbl, "handoff_to", path, str, None),
+                when_closed=when_closed,
             )
         )
+    return tuple(out), options
+
+
+_NO_OPTIONS = QueueOptions()
+
+
+def _queue_options(
+    r: _Reader, tbl: Mapping[str, Any], path: str, schedules: Mapping[str, Schedule]
+) -> QueueOptions:
+    hours = None
+    name = r.get(tbl, "hours", path, str, None)
+    if name is not None:
+        hours = schedules.get(name)
+        if hours is None:
+            r.error(
+                f"{path}.hours", f"unknown schedule {name!r} (schedules: {', '.join(schedules) or 'none'})"
+            )
+    codes = r.names(tbl, "dispositions", path)
+    if len(set(codes)) != len(codes) or any(not c.strip() for c in codes):
+        r.error(f"{path}.dispositions", "codes must be distinct and not empty")
+    required = r.get(tbl, "disposition_required", path, bool, False)
+    if required and not codes:
+        r.error(f"{path}.disposition_required", "needs a list of dispositions to choose from")
+    return QueueOptions(hours, codes, required, r.get(tbl, "survey", path, bool, False))
+
+
+def _schedules(r: _Reader, data: Mapping[str, Any]) -> dict[str, Schedule]:
+    """``[schedules.NAME]``: timezone, closed_on dates, and per day (or range
+    of days, ``mon-fri``) the open hours, ``"09:00-18:00"`` or a list."""
+    out = {}
+    for name, tbl in r.table(data, "schedules", "schedules").items():
+        path = f"schedules.{name}"
+        if not isinstance(tbl, dict):
+            r.error(path, "expected a table")
+            continue
+        tz_name = r.get(tbl, "timezone", path, str, "UTC")
+        try:
+            tz = zoneinfo.ZoneInfo(tz_name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            r.error(f"{path}.timezone", f"unknown time zone {tz_name!r} (e.g. Asia/Shanghai, Europe/Paris)")
+            tz = zoneinfo.ZoneInfo("UTC")
+        closed: set[date] = set()
+        for d in r.names(tbl, "closed_on", path):
+            try:
+                closed.add(date.fromisoformat(d))
+            except ValueError:
+                r.error(f"{path}.closed_on", f"expected YYYY-MM-DD dates, got {d!r}")
+        week: list[list[Span]] = [[] for _ in DAYS]
+        for days, spans in tbl.items():
+            if days in ("timezone", "closed_on"):
+                continue
+            dpath = f"{path}.{days}"
+            try:
+                which = parse_days(days)
+            except ValueError as e:
+                r.error(dpath, f"{e} (other keys: timezone, closed_on)")
+                continue
+            for text in [spans] if isinstance(spans, str) else spans if isinstance(spans, list) else [None]:
+                if not isinstance(text, str):
+                    r.error(dpath, 'expected "HH:MM-HH:MM" or a list of them')
+                    break
+                try:
+                    span = parse_span(text)
+                except ValueError as e:
+                    r.error(dpath, str(e))
+                    continue
+                for wd in which:
+                    week[wd].append(span)
+        out[name] = Schedule(name, tz, tuple(tuple(sorted(w)) for w in week), frozenset(closed))
+    return out
+
+
+_RULE_KEYS = (
+    "name",
+    "when_queue",
+    "when_channel",
+    "when_keywords",
+    "when_attributes",
+    "when_profile",
+    "when_customers",
+    "queue",
+    "skills",
+    "raise_priority",
+    "stop",
+)
+
+
+def _values(r: _Reader, tbl: Mapping[str, Any], k: str, path: str) -> dict[str, tuple[str, ...]]:
+    """``{ tier = "gold" }`` or ``{ tier = ["gold", "platinum"] }``."""
+    out = {}
+    for name, v in r.get(tbl, k, path, dict, {}).items():
+        vs = [v] if isinstance(v, str) else v
+        if not isinstance(vs, list) or not vs or not all(isinstance(x, str) for x in vs):
+            r.error(f"{path}.{k}.{name}", f"expected a text or a list of texts, got {v!r}")
+            continue
+        out[name] = tuple(vs)
+    return out
+
+
+def _rules(
+    r: _Reader, data: Mapping[str, Any], queues: Mapping[str, QueueSpec], country_code: str | None
+) -> tuple[Rule, ...]:
+    out = []
+    raw = r.get(data, "rules", "", list, [])
+    for i, tbl in enumerate(raw):
+        path = f"rules[{i}]"
+        if not isinstance(tbl, dict):
+            r.error(path, "expected a table ([[rules]])")
+            continue
+        r.only(tbl, _RULE_KEYS, path)
+        name = r.get(tbl, "name", path, str, f"rule {i + 1}")
+        path = f"rules[{i}] ({name})"
+        when_queue = r.names(tbl, "when_queue", path)
+        target = r.get(tbl, "queue", path, str, None)
+        for q in (*when_queue, *([target] if target is not None else [])):
+            if q not in queues:
+                r.error(path, f"unknown queue {q!r} (queues: {', '.join(queues) or 'none'})")
+        customers = set()
+        for ident in r.names(tbl, "when_customers", path):
+            kind, sep, value = ident.partition(":")
+            try:
+                if not sep:
+                    raise BadIdentifier(f'expected kind:value ("phone:+8613800000000"), got {ident!r}')
+                customers.add(identifier_key(kind, value, country_code))
+            except BadIdentifier as e:
+                r.error(f"{path}.when_customers", e.message)
+        keywords = r.names(tbl, "when_keywords", path)
+        if any(not k.strip() for k in keywords):
+            r.error(f"{path}.when_keywords", "a keyword must not be empty")
+        rule = Rule(
+            name,
+            when_queue,
+            r.names(tbl, "when_channel", path),
+            keywords,
+            _values(r, tbl, "when_attributes", path),
+            _values(r, tbl, "when_profile", path),
+            frozenset(customers),
+            target,
+            r.levels(tbl, "skills", path),
+            r.get(tbl, "raise_priority", path, int, 0),
+            r.get(tbl, "stop", path, bool, False),
+        )
+        if not (rule.queue or rule.skills or rule.raise_priority):
+            r.error(path, "does nothing: give queue, skills or raise_priority")
+        out.append(rule)
     return tuple(out)
+
+
+_SURVEY_DEFAULTS = SurveySettings()
+
+
+def _survey(r: _Reader, data: Mapping[str, Any]) -> SurveySettings:
+    path = "survey"
+    tbl = r.table(data, "survey", path)
+    d = _SURVEY_DEFAULTS
+    r.only(tbl, ("question", "thanks", "answer_wait_s", "sound", "sound_thanks", "voice_timeout_s"), path)
+    times = []
+    for k in ("answer_wait_s", "voice_timeout_s"):
+        v = r.get(tbl, k, path, (int, float), getattr(d, k))
+        if v <= 0:
+            r.error(f"{path}.{k}", f"must be > 0, got {v!r}")
+        times.append(float(v))
+    return SurveySettings(
+        question=r.get(tbl, "question", path, str, d.question),
+        thanks=r.get(tbl, "thanks", path, str, d.thanks),
+        answer_wait_s=times[0],
+        sound=r.get(tbl, "sound", path, str, d.sound),
+        sound_thanks=r.get(tbl, "sound_thanks", path, str, d.sound_thanks),
+        voice_timeout_s=times[1],
+    )
 
 
 _AGENT_KEYS = ("name", "skills", "profile", "queues", "password_hash", "endpoint")
@@ -562,6 +786,7 @@ _CUSTOMER_KEYS = (
     "country_code",
     "history_limit",
     "lookup_timeout_s",
+    "preferred_agent_days",
 )
 
 
@@ -593,6 +818,9 @@ def _customers(r: _Reader, data: Mapping[str, Any]) -> CustomerSettings:
     timeout = r.get(tbl, "lookup_timeout_s", path, (int, float), d.lookup_timeout_s)
     if timeout <= 0:
         r.error(f"{path}.lookup_timeout_s", f"must be > 0, got {timeout!r}")
+    days = r.get(tbl, "preferred_agent_days", path, (int, float), d.preferred_agent_days)
+    if days < 0:
+        r.error(f"{path}.preferred_agent_days", f"must be >= 0 (0: off), got {days!r}")
     return CustomerSettings(
         store,
         r.get(tbl, "sqlite_path", path, str, d.sqlite_path),
@@ -601,6 +829,7 @@ def _customers(r: _Reader, data: Mapping[str, Any]) -> CustomerSettings:
         cc,
         limit,
         float(timeout),
+        float(days),
     )
 
 
@@ -615,6 +844,10 @@ _TOP_KEYS = (
     "fallback_queue",
     "asterisk",
     "customers",
+    "max_transfer_returns",
+    "schedules",
+    "rules",
+    "survey",
 )
 
 
@@ -626,20 +859,24 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
     channels = _channels(r, data)
     profiles = _profiles(r, data)
     skills = r.names(data, "skills", "skills") if "skills" in data else ()
-    queues = _queues(r, data)
+    queues, options = _queues(r, data, _schedules(r, data))
+    by_name = {q.name: q for q in queues}
     agents, creds = _agents(r, data)
-    gateways = _gateways(r, data, {q.name: q for q in queues})
-    asterisk = _asterisk(r, data, {q.name: q for q in queues})
+    gateways = _gateways(r, data, by_name)
+    asterisk = _asterisk(r, data, by_name)
     customers = _customers(r, data)
+    rules = _rules(r, data, by_name, customers.country_code)
+    survey = _survey(r, data)
     fallback = r.get(data, "fallback_queue", "", str, None)
-    routing = RoutingConfig(channels, profiles, skills, queues, agents, fallback)
+    returns = r.get(data, "max_transfer_returns", "", int, 1)
+    routing = RoutingConfig(channels, profiles, skills, queues, agents, fallback, returns)
     try:
         routing.validate()
     except ConfigError as e:
         r.problems += [f"{source}: {p}" for p in e.problems]
     if r.problems:
         raise ConfigError(r.problems)
-    return AcdSettings(source, server, routing, creds, gateways, asterisk, customers)
+    return AcdSettings(source, server, routing, creds, gateways, asterisk, customers, options, rules, survey)
 
 
 def load(path: str | Path, env: Mapping[str, str] | None = None) -> AcdSettings:

@@ -79,7 +79,9 @@ QUEUES = (
         offer_timeout_s=4,
         escalation=(EscalationStep(10, drop_skills=("c",)),),
     ),
-    QueueSpec("q4", ("voice",), {"a": 1, "c": 2}, strategy="best-skilled", offer_timeout_s=5),
+    QueueSpec(
+        "q4", ("voice",), {"a": 1, "c": 2}, strategy="best-skilled", offer_timeout_s=5, when_closed="leave"
+    ),
 )
 AGENTS = (
     AgentSpec("a1", skills={"a": 3, "b": 1}, profile="blended", queues={"q1": 1, "q3": 2}),
@@ -161,6 +163,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.agents = {aid: MAgent() for aid in A}
         self.contacts: dict[str, MContact] = {}
         self.pending: dict[str, MContact] = {}
+        self.closed: set[str] = set()  # queues outside their opening hours
         self.n = 0
 
     # -- driving ------------------------------------------------------------
@@ -276,6 +279,7 @@ class EngineMachine(RuleBasedStateMachine):
         a = self.agents[e.agent_id]
         d = e.decision
         assert k.state == "queued", f"double offer of {e.contact_id}"
+        assert k.queue not in self.closed, f"offer from closed queue {k.queue}"
         assert a.status == "available", (e, a.status)
         assert fits(e.agent_id, a.load, k.channel, a.phone_ok), ("capacity", e, a.load)
         assert steps_at(k, e.at, strict=True) <= d.step <= steps_at(k, e.at, strict=False)
@@ -287,6 +291,8 @@ class EngineMachine(RuleBasedStateMachine):
             mine = (my_rank, -k.prio, k.entered, k.seq)
             for yid, y in self.contacts.items():
                 if yid == e.contact_id or y.state != "queued" or e.agent_id in y.declined:
+                    continue
+                if y.queue in self.closed:
                     continue
                 if y.preferred is not None and e.at <= y.hold_until:
                     continue  # may be held for its preferred agent (timers due at
@@ -428,6 +434,11 @@ class EngineMachine(RuleBasedStateMachine):
         by = k.agent if k.state == "connected" else None
         self.send(c.Transfer(self.later(dt), cid, by, queue, to_agent, 5.0))  # to itself: refused
 
+    @rule(queue=st.sampled_from(sorted(Q)), is_open=st.booleans(), dt=st.integers(0, 3))
+    def opening_hours(self, queue: str, is_open: bool, dt: int) -> None:
+        (self.closed.discard if is_open else self.closed.add)(queue)  # before: opening offers at once
+        self.send(c.SetQueueOpen(self.later(dt), queue, is_open))
+
     @rule(dt=st.integers(1, 15))
     def tick(self, dt: int) -> None:
         self.send(c.Tick(self.later(dt)))
@@ -455,7 +466,7 @@ class EngineMachine(RuleBasedStateMachine):
     @invariant()
     def no_waiting_contact_with_a_free_eligible_agent(self) -> None:
         for cid, k in self.contacts.items():
-            if k.state != "queued" or self.engine.contacts[cid].hold_token:
+            if k.state != "queued" or self.engine.contacts[cid].hold_token or k.queue in self.closed:
                 continue
             step = self.engine.contacts[cid].step
             for aid, m in self.agents.items():

@@ -11,7 +11,6 @@ FORBIDDEN = {
     "asyncio",
     "socket",
     "time",
-    "datetime",
     "os",
     "pathlib",
     "random",
@@ -48,3 +47,18 @@ def test_core_imports_no_io() -> None:
                 names = [node.module]
             bad += [f"{path.name}: {n}" for n in names if n.split(".")[0] in FORBIDDEN]
     assert bad == []
+
+
+def test_core_reads_no_clock() -> None:
+    """datetime is allowed for calendar arithmetic (opening hours) on times
+    the caller gives, never to ask what time it is."""
+    calls = []
+    for path in core_modules():
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            f = node.func if isinstance(node, ast.Call) else None
+            if isinstance(f, ast.Attribute) and f.attr in CLOCK_READS:
+                calls.append(f"{path.name}:{f.lineno}: {f.attr}()")
+    assert calls == []
+
+
+CLOCK_READS = {"now", "today", "utcnow", "time", "monotonic", "perf_counter"}
