@@ -60,6 +60,17 @@ _CONTACT_COMMANDS: dict[str, Callable[[float, str, str], cmds.Command]] = {
     "end": cmds.EndContact,
     "wrap-up-done": cmds.EndWrapUp,
 }
+# Frames that may carry the wrap-up code and notes (set before the command).
+_WRAP_UP_FIELDS = frozenset({"end", "wrap-up-done"})
+MAX_NOTE = 4000
+
+
+class UnknownDisposition(InvalidRequest):
+    code = "unknown-disposition"
+
+
+class DispositionRequired(InvalidRequest):
+    code = "disposition-required"
 
 
 def _digest(token: str) -> str:
@@ -94,6 +105,8 @@ class AgentDesks:
             **dict.fromkeys(_CONTACT_COMMANDS, self._on_contact),
             "message": self._message,
             "transfer": self._transfer,
+            "note": self._note,
+            "disposition": self._disposition,
         }
 
     async def close(self) -> None:
@@ -278,22 +291,91 @@ class AgentDesks:
         return {}
 
     async def _on_contact(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
-        """accept / reject / end / wrap-up-done: one engine command on one contact."""
+        """accept / reject / end / wrap-up-done: one engine command on one
+        contact (end and wrap-up-done may bring the disposition and notes)."""
         cid = frames.text(frame, "contact")
-        make = _CONTACT_COMMANDS[frame["type"]]
+        kind = frame["type"]
+        make = _CONTACT_COMMANDS[kind]
+        if kind in _WRAP_UP_FIELDS:
+            conv = self.hub.conversations.get(cid)
+            if conv is not None and self._holds(agent_id, cid):  # else the engine says what is wrong
+                self._wrap_up_fields(conv, agent_id, frame)
+                if kind == "wrap-up-done":
+                    self._require_disposition(conv)
         await self.runner.submit(lambda now: make(now, agent_id, cid))
         return {"contact": cid}
 
     async def _transfer(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        """Blind transfer to a queue or an agent; a ``note`` travels with the
+        conversation (the next agent's screen pop shows it)."""
         cid = frames.text(frame, "contact")
         queue = frames.opt_text(frame, "queue")
         to_agent = frames.opt_text(frame, "agent")
+        note = frames.opt_text(frame, "note", MAX_NOTE)
         if queue is None and to_agent is None:
             raise MalformedMessage("transfer: give 'queue' or 'agent'")
-        await self.runner.submit(
-            lambda now: cmds.Transfer(now, cid, by_agent=agent_id, to_queue=queue, to_agent=to_agent)
-        )
+        conv = self.hub.conversations.get(cid)
+        added = None
+        if note and conv is not None and self._holds(agent_id, cid):
+            added = conv.note(agent_id, note, self.hub.wall_clock())
+        try:
+            await self.runner.submit(
+                lambda now: cmds.Transfer(now, cid, by_agent=agent_id, to_queue=queue, to_agent=to_agent)
+            )
+        except InvalidRequest:
+            if added is not None and conv is not None:
+                conv.notes.remove(added)  # refused: nothing changed, the note neither
+            raise
         return {"contact": cid}
+
+    async def _note(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        cid = frames.text(frame, "contact")
+        conv = self._held_conversation(agent_id, cid)
+        m = conv.note(agent_id, frames.text(frame, "text", MAX_NOTE), self.hub.wall_clock())
+        return {"contact": cid, "note": m.seq}
+
+    async def _disposition(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        """Set the wrap-up code (and notes) while connected or in wrap-up."""
+        cid = frames.text(frame, "contact")
+        conv = self._held_conversation(agent_id, cid)
+        self._wrap_up_fields(conv, agent_id, frame)
+        return {"contact": cid, "disposition": conv.disposition}
+
+    def _holds(self, agent_id: str, cid: str) -> bool:
+        """The agent holds the contact, connected or wrapping it up."""
+        a = self.runner.engine.agents.get(agent_id)
+        asg = a.assignments.get(cid) if a is not None else None
+        return asg is not None and asg.state in (CONNECTED, WRAP_UP)
+
+    def _held_conversation(self, agent_id: str, cid: str) -> Conversation:
+        if not self._holds(agent_id, cid):
+            raise NotYourContact(f"contact {cid!r} is not connected to or wrapped up by {agent_id!r}")
+        conv = self.hub.conversations.get(cid)
+        if conv is None:
+            raise UnknownContact(f"no open conversation {cid!r}")
+        return conv
+
+    def _wrap_up_fields(self, conv: Conversation, agent_id: str, frame: dict[str, Any]) -> None:
+        code = frames.opt_text(frame, "disposition")
+        notes = frames.opt_text(frame, "notes", MAX_NOTE)
+        if code is not None:
+            codes = self.hub.queue_options(conv.queue).dispositions
+            if code not in codes:
+                allowed = ", ".join(codes) if codes else "none: the queue has no disposition codes"
+                raise UnknownDisposition(
+                    f"queue {conv.queue!r}: unknown disposition {code!r} (allowed: {allowed})"
+                )
+            conv.disposition = code
+        if notes:
+            conv.note(agent_id, notes, self.hub.wall_clock())
+
+    def _require_disposition(self, conv: Conversation) -> None:
+        opts = self.hub.queue_options(conv.queue)
+        if opts.disposition_required and conv.disposition is None:
+            raise DispositionRequired(
+                f"queue {conv.queue!r} needs a disposition before wrap-up ends "
+                f"({', '.join(opts.dispositions)})"
+            )
 
     async def _message(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
         cid = frames.text(frame, "contact")

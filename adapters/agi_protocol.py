@@ -133,11 +133,17 @@ class AgiReply:
     result: int | None
     data: str | None
     text: str  # the whole reply, for errors and logs
+    # GET DATA: the keys pressed ("" on a timeout, "*" or "#" too); every
+    # other reply's digits land here as well, so it is left out of equality.
+    keys: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class HangupNotice:
     """Asterisk's unsolicited ``HANGUP``: the caller is gone."""
+
+
+DTMF_KEYS = "0123456789*#"
 
 
 def parse_reply(line: str) -> AgiReply:
@@ -148,15 +154,23 @@ def parse_reply(line: str) -> AgiReply:
     result = data = None
     if rest.startswith("result="):
         value, _, tail = rest[len("result=") :].partition(" ")
+        keys = ""
         try:
             result = int(value)
         except ValueError:
-            raise PeerProtocolError(f"AGI result is not an integer: {line[:80]!r}") from None
+            # GET DATA answers with the keys themselves: "200 result=*1", or
+            # "200 result= (timeout)" when none was pressed (res_agi.c handle_getdata).
+            if value.strip(DTMF_KEYS):
+                raise PeerProtocolError(f"AGI result is not an integer: {line[:80]!r}") from None
+            keys = value
+        if result is not None and result >= 0 and value.isdigit():
+            keys = value
         tail = tail.strip()
         if tail.startswith("(") and tail.endswith(")"):
             data = tail[1:-1]
         elif tail:
             data = tail
+        return AgiReply(code, result, data, line, keys)
     return AgiReply(code, result, data, line)
 
 

@@ -71,6 +71,7 @@ class WebChat:
             "resume": self._resume_conv,
             "message": self._message,
             "end": self._end,
+            "survey": self._survey,
             "ping": self._ping,
         }
 
@@ -98,7 +99,8 @@ class WebChat:
         finally:
             self.hub.untrack("customer", box)
             conv = sink.conv
-            if conv is not None and conv.sink is sink and not conv.ended and not self.closing:
+            live = conv is not None and not conv.ended and not conv.handed_off  # a work item needs no page
+            if conv is not None and live and conv.sink is sink and not self.closing:
                 sink.box = None  # frames until a resume are dropped; the transcript keeps messages
                 self.graces.start(conv.contact_id, self.grace_s, lambda: self._left(conv.contact_id))
             await box.close()
@@ -176,6 +178,13 @@ class WebChat:
         conv = self._bound(sink)
         await self.runner.submit(lambda now: cmds.Abandon(now, conv.contact_id))
         return {"contact": conv.contact_id}
+
+    async def _survey(self, sink: WebChatSink, frame: dict[str, Any]) -> dict[str, Any]:
+        """The customer rates the conversation the agent just ended."""
+        if sink.conv is None or self.hub.surveys is None:
+            raise NoConversation("no conversation on this connection to rate")
+        self.hub.surveys.answer(sink.conv.contact_id, frame.get("answer"))
+        return {"contact": sink.conv.contact_id, "thanks": self.hub.surveys.settings.thanks}
 
     async def _ping(self, sink: WebChatSink, frame: dict[str, Any]) -> dict[str, Any]:
         return {"pong": True}

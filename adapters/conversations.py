@@ -18,6 +18,7 @@ from acd.errors import InvalidRequest
 from acd.identity import Profile
 
 MAX_MESSAGES = 2000  # per conversation; a runaway client cannot grow memory forever
+MAX_NOTES = 200
 SCREEN_POP_MESSAGES = 50
 
 
@@ -63,12 +64,26 @@ class Conversation:
     transcript: list[Message] = field(default_factory=list)
     profile: Profile | None = None  # the customer, once identified
     history: list[dict[str, Any]] = field(default_factory=list)  # their latest earlier contacts
+    last_agent: str | None = None  # who served this customer last (recently): preferred
+    rules: tuple[str, ...] = ()  # the routing rules that matched it
+    handed_off: bool = False  # a work item now: the customer has gone, the contact goes on
+    # Agents only: internal notes (transfer context, wrap-up) and the wrap-up code.
+    notes: list[Message] = field(default_factory=list)
+    disposition: str | None = None
 
     def add(self, sender: str, text: str, at: float, agent_id: str | None = None) -> Message:
         if len(self.transcript) >= MAX_MESSAGES:
             raise ConversationFull(f"conversation {self.contact_id!r} reached {MAX_MESSAGES} messages")
         m = Message(len(self.transcript) + 1, at, sender, text, agent_id)
         self.transcript.append(m)
+        return m
+
+    def note(self, agent_id: str, text: str, at: float) -> Message:
+        """An internal note: agents see it, the customer never does."""
+        if len(self.notes) >= MAX_NOTES:
+            raise ConversationFull(f"conversation {self.contact_id!r} reached {MAX_NOTES} notes")
+        m = Message(len(self.notes) + 1, at, "agent", text, agent_id)
+        self.notes.append(m)
         return m
 
     def to_customer(self, frame: dict[str, Any]) -> None:
@@ -89,6 +104,9 @@ class Conversation:
             "attributes": self.attributes,
             "origin": self.origin,
             "transcript": [m.to_dict() for m in self.transcript[-SCREEN_POP_MESSAGES:]],
+            "notes": [m.to_dict() for m in self.notes],
+            "rules": list(self.rules),
+            "disposition": self.disposition,
             "history": self.history,
         }
 

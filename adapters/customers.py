@@ -17,7 +17,9 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from acd import events as ev
@@ -44,6 +46,8 @@ log = logging.getLogger("acd.customers")
 MAX_PROFILE_CHAIN = 64  # merges into merges: a loop would be a bug, not a customer
 SUMMARY_CHARS = 200
 WRITE_ATTEMPTS = 3
+DAY_S = 86400.0
+SURVEY_KEEP_S = 3600.0  # a written record waits this long for a late survey answer
 
 
 class UnknownCustomer(InvalidRequest):
@@ -151,7 +155,17 @@ def summary_of(rec: ContactRecord) -> dict[str, Any]:
         "agents": list(rec.agents),
         "summary": rec.summary,
         "disposition": rec.disposition,
+        "survey": rec.survey,
     }
+
+
+def last_agent(past: Sequence[ContactRecord], since: float) -> str | None:
+    """The agent who last served the customer, if after ``since`` (wall
+    clock): the last agent of the newest answered contact. O(len(past))."""
+    for rec in past:  # newest first
+        if rec.outcome == "answered" and rec.agents:
+            return rec.agents[-1] if (rec.answered_at or rec.queued_at) >= since else None
+    return None
 
 
 class CustomerDesk:
@@ -178,6 +192,11 @@ class CustomerDesk:
         # one before this desk's listener sees the event that finished it.
         self._convs: dict[str, Conversation] = {}
         self._pending: asyncio.Queue[ContactRecord | None] = asyncio.Queue()
+        # Survey answers for contacts not yet written, and written records
+        # whose survey may still be answered (oldest first).
+        self._answers: dict[str, int] = {}
+        self._surveyed: OrderedDict[str, tuple[float, ContactRecord]] = OrderedDict()
+        self.survey_asked: Callable[[str], bool] = lambda contact_id: False
         self._writer: asyncio.Task[None] | None = None
         self.written = 0
         self.failed = 0
@@ -206,9 +225,13 @@ class CustomerDesk:
                 if r is None:
                     return
                 conv.profile = r.profile
-                if self.settings.history_limit:
-                    past = await self.customers.history(r.profile.id, self.settings.history_limit)
-                    conv.history = [summary_of(x) for x in past]
+                days = self.settings.preferred_agent_days
+                limit = max(self.settings.history_limit, 1 if days > 0 else 0)
+                if limit:
+                    past = await self.customers.history(r.profile.id, limit)
+                    conv.history = [summary_of(x) for x in past[: self.settings.history_limit]]
+                    if days > 0:
+                        conv.last_agent = last_agent(past, self.wall_clock() - days * DAY_S)
         except TimeoutError:
             log.warning(
                 "contact %s: the customer store took over %.3g s; routed without history",
@@ -233,7 +256,24 @@ class CustomerDesk:
         for f in finished:
             conv = self._convs.pop(f.contact_id, None)
             if conv is not None:  # a customer we could not identify has no history to keep
-                self._pending.put_nowait(self._record(f, conv, offset))
+                rec = self._record(f, conv, offset)
+                if rec.survey is None and self.survey_asked(rec.contact_id):
+                    self._keep_for_survey(rec)
+                self._pending.put_nowait(rec)
+
+    def survey_answered(self, contact_id: str, score: int) -> None:
+        """A survey answer: into the record, rewritten if already written."""
+        kept = self._surveyed.pop(contact_id, None)
+        if kept is not None:
+            self._pending.put_nowait(replace(kept[1], survey=score))
+        elif contact_id in self._convs:  # still open: its record takes it when written
+            self._answers[contact_id] = score
+
+    def _keep_for_survey(self, rec: ContactRecord) -> None:
+        now = self.wall_clock()
+        while self._surveyed and next(iter(self._surveyed.values()))[0] < now - SURVEY_KEEP_S:
+            self._surveyed.popitem(last=False)
+        self._surveyed[rec.contact_id] = (now, rec)
 
     def _record(self, f: Finished, conv: Conversation, offset: float) -> ContactRecord:
         first = next((m.text for m in conv.transcript if m.sender == "customer"), "")
@@ -251,6 +291,9 @@ class CustomerDesk:
             f.answered_at + offset if f.answered_at is not None else None,
             f.agents,
             f.queues,
+            disposition=conv.disposition,
+            notes="\n".join(n.text for n in conv.notes),
+            survey=self._answers.pop(f.contact_id, None),
             summary=first[:SUMMARY_CHARS],
             context=dict(conv.attributes),
             transcript=tuple(m.to_dict() for m in conv.transcript) if text_channel else (),

@@ -19,6 +19,9 @@ CANCEL, or HANGUP          Abandon (queued or ringing)
 
 Overflow (queue full, maximum wait) sets ``ACD_RESULT=overflow`` and returns
 the call to the dialplan, which continues (voicemail, another queue); a
+queue closed with ``when_closed = "leave"`` sets ``ACD_RESULT=closed``; a
+call handed off as a work item (closed, full, too long) sets
+``ACD_RESULT=handoff`` (the dialplan says "we will call you back"); a
 caller who asked to be called back leaves with ``ACD_RESULT=callback``
 (:mod:`acd.adapters.callback`). A call that is not answered by anyone stays
 ours until the caller leaves.
@@ -52,6 +55,7 @@ from acd.adapters.callback import Callbacks
 from acd.adapters.config_file import AsteriskSettings
 from acd.adapters.conversations import Conversation
 from acd.adapters.hub import Hub
+from acd.adapters.surveys import parse_score
 from acd.errors import InvalidRequest, PeerProtocolError
 from acd.states import CONNECTED, OFFERED, QUEUED
 
@@ -351,6 +355,7 @@ class CallSession:
         (or HANGUP came), else by the agent, and the caller goes on in the
         dialplan with ``ACD_RESULT=answered``."""
         cid = self.contact_id or ""
+        survey = not self.gone and self.calls.ask_survey(cid, self.queue, agent_id)  # before the record
         if self.state() == (CONNECTED, agent_id):  # else the desktop ended it already
             if self.gone:
                 await self._submit(lambda now: cmds.Abandon(now, cid))
@@ -359,7 +364,28 @@ class CallSession:
         if not self.gone:
             await self.set_variable("ACD_AGENT", agent_id)
             await self.set_variable("ACD_RESULT", "answered")
+            if survey:
+                await self._survey(cid)
         return True
+
+    async def _survey(self, contact_id: str) -> None:
+        """Ask the caller to rate the call with one key, 1-5 (``GET DATA``:
+        the recorded question, a timeout, at most one key)."""
+        surveys = self.calls.hub.surveys
+        assert surveys is not None
+        s = surveys.settings
+        reply = await self.command(f"GET DATA {s.sound} {round(s.voice_timeout_s * 1000)} 1")
+        if reply.result == -1:
+            self._caller_gone()
+            return
+        score = parse_score(reply.keys)
+        if score is None:
+            log.info("call %s: no survey answer (%r)", contact_id, reply.keys or reply.data)
+            return
+        surveys.answer(contact_id, score)
+        await self.set_variable("ACD_SURVEY", str(score))
+        if s.sound_thanks:
+            await self.command(f'STREAM FILE {s.sound_thanks} ""')
 
     async def _announce(self) -> None:
         """Tell the caller its place in line, then music again."""
@@ -419,6 +445,14 @@ class VoiceCalls:
     def endpoint(self, agent_id: str) -> str | None:
         a = self.hub.runner.engine.agents.get(agent_id)
         return a.spec.endpoint if a is not None else None
+
+    def ask_survey(self, contact_id: str, queue: str, agent_id: str) -> bool:
+        """Open the post-call survey if the queue has one; True if it does."""
+        surveys = self.hub.surveys
+        if surveys is None or not self.hub.queue_options(queue).survey:
+            return False
+        surveys.ask(contact_id, queue, agent_id)
+        return True
 
     def callback_offer(self, queue: str) -> bool:
         """Callers of this queue are told about the callback key."""
@@ -503,7 +537,12 @@ class VoiceCalls:
             elif isinstance(e, ev.ContactOverflowed) and e.to_queue is None:
                 s = self.sessions.get(e.contact_id)
                 if s is not None:
-                    s.intents.put_nowait(_Finish("overflow"))
+                    s.intents.put_nowait(_Finish("closed" if e.reason == "closed" else "overflow"))
+            elif isinstance(e, ev.ContactHandedOff):
+                s = self.sessions.pop(e.contact_id, None)
+                if s is not None:  # the work item lives on: the session ends without abandoning it
+                    s.contact_id = None
+                    s.intents.put_nowait(_Finish("handoff"))
             elif (isinstance(e, ev.OfferEnded) and e.reason != "abandoned") or (
                 isinstance(e, ev.ContactEnded) and e.by == "agent"
             ):

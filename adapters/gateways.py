@@ -35,6 +35,7 @@ from acd.adapters.config_file import GatewaySettings
 from acd.adapters.conversations import Conversation
 from acd.adapters.frames import Unauthorized
 from acd.adapters.hub import Hub
+from acd.adapters.surveys import parse_score
 from acd.codec import MalformedMessage
 from acd.errors import InvalidRequest
 
@@ -45,7 +46,7 @@ TIMESTAMP = "X-Acd-Timestamp"
 SIGNATURE = "X-Acd-Signature"
 RETRIES_S = (0.2, 1.0, 5.0)  # waits between delivery attempts
 # Frames an external platform gets (position updates would be spam there).
-DELIVERED = frozenset({"agent-joined", "message", "transferred", "ended", "queued"})
+DELIVERED = frozenset({"agent-joined", "message", "transferred", "ended", "queued", "survey", "handed-off"})
 MAX_BODY = 64 * 1024
 
 
@@ -94,14 +95,13 @@ class Gateway:
         self._seen[message_id] = now
 
     def deliver(self, conv: Conversation, frame: dict[str, Any]) -> None:
-        if frame["type"] in DELIVERED and self.settings.callback_url is not None:
+        if frame["type"] in DELIVERED:
+            self.deliver_to(conv.external_user, conv.contact_id, frame)
+
+    def deliver_to(self, user: str | None, contact_id: str, frame: dict[str, Any]) -> None:
+        if self.settings.callback_url is not None:
             self._out.put_nowait(
-                {
-                    "gateway": self.settings.name,
-                    "user": conv.external_user,
-                    "contact": conv.contact_id,
-                    **frame,
-                }
+                {"gateway": self.settings.name, "user": user, "contact": contact_id, **frame}
             )
 
     async def run(self, http: aiohttp.ClientSession) -> None:
@@ -226,6 +226,13 @@ class Gateways:
         if conv is not None and not conv.ended:
             sent = self.hub.customer_message(conv, text)
             return web.json_response({"contact": conv.contact_id, "seq": sent["seq"]}, status=202)
+        surveys = self.hub.surveys
+        rated = surveys.asked_of_user(name, user) if surveys is not None else None
+        score = parse_score(text)
+        if surveys is not None and rated is not None and score is not None:
+            surveys.answer(rated, score)  # the reply to the survey question, not a new contact
+            gw.deliver_to(user, rated, {"type": "message", "from": "system", "text": surveys.settings.thanks})
+            return web.json_response({"contact": rated, "survey": score}, status=202)
         identity = frames.mapping(data, "identity")
         conv = Conversation(
             contact_id=self.hub.new_contact_id(name),

@@ -34,6 +34,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "unknown-merge": 404,
     "invalid-transition": 409,
     "queue-full": 409,
+    "queue-closed": 409,
+    "transfer-loop": 409,
     "duplicate-contact": 409,
     "invalid-config": 422,
 }

@@ -21,11 +21,15 @@ from typing import Any
 
 from acd import commands as cmds
 from acd import events as ev
+from acd.adapters.config_file import QueueOptions
 from acd.adapters.conversations import Conversation, Conversations
 from acd.adapters.customers import CustomerDesk
 from acd.adapters.outbox import Outbox
 from acd.adapters.runner import EngineRunner
+from acd.adapters.surveys import Surveys
 from acd.codec import to_wire
+from acd.contact_rules import ContactFacts, Rule, apply_rules
+from acd.identity import keys
 from acd.states import AWAY, LOGGED_OUT
 
 log = logging.getLogger("acd.hub")
@@ -39,6 +43,9 @@ def estimated_wait(position: int, aht_s: float | None, staffed: int) -> float | 
     if aht_s is None or staffed <= 0:
         return None
     return round(position * aht_s / staffed, 1)
+
+
+_NO_OPTIONS = QueueOptions()
 
 
 class Hub:
@@ -60,6 +67,9 @@ class Hub:
         self._prefix = uuid.uuid4().hex[:8]
         self._task: asyncio.Task[None] | None = None
         self.customer_desk: CustomerDesk | None = None  # identity and history, when configured
+        self.surveys: Surveys | None = None
+        self.rules: tuple[Rule, ...] = ()  # routing rules, in file order
+        self.queue_options: Callable[[str], QueueOptions] = lambda queue: _NO_OPTIONS
         self._routes: dict[type, Callable[[Any], None]] = {
             ev.AgentPresenceChanged: self._presence,
             ev.AgentPhoneChanged: self._phone,
@@ -74,6 +84,7 @@ class Hub:
             ev.ContactTransferred: self._transferred,
             ev.ContactAbandoned: self._abandoned,
             ev.ContactOverflowed: self._overflowed,
+            ev.ContactHandedOff: self._handed_off,
         }
         runner.listen(self.on_events)
 
@@ -108,15 +119,21 @@ class Hub:
     async def start_contact(
         self, conv: Conversation, first_text: str | None = None, skills: tuple[tuple[str, int], ...] = ()
     ) -> list[ev.Event]:
-        """Register the conversation, then queue the contact. The conversation
-        exists before the engine can offer it, so the offer carries it; if the
-        engine refuses, it is forgotten again and the error propagates."""
+        """Register the conversation, identify the customer, apply the routing
+        rules, then queue the contact (waiting first for the agent who served
+        this customer last). The conversation exists before the engine can
+        offer it, so the offer carries it; if the engine refuses, it is
+        forgotten again and the error propagates."""
         self.conversations.add(conv)  # at once: a second message of the same user finds it
         if first_text:
             conv.add("customer", first_text, self.wall_clock())
         try:
             if self.customer_desk is not None:
                 await self.customer_desk.identify(conv)  # bounded: a slow store delays no one long
+            wanted = dict(skills)
+            if self.rules:
+                for s, lvl in self._route(conv, first_text or ""):
+                    wanted[s] = max(wanted.get(s, 0), lvl)
             return await self.runner.submit(
                 lambda now: cmds.NewContact(
                     now,
@@ -125,13 +142,38 @@ class Hub:
                     conv.channel,
                     conv.customer,
                     conv.priority,
-                    skills,
+                    tuple(sorted(wanted.items())),
                     attributes=conv.attributes,
+                    preferred_agent=conv.last_agent,
                 )
             )
         except Exception:
             self.conversations.remove(conv.contact_id)
             raise
+
+    def _route(self, conv: Conversation, text: str) -> tuple[tuple[str, int], ...]:
+        """Apply the routing rules: the conversation's queue and priority
+        change in place; returns the skills the rules add. O(rules)."""
+        p = conv.profile
+        ids = frozenset(p.identifiers) if p is not None else frozenset(keys(conv.identity)[0])
+        facts = ContactFacts(
+            conv.queue, conv.channel, text, conv.attributes, p.attributes if p is not None else {}, ids
+        )
+        takes = {name: q.channels for name, q in self.runner.engine.queues.items()}
+        routed = apply_rules(self.rules, facts, takes)
+        if routed.rules:
+            conv.queue = routed.queue
+            conv.priority += routed.raise_priority
+            conv.rules = routed.rules
+            log.info(
+                "contact %s: rules %s: queue %s, priority %+d, skills %s",
+                conv.contact_id,
+                ", ".join(routed.rules),
+                routed.queue,
+                routed.raise_priority,
+                dict(routed.skills) or "-",
+            )
+        return routed.skills
 
     def customer_message(self, conv: Conversation, text: str) -> dict[str, Any]:
         """A customer wrote: keep it, pass it to the connected agent (if any;
@@ -223,6 +265,16 @@ class Hub:
             conv.agent_id = None
             conv.ended = True
             conv.to_customer({"type": "ended", "by": e.by})
+            if (
+                e.by == "agent"
+                and self.surveys is not None
+                and conv.sink is not None
+                and conv.channel not in self.runner.engine.phone_channels  # a call is asked over FastAGI
+                and self.queue_options(e.queue).survey
+            ):
+                user = (conv.origin, conv.external_user) if conv.external_user is not None else None
+                self.surveys.ask(conv.contact_id, e.queue, e.agent_id, user)
+                conv.to_customer(self.surveys.frame())
 
     def _wrap_up(self, e: ev.WrapUpStarted) -> None:
         self._to_desk(
@@ -251,6 +303,13 @@ class Hub:
         if conv is not None:
             conv.agent_id = None
             conv.to_customer({"type": "transferred", "queue": e.to_queue})
+
+    def _handed_off(self, e: ev.ContactHandedOff) -> None:
+        conv = self.conversations.get(e.contact_id)
+        if conv is not None:
+            conv.channel = e.channel
+            conv.handed_off = True
+            conv.to_customer({"type": "handed-off", "queue": e.to_queue, "reason": e.reason})
 
     def _abandoned(self, e: ev.ContactAbandoned) -> None:
         self._close(e.contact_id)

@@ -29,11 +29,14 @@ from acd.adapters.gateways import Gateways
 from acd.adapters.http_api import READY, build_app
 from acd.adapters.hub import Hub
 from acd.adapters.metrics import Metrics
+from acd.adapters.opening_hours import OpeningHours
 from acd.adapters.runner import EngineRunner
 from acd.adapters.runtime import tune_gc
 from acd.adapters.supervisor import add_routes as add_supervisor_routes
+from acd.adapters.surveys import Surveys
 from acd.engine import Engine
 from acd.errors import ConfigError
+from acd.hours import Schedule
 
 log = logging.getLogger("acd.server")
 
@@ -72,6 +75,11 @@ class Server:
         )
         self.hub.customer_desk = self.customer_desk
         self.runner.listen(self.customer_desk.on_events)
+        self.surveys = Surveys(self.settings.survey, self.hub.wall_clock, self.customer_desk.survey_answered)
+        self.hub.surveys = self.surveys
+        self.customer_desk.survey_asked = self.surveys.is_asked
+        self._apply_policies(self.settings)
+        self.hours = OpeningHours(self.runner, _schedules(self.settings))
         self.voice = VoiceCalls(self.hub, self.settings.asterisk)
         ami = self.settings.asterisk.ami
         self.ami = AmiLink(ami, self.runner, self.voice) if ami is not None else None
@@ -95,6 +103,7 @@ class Server:
         sockets = self._web.addresses
         self.bound_port = int(sockets[0][1]) if sockets else port
         await self.runner.start()
+        await self.hours.start()
         await self.customer_desk.start()
         await self.hub.start()
         await self.gateways.start()
@@ -136,6 +145,9 @@ class Server:
             notes.append("[asterisk] changes (FastAGI, AMI, music, announcements) apply at the next restart")
         if new.customers != self.settings.customers:
             notes.append("[customers] changes (store, country code, history) apply at the next restart")
+        self._apply_policies(new)
+        self.surveys.settings = new.survey
+        self.hours.update(_schedules(new))
         self.desks.credentials = dict(new.credentials)
         await self.gateways.update(dict(new.gateways))
         self.settings = replace(
@@ -152,6 +164,11 @@ class Server:
             len(engine.contacts),
         )
         return notes
+
+    def _apply_policies(self, settings: AcdSettings) -> None:
+        """What the hub reads per contact: routing rules, queue options."""
+        self.hub.rules = settings.rules
+        self.hub.queue_options = settings.options
 
     async def stop(self) -> None:
         """Stop accepting, finish queued commands, close; bounded by grace_s."""
@@ -184,9 +201,14 @@ class Server:
         await self.desks.close()
         await self.webchat.close()
         await self.gateways.stop()
+        await self.hours.stop()
         await self.runner.stop()
         await self.customer_desk.stop()  # after the runner: every finished contact is queued
         await self.store.close()
+
+
+def _schedules(settings: AcdSettings) -> dict[str, Schedule]:
+    return {q: o.hours for q, o in settings.queue_options.items() if o.hours is not None}
 
 
 def make_store(cs: CustomerSettings) -> CustomerStore:

@@ -137,6 +137,13 @@ async def _stream_stats(hub: Hub, box: Outbox) -> None:
         await asyncio.sleep(STATS_INTERVAL_S)
 
 
+async def survey_stats(request: web.Request) -> web.Response:
+    """Survey answers so far (since start): per queue and per agent, count,
+    average and how many of each score."""
+    surveys = request.app[HUB].surveys
+    return web.json_response(surveys.stats() if surveys is not None else {"queues": {}, "agents": {}})
+
+
 def add_routes(app: web.Application, hub: Hub) -> None:
     app[HUB] = hub
     app.router.add_post("/v1/contacts", create_contact)
@@ -144,3 +151,4 @@ def add_routes(app: web.Application, hub: Hub) -> None:
     app.router.add_post("/v1/agents/{id}/away", agent_away)
     app.router.add_post("/v1/agents/{id}/logout", agent_logout)
     app.router.add_get("/v1/supervisor/ws", supervisor_ws)
+    app.router.add_get("/v1/surveys", survey_stats)

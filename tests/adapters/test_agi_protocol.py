@@ -133,6 +133,12 @@ def test_usage_replies_span_lines_and_bad_input_is_refused() -> None:
         parse_reply("hello")
     with pytest.raises(PeerProtocolError):
         parse_reply("200 result=x")
+    # GET DATA: the keys pressed, none on a timeout, -1 when the caller hung up
+    assert parse_reply("200 result=4").keys == "4"
+    assert parse_reply("200 result=*1").keys == "*1"
+    timeout = parse_reply("200 result= (timeout)")
+    assert (timeout.result, timeout.keys, timeout.data) == (None, "", "timeout")
+    assert parse_reply("200 result=-1").keys == ""
     with pytest.raises(PeerProtocolError):
         parse_request("not: agi\n")
     with pytest.raises(PeerProtocolError):
