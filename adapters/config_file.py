@@ -512,7 +512,11 @@ def _values(r: _Reader, tbl: Mapping[str, Any], k: str, path: str) -> dict[str, 
 
 
 def _rules(
-    r: _Reader, data: Mapping[str, Any], queues: Mapping[str, QueueSpec], country_code: str | None
+    r: _Reader,
+    data: Mapping[str, Any],
+    queues: Mapping[str, QueueSpec],
+    skills: tuple[str, ...],
+    country_code: str | None,
 ) -> tuple[Rule, ...]:
     out = []
     raw = r.get(data, "rules", "", list, [])
@@ -554,6 +558,11 @@ def _rules(
             r.get(tbl, "raise_priority", path, int, 0),
             r.get(tbl, "stop", path, bool, False),
         )
+        for skill in rule.skills:
+            if skill not in skills:
+                r.error(
+                    f"{path}.skills", f"unknown skill {skill!r} (declared: {', '.join(skills) or 'none'})"
+                )
         if not (rule.queue or rule.skills or rule.raise_priority):
             r.error(path, "does nothing: give queue, skills or raise_priority")
         out.append(rule)
@@ -865,7 +874,7 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
     gateways = _gateways(r, data, by_name)
     asterisk = _asterisk(r, data, by_name)
     customers = _customers(r, data)
-    rules = _rules(r, data, by_name, customers.country_code)
+    rules = _rules(r, data, by_name, skills, customers.country_code)
     survey = _survey(r, data)
     fallback = r.get(data, "fallback_queue", "", str, None)
     returns = r.get(data, "max_transfer_returns", "", int, 1)

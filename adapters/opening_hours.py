@@ -89,4 +89,5 @@ class OpeningHours:
             if nxt is not None:
                 delay = min(delay, max(0.0, nxt - self.wall_clock()) + LATE_S)
             with contextlib.suppress(TimeoutError):  # woken early by a reload, or the time came
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()

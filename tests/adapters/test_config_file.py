@@ -241,3 +241,71 @@ def test_customers_section_and_its_problems() -> None:
         "c.toml: customers.country_code: expected 1-3 digits without + (86, 1, 49), got '+86'",
         "c.toml: customers.history_limit: must be 0..100, got 500",
     ]
+
+
+def test_hours_rules_dispositions_and_surveys_and_their_problems() -> None:
+    good = {
+        "skills": ["sales", "billing"],
+        "max_transfer_returns": 2,
+        "schedules": {
+            "office": {
+                "timezone": "Asia/Shanghai",
+                "mon-fri": ["09:00-12:00", "13:00-18:00"],
+                "sat": "10:00-16:00",
+                "closed_on": ["2026-10-01"],
+            }
+        },
+        "queues": {
+            "sales": {
+                "channels": ["voice", "chat"],
+                "hours": "office",
+                "when_closed": "handoff",
+                "handoff_to": "tasks",
+                "dispositions": ["sale", "no-sale"],
+                "disposition_required": True,
+                "survey": True,
+            },
+            "tasks": {"channels": ["task"]},
+        },
+        "rules": [
+            {"name": "refund", "when_keywords": ["refund"], "queue": "sales", "skills": {"billing": 2}},
+            {"name": "vip", "when_customers": ["phone:008613800000000"], "raise_priority": 5, "stop": True},
+        ],
+        "survey": {"question": "Rate us 1-5", "voice_timeout_s": 4},
+    }
+    s = parse(good, "g.toml", env={})
+    opts = s.options("sales")
+    assert opts.hours is not None and opts.hours.week[5] == ((600, 960),) and opts.hours.week[6] == ()
+    assert (opts.dispositions, opts.disposition_required, opts.survey) == (("sale", "no-sale"), True, True)
+    assert s.options("tasks").hours is None and s.routing.max_transfer_returns == 2
+    assert s.rules[1].customers == frozenset({"phone:+8613800000000"}) and s.rules[1].stop
+    assert (s.survey.question, s.survey.voice_timeout_s) == ("Rate us 1-5", 4.0)
+    bad = {
+        "skills": ["sales"],
+        "schedules": {"x": {"timezone": "Mars/Olympus", "weekdays": "09:00-18:00", "mon": "18:00-09:00"}},
+        "queues": {
+            "sales": {"hours": "nope", "when_closed": "sleep", "disposition_required": True},
+        },
+        "rules": [
+            {"name": "r", "queue": "gone", "skills": {"cooking": 2}, "when_customers": ["phone"]},
+            {"name": "idle"},
+        ],
+        "survey": {"answer_wait_s": 0},
+    }
+    with pytest.raises(ConfigError) as e:
+        parse(bad, "b.toml", env={})
+    text = "\n".join(e.value.problems)
+    for expected in (
+        "schedules.x.timezone: unknown time zone 'Mars/Olympus'",
+        "schedules.x.weekdays: 'weekdays' is not a day",
+        "schedules.x.mon: '18:00-09:00': the end must be after the start",
+        "queues.sales.hours: unknown schedule 'nope'",
+        "queues.sales.when_closed: 'sleep' is not one of wait, handoff, leave",
+        "queues.sales.disposition_required: needs a list of dispositions",
+        "rules[0] (r): unknown queue 'gone'",
+        "rules[0] (r).skills: unknown skill 'cooking'",
+        "rules[0] (r).when_customers: expected kind:value",
+        "rules[1] (idle): does nothing",
+        "survey.answer_wait_s: must be > 0",
+    ):
+        assert expected in text, expected

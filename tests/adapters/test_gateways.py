@@ -47,7 +47,7 @@ class CallbackPeer:
 
 
 @asynccontextmanager
-async def gateway_centre() -> AsyncIterator[tuple[Session, CallbackPeer]]:
+async def gateway_centre(survey: bool = False) -> AsyncIterator[tuple[Session, CallbackPeer]]:
     peer = CallbackPeer()
     app = web.Application()
     app.router.add_post("/out", peer.handle)
@@ -59,7 +59,8 @@ async def gateway_centre() -> AsyncIterator[tuple[Session, CallbackPeer]]:
     base = settings()
     gw = config_file.GatewaySettings("wechat", SECRET, "support", "chat", f"http://127.0.0.1:{port}/out")
     try:
-        async with running(replace(base, gateways={"wechat": gw})) as server:
+        options = {"support": config_file.QueueOptions(survey=True)} if survey else {}
+        async with running(replace(base, gateways={"wechat": gw}, queue_options=options)) as server:
             s = Session(server)
             try:
                 yield s, peer
@@ -123,3 +124,29 @@ async def test_bad_signatures_stale_timestamps_and_replays_are_refused() -> None
             assert r.status == 404
         conv = next(iter(s.server.hub.conversations.by_id.values()))
         assert [m.text for m in conv.transcript] == ["hi", "again"]
+
+
+async def test_a_gateway_user_answers_the_survey_with_a_digit() -> None:
+    async with gateway_centre(survey=True) as (s, peer):
+        status, body = await post(
+            s, {"message_id": "s1", "user": "openid-9", "text": "is it open on Sunday?"}
+        )
+        cid = body["contact"]
+        bob = await s.agent("bob")
+        await bob.expect("offer", contact=cid)
+        await bob.call("accept", contact=cid)
+        await bob.call("end", contact=cid)
+        question = await peer.next("survey")
+        assert (question["user"], question["contact"], question["scale"]) == ("openid-9", cid, [1, 5])
+        status, body = await post(
+            s, {"message_id": "s2", "user": "openid-9", "text": " \uff15 "}
+        )  # a full-width 5
+        assert (status, body) == (202, {"contact": cid, "survey": 5})
+        assert (await peer.next("message"))["text"] == "Thank you for your feedback."
+        status, body = await post(s, {"message_id": "s3", "user": "openid-9", "text": "4"})
+        assert status == 202 and body["contact"] != cid  # answered once: a new conversation
+        assert s.server.surveys.stats()["agents"]["bob"] == {
+            "answers": 1,
+            "average": 5.0,
+            "by_score": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1},
+        }

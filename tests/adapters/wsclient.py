@@ -90,8 +90,13 @@ def pw(agent: str) -> str:
     return f"{agent}-secret"
 
 
-def settings(extra_agents: dict[str, dict[str, Any]] | None = None, **server: Any) -> AcdSettings:
-    """A small centre: sales (voice, chat), support (chat); fast timers."""
+def settings(
+    extra_agents: dict[str, dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+    **server: Any,
+) -> AcdSettings:
+    """A small centre: sales (voice, chat), support (chat); fast timers.
+    ``extra``: more top-level config (its queues are merged in)."""
     agents: dict[str, dict[str, Any]] = {
         "alice": {"profile": "blended", "skills": {"sales": 3}, "queues": {"sales": 1}},
         "bob": {
@@ -103,7 +108,7 @@ def settings(extra_agents: dict[str, dict[str, Any]] | None = None, **server: An
     }
     for aid, a in agents.items():
         a.setdefault("password_hash", hash_password(pw(aid), iterations=1000))
-    data = {
+    data: dict[str, Any] = {
         "skills": ["sales", "support"],
         "server": {
             "listen": "127.0.0.1:0",
@@ -124,6 +129,8 @@ def settings(extra_agents: dict[str, dict[str, Any]] | None = None, **server: An
         },
         "agents": agents,
     }
+    for k, v in (extra or {}).items():
+        data[k] = {**data[k], **v} if k == "queues" else v
     return parse(data, "test.toml", env={})
 
 

@@ -19,6 +19,10 @@ What it reproduces, line for line:
   ``g`` option (11b), ``result=-1`` and no HANGUP without it (11); ended by
   the caller: ``result=-1`` then ``HANGUP`` 40 ms later (10);
   caller gone while ringing: ``result=-1``, ``HANGUP``, DIALSTATUS CANCEL;
+* ``GET DATA <file> <timeout ms> <max>``: the keys this caller presses
+  (``keypad``) as ``200 result=4``, ``200 result= (timeout)`` when none,
+  ``200 result=-1`` once the caller is gone (res_agi.c ``handle_getdata``;
+  not in the transcripts);
 * a caller who hangs up while the socket is idle: an unsolicited
   ``HANGUP`` line, the socket stays open and commands still answer;
 * the agent's leg of a Dial hung up by AMI ``Hangup``: while ringing the
@@ -133,6 +137,7 @@ class Caller:
         answer_delay: float = 0.0,
         channel: str | None = None,
         uniqueid: str | None = None,
+        keypad: str = "",
     ) -> None:
         self.pbx = pbx
         self.port = port
@@ -140,6 +145,7 @@ class Caller:
         self.args = args
         self.callerid = callerid
         self.answer_delay = answer_delay
+        self.keypad = keypad  # what the caller keys at a GET DATA prompt ("": nothing)
         self.uniqueid = pbx.uniqueid()  # the ;1 half (the caller's phone)
         self.agi_uniqueid = uniqueid or pbx.uniqueid()  # the ;2 half running the AGI
         self.channel = channel or f"Local/5000@from-pstn-{int(self.agi_uniqueid.split('.')[1]):08x};2"
@@ -237,6 +243,10 @@ class Caller:
         if head == "GET VARIABLE" and len(words) == 3:
             value = self.variables.get(words[2])
             return ["200 result=0"] if value is None else [f"200 result=1 ({value})"]
+        if head == "GET DATA" and len(words) >= 3:
+            if self._gone.is_set():
+                return ["200 result=-1"]
+            return [f"200 result={self.keypad}"] if self.keypad else ["200 result= (timeout)"]
         if words[:2] == ["EXEC", "Dial"] and len(words) == 3:
             return await self._dial(words[2])
         return ["510 Invalid or unknown command"]
