@@ -148,3 +148,31 @@ async def test_a_caller_who_then_chats_is_one_customer_with_the_call_in_the_scre
             assert r.status == 404 and (await r.json())["error"]["code"] == "unknown-customer"
         await caller.close()
         await chat.ws.close()
+
+
+async def test_the_daemon_keeps_profiles_and_history_in_redis(redis_url: str) -> None:
+    prefix = f"d{uuid.uuid4().hex[:8]}:"
+    extra = {"customers": {"store": "redis", "redis_url": redis_url, "redis_prefix": prefix}}
+    async with session(settings(extra=extra)) as s:
+        assert isinstance(s.server.store, RedisStore)
+        bob = await s.agent("bob")
+        chat, first = await s.customer("support", "my card was charged twice", identity={"email": "li@x.cn"})
+        await bob.expect("offer", contact=first)
+        await bob.call("accept", contact=first)
+        await bob.call("end", contact=first)
+        await bob.call("wrap-up-done", contact=first)
+        await s.server.customer_desk.drained()
+        again, second = await s.customer("support", "about that charge", identity={"email": "Li@x.cn"})
+        offer = await bob.expect("offer", contact=second)
+        (past,) = offer["history"]
+        assert past["contact"] == first and past["summary"] == "my card was charged twice"
+        await chat.ws.close()
+        await again.ws.close()
+    reopened = RedisStore(redis_url, prefix)  # what the daemon wrote outlives it
+    await reopened.open()
+    try:
+        owners = await reopened.owners(["email:li@x.cn"])
+        (rec,) = await reopened.contacts([owners["email:li@x.cn"].id], 5)
+        assert rec.contact_id == first and rec.agents == ("bob",)
+    finally:
+        await reopened.close()
