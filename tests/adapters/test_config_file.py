@@ -22,8 +22,14 @@ LARGE = ROOT / "config" / "examples" / "large-dedicated-teams.toml"
 def test_shipped_example_loads_and_routes() -> None:
     s = load(EXAMPLE, env={})
     assert (s.server.host, s.server.port) == ("127.0.0.1", 8080)
-    assert [q.name for q in s.routing.queues] == ["sales", "support"]
+    assert [q.name for q in s.routing.queues] == ["sales", "support", "followups"]
     sales = s.routing.queues[0]
+    assert (sales.handoff_to, s.options("sales").survey, s.options("sales").hours) == (
+        "followups",
+        True,
+        None,
+    )
+    assert [r.name for r in s.rules] == ["refunds", "vip", "ivr-billing"]
     assert sales.channels == ("voice", "chat", "wechat")
     assert [st.after for st in sales.escalation] == [30.0, 60.0]
     assert verify_password("alice-demo", s.credentials["alice"])
