@@ -43,7 +43,7 @@ from acd.adapters.outbox import Outbox
 from acd.adapters.passwords import verify_password
 from acd.adapters.requests import answer_requests
 from acd.codec import MalformedMessage
-from acd.errors import AcdError, InvalidRequest, NotYourContact, UnknownContact
+from acd.errors import AcdError, InvalidRequest, NotYourContact, UnknownAgent, UnknownContact
 from acd.states import AVAILABLE, AWAY, CONNECTED, LOGGED_OUT, NOT_RESPONDING, WRAP_UP
 
 log = logging.getLogger("acd.agent_ws")
@@ -63,6 +63,10 @@ _CONTACT_COMMANDS: dict[str, Callable[[float, str, str], cmds.Command]] = {
 # Frames that may carry the wrap-up code and notes (set before the command).
 _WRAP_UP_FIELDS = frozenset({"end", "wrap-up-done"})
 MAX_NOTE = 4000
+
+
+class AgentUnavailable(InvalidRequest):
+    code = "agent-unavailable"
 
 
 class UnknownDisposition(InvalidRequest):
@@ -107,6 +111,9 @@ class AgentDesks:
             "transfer": self._transfer,
             "note": self._note,
             "disposition": self._disposition,
+            "consult": self._consult,
+            "consult-message": self._consult_message,
+            "consult-end": self._consult_end,
         }
 
     async def close(self) -> None:
@@ -326,6 +333,52 @@ class AgentDesks:
             if added is not None and conv is not None:
                 conv.notes.remove(added)  # refused: nothing changed, the note neither
             raise
+        return {"contact": cid}
+
+    async def _consult(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        """Warm transfer, first half: the connected agent asks another agent
+        about a chat in private (the customer sees nothing); the other gets
+        the screen pop. ``transfer`` with ``agent`` then hands it over."""
+        cid = frames.text(frame, "contact")
+        other = frames.text(frame, "agent")
+        conv = self._own_conversation(agent_id, cid)
+        if conv.channel in self.runner.engine.phone_channels:
+            raise InvalidRequest("consult is for text conversations: use the phone's attended transfer")
+        a = self.runner.engine.agents.get(other)
+        if a is None or other == agent_id:
+            raise UnknownAgent(f"no other agent {other!r} to consult")
+        if a.status == LOGGED_OUT or other not in self.hub.desks:
+            raise AgentUnavailable(f"agent {other!r} is not logged in at a desktop")
+        if conv.consultant is not None and conv.consultant != other:
+            self.hub.end_consult(conv, "replaced")
+        conv.consultant = other
+        text = frames.opt_text(frame, "text", MAX_NOTE)
+        item = {"type": "consult", "contact": cid, "from": agent_id, "text": text}
+        self.hub.desks[other].put({**item, "queue": conv.queue, "channel": conv.channel, **conv.screen_pop()})
+        if text:
+            conv.note(agent_id, text, self.hub.wall_clock())
+        return {"contact": cid, "agent": other}
+
+    async def _consult_message(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        """Between the connected agent and the one consulted, kept as notes."""
+        cid = frames.text(frame, "contact")
+        conv = self.hub.conversations.get(cid)
+        if conv is None or conv.consultant is None:
+            raise UnknownContact(f"no consultation open on {cid!r}")
+        if agent_id not in (conv.agent_id, conv.consultant):
+            raise NotYourContact(f"{agent_id!r} is not in the consultation on {cid!r}")
+        other = conv.consultant if agent_id == conv.agent_id else conv.agent_id
+        m = conv.note(agent_id, frames.text(frame, "text", MAX_NOTE), self.hub.wall_clock())
+        if other is not None:
+            self.hub.to_desk(other, {"type": "consult-message", "contact": cid, **m.to_dict()})
+        return {"contact": cid, "note": m.seq}
+
+    async def _consult_end(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        cid = frames.text(frame, "contact")
+        conv = self.hub.conversations.get(cid)
+        if conv is None or agent_id not in (conv.agent_id, conv.consultant) or conv.consultant is None:
+            raise NotYourContact(f"{agent_id!r} has no consultation open on {cid!r}")
+        self.hub.end_consult(conv, "ended", by=agent_id)
         return {"contact": cid}
 
     async def _note(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:

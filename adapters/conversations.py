@@ -70,6 +70,7 @@ class Conversation:
     # Agents only: internal notes (transfer context, wrap-up) and the wrap-up code.
     notes: list[Message] = field(default_factory=list)
     disposition: str | None = None
+    consultant: str | None = None  # the agent the connected agent consults about it (warm transfer)
 
     def add(self, sender: str, text: str, at: float, agent_id: str | None = None) -> Message:
         if len(self.transcript) >= MAX_MESSAGES:

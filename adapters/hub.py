@@ -181,7 +181,7 @@ class Hub:
         m = conv.add("customer", text, self.wall_clock())
         frame = {"type": "message", "contact": conv.contact_id, **m.to_dict()}
         if conv.agent_id is not None:
-            self._to_desk(conv.agent_id, frame)
+            self.to_desk(conv.agent_id, frame)
         return frame
 
     def agent_message(self, conv: Conversation, agent_id: str, text: str) -> dict[str, Any]:
@@ -204,19 +204,30 @@ class Hub:
                 for box in sups:
                     box.put(frame)
 
-    def _to_desk(self, agent_id: str, frame: dict[str, Any]) -> None:
+    def to_desk(self, agent_id: str, frame: dict[str, Any]) -> None:
         box = self.desks.get(agent_id)
         if box is not None:
             box.put(frame)
 
+    def end_consult(self, conv: Conversation, reason: str, by: str | None = None) -> None:
+        """Close the conversation's consultation, telling both agents (but
+        ``by``, who asked)."""
+        if conv.consultant is None:
+            return
+        frame = {"type": "consult-ended", "contact": conv.contact_id, "reason": reason}
+        for aid in {conv.consultant, conv.agent_id}:
+            if aid is not None and aid != by:
+                self.to_desk(aid, frame)
+        conv.consultant = None
+
     def _presence(self, e: ev.AgentPresenceChanged) -> None:
-        self._to_desk(
+        self.to_desk(
             e.agent_id,
             {"type": "presence", "presence": e.presence, "previous": e.previous, "reason": e.reason},
         )
 
     def _phone(self, e: ev.AgentPhoneChanged) -> None:
-        self._to_desk(e.agent_id, {"type": "phone", "usable": e.reason is None, "reason": e.reason})
+        self.to_desk(e.agent_id, {"type": "phone", "usable": e.reason is None, "reason": e.reason})
 
     def _queued(self, e: ev.ContactQueued) -> None:
         conv = self.conversations.get(e.contact_id)
@@ -247,11 +258,11 @@ class Hub:
             self.desks[e.agent_id].put(frame)
 
     def _offer_ended(self, e: ev.OfferEnded) -> None:
-        self._to_desk(e.agent_id, {"type": "offer-ended", "contact": e.contact_id, "reason": e.reason})
+        self.to_desk(e.agent_id, {"type": "offer-ended", "contact": e.contact_id, "reason": e.reason})
 
     def _connected(self, e: ev.ContactConnected) -> None:
         conv = self.conversations.get(e.contact_id)
-        self._to_desk(e.agent_id, {"type": "connected", "contact": e.contact_id, "queue": e.queue})
+        self.to_desk(e.agent_id, {"type": "connected", "contact": e.contact_id, "queue": e.queue})
         if conv is not None:
             conv.agent_id = e.agent_id
             agent = self.runner.engine.agents.get(e.agent_id)
@@ -259,9 +270,10 @@ class Hub:
             conv.to_customer({"type": "agent-joined", "agent": {"name": name}})
 
     def _ended(self, e: ev.ContactEnded) -> None:
-        self._to_desk(e.agent_id, {"type": "ended", "contact": e.contact_id, "by": e.by})
+        self.to_desk(e.agent_id, {"type": "ended", "contact": e.contact_id, "by": e.by})
         conv = self.conversations.get(e.contact_id)
         if conv is not None:
+            self.end_consult(conv, "contact-ended", by=e.agent_id)
             conv.agent_id = None
             conv.ended = True
             conv.to_customer({"type": "ended", "by": e.by})
@@ -277,12 +289,12 @@ class Hub:
                 conv.to_customer(self.surveys.frame())
 
     def _wrap_up(self, e: ev.WrapUpStarted) -> None:
-        self._to_desk(
+        self.to_desk(
             e.agent_id, {"type": "wrap-up", "contact": e.contact_id, "seconds": round(e.until - e.at, 3)}
         )
 
     def _wrap_up_ended(self, e: ev.WrapUpEnded) -> None:
-        self._to_desk(e.agent_id, {"type": "wrap-up-ended", "contact": e.contact_id})
+        self.to_desk(e.agent_id, {"type": "wrap-up-ended", "contact": e.contact_id})
 
     def _completed(self, e: ev.ContactCompleted) -> None:
         self._close(e.contact_id)
@@ -295,12 +307,13 @@ class Hub:
 
     def _transferred(self, e: ev.ContactTransferred) -> None:
         if e.by_agent is not None:
-            self._to_desk(
+            self.to_desk(
                 e.by_agent,
                 {"type": "transferred", "contact": e.contact_id, "queue": e.to_queue, "agent": e.to_agent},
             )
         conv = self.conversations.get(e.contact_id)
         if conv is not None:
+            self.end_consult(conv, "transferred", by=e.by_agent)
             conv.agent_id = None
             conv.to_customer({"type": "transferred", "queue": e.to_queue})
 

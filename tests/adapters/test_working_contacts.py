@@ -186,3 +186,39 @@ async def test_a_chat_to_a_closed_queue_becomes_a_task_with_its_context() -> Non
         assert offer["transcript"][0]["text"] == "please call me back about the invoice"
         await bob.call("accept", contact=cid)
         assert s.server.runner.engine.contacts[cid].state == "connected"
+
+
+async def test_a_warm_transfer_consults_in_private_then_hands_the_chat_over() -> None:
+    carol = {"profile": "chat", "skills": {"sales": 1}, "queues": {"sales": 3}}
+    async with session(settings({"carol": carol})) as s:
+        alice = await s.agent("alice")
+        bob = await s.agent("bob", login=False)
+        chat, cid = await s.customer("sales", "can I pay in instalments?")
+        await alice.expect("offer", contact=cid)
+        await alice.call("accept", contact=cid)
+        reply = await alice.request("consult", contact=cid, agent="bob")
+        assert reply["error"]["code"] == "agent-unavailable"  # not logged in yet
+        await bob.call("login")
+        await alice.call("consult", contact=cid, agent="bob", text="instalments: can you take this one?")
+        asked = await bob.expect("consult", contact=cid)
+        assert asked["from"] == "alice" and asked["transcript"][0]["text"] == "can I pay in instalments?"
+        await bob.call("consult-message", contact=cid, text="yes, send it over")
+        answer = await alice.expect("consult-message", contact=cid)
+        assert (answer["agent"], answer["text"]) == ("bob", "yes, send it over")
+        carol_desk = await s.agent("carol")
+        reply = await carol_desk.request("consult-message", contact=cid, text="me too")
+        assert reply["error"]["code"] == "not-your-contact"
+        await alice.call("transfer", contact=cid, agent="bob")
+        assert (await bob.expect("consult-ended", contact=cid))["reason"] == "transferred"
+        offer = await bob.expect("offer", contact=cid)
+        assert [n["text"] for n in offer["notes"]] == [
+            "instalments: can you take this one?",
+            "yes, send it over",
+        ]
+        await bob.call("accept", contact=cid)
+        await bob.call("message", contact=cid, text="Hi, Bob here: yes, in 3 or 6 months.")
+        got = await chat.expect("message", text="Hi, Bob here: yes, in 3 or 6 months.")
+        assert got["agent"] == "bob"
+        private = {"instalments: can you take this one?", "yes, send it over"}
+        assert not [f for f in chat.pending if f.get("text") in private]
+        await chat.ws.close()
