@@ -213,6 +213,20 @@ class _Reader:
             self.only(tbl, allowed, path)
             yield name, path, tbl
 
+    def array(
+        self, parent: Mapping[str, Any], key: str, path: str, allowed: tuple[str, ...]
+    ) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """(index, key path, table) for each ``[[path.key]]`` entry, with
+        non-tables and unknown keys reported."""
+        where = f"{path}.{key}" if path else key
+        for i, tbl in enumerate(self.get(parent, key, path, list, [])):
+            item = f"{where}[{i}]"
+            if not isinstance(tbl, dict):
+                self.error(item, f"expected a table ([[{where}]])")
+                continue
+            self.only(tbl, allowed, item)
+            yield i, item, tbl
+
     def get(
         self, tbl: Mapping[str, Any], key: str, path: str, kind: type | tuple[type, ...], default: Any
     ) -> Any:
@@ -367,13 +381,7 @@ def _queues(
             r.error(f"{path}.strategy", f"{strategy!r} is not one of {', '.join(STRATEGIES)}")
             strategy = "longest-idle"
         steps = []
-        raw_steps = r.get(tbl, "escalation", path, list, [])
-        for i, st in enumerate(raw_steps):
-            spath = f"{path}.escalation[{i}]"
-            if not isinstance(st, dict):
-                r.error(spath, "expected a table ([[queues.NAME.escalation]])")
-                continue
-            r.only(st, _STEP_KEYS, spath)
+        for _, spath, st in r.array(tbl, "escalation", path, _STEP_KEYS):
             if "after_s" not in st:
                 r.error(spath, "after_s is required (seconds of waiting)")
             steps.append(
@@ -519,13 +527,7 @@ def _rules(
     country_code: str | None,
 ) -> tuple[Rule, ...]:
     out = []
-    raw = r.get(data, "rules", "", list, [])
-    for i, tbl in enumerate(raw):
-        path = f"rules[{i}]"
-        if not isinstance(tbl, dict):
-            r.error(path, "expected a table ([[rules]])")
-            continue
-        r.only(tbl, _RULE_KEYS, path)
+    for i, path, tbl in r.array(data, "rules", "", _RULE_KEYS):
         name = r.get(tbl, "name", path, str, f"rule {i + 1}")
         path = f"rules[{i}] ({name})"
         when_queue = r.names(tbl, "when_queue", path)

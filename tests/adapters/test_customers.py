@@ -157,11 +157,7 @@ async def test_the_daemon_keeps_profiles_and_history_in_redis(redis_url: str) ->
         assert isinstance(s.server.store, RedisStore)
         bob = await s.agent("bob")
         chat, first = await s.customer("support", "my card was charged twice", identity={"email": "li@x.cn"})
-        await bob.expect("offer", contact=first)
-        await bob.call("accept", contact=first)
-        await bob.call("end", contact=first)
-        await bob.call("wrap-up-done", contact=first)
-        await s.server.customer_desk.drained()
+        await s.serve(bob, first)
         again, second = await s.customer("support", "about that charge", identity={"email": "Li@x.cn"})
         offer = await bob.expect("offer", contact=second)
         (past,) = offer["history"]

@@ -35,11 +35,7 @@ async def test_a_returning_customer_is_offered_first_to_the_agent_who_served_the
     async with session(settings(extra=extra)) as s:
         bob = await s.agent("bob")
         chat, first = await s.customer("sales", "hello", identity={"email": "li@x.cn"})
-        await bob.expect("offer", contact=first)
-        await bob.call("accept", contact=first)
-        await bob.call("end", contact=first)
-        await bob.call("wrap-up-done", contact=first)
-        await s.server.customer_desk.drained()
+        await s.serve(bob, first)
         alice = await s.agent("alice")  # now the longest idle: she would win otherwise
         again, second = await s.customer("sales", "me again", identity={"email": "LI@x.cn"})
         offer = await bob.expect("offer", contact=second)

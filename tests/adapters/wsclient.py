@@ -168,6 +168,15 @@ class Session:
         ack = await c.call("start", queue=queue, text=text, **fields)
         return c, ack["contact"]
 
+    async def serve(self, desk: WSClient, contact: str) -> None:
+        """The agent takes the contact's offer, ends it, finishes wrap-up;
+        returns once its history record is stored."""
+        await desk.expect("offer", contact=contact)
+        await desk.call("accept", contact=contact)
+        await desk.call("end", contact=contact)
+        await desk.call("wrap-up-done", contact=contact)
+        await self.server.customer_desk.drained()
+
     async def post(self, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         async with self.http.post(self.url(path), json=body or {}, headers=AUTH) as r:
             return r.status, await r.json()
