@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from acd.settings import QueueSpec
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
@@ -71,9 +73,9 @@ class Routed:
     rules: tuple[str, ...] = ()  # names of the rules that matched, in order
 
 
-def apply_rules(rules: tuple[Rule, ...], facts: ContactFacts, takes: Mapping[str, tuple[str, ...]]) -> Routed:
-    """Run the rules over a contact. ``takes`` maps each queue to the
-    channels it takes: a rule's queue that does not take the contact's
+def apply_rules(rules: tuple[Rule, ...], facts: ContactFacts, queues: Mapping[str, QueueSpec]) -> Routed:
+    """Run the rules over a contact. A rule's queue that is not in
+    ``queues`` (the running configuration) or does not take the contact's
     channel is not applied (its other actions are)."""
     queue = facts.queue
     skills: dict[str, int] = {}
@@ -84,8 +86,9 @@ def apply_rules(rules: tuple[Rule, ...], facts: ContactFacts, takes: Mapping[str
         if not r.matches(facts, text):
             continue
         matched.append(r.name)
-        if r.queue is not None and facts.channel in takes.get(r.queue, ()):
-            queue = r.queue
+        target = queues.get(r.queue) if r.queue is not None else None
+        if target is not None and facts.channel in target.channels:
+            queue = target.name
         for s, lvl in r.skills.items():
             skills[s] = max(skills.get(s, 0), lvl)
         boost += r.raise_priority

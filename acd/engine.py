@@ -151,8 +151,6 @@ class Engine:
         self.queues: dict[str, QueueSpec] = {q.name: q for q in config.queues}
         self.qstats: dict[str, QueueCounters] = {q.name: QueueCounters(q.name) for q in config.queues}
         self.closed &= self.queues.keys()
-        for name in self.closed:
-            self.qstats[name].open = False
         self.profiles = profiles
         # Channels that ring a phone: closed while the agent's phone is unusable.
         self.phone_channels = frozenset(
@@ -369,7 +367,7 @@ class Engine:
         q = self.qstats.get(name)
         if q is None:
             raise UnknownQueue(f"unknown queue {name!r}")
-        return queue_snapshot(q, self.now)
+        return queue_snapshot(q, self.now, name not in self.closed)
 
     def agent_stats(self, agent_id: str) -> AgentSnapshot:
         return agent_snapshot(self._agent(agent_id), self.now)
@@ -870,11 +868,8 @@ class Engine:
         if spec.when_closed == "wait" or (spec.when_closed == "handoff" and c.channel == HANDOFF_CHANNEL):
             return False
         self.qstats[spec.name].overflowed += 1
-        if spec.when_closed == "handoff" and self._hand_off(c, spec, now, "closed", visited):
-            return True
-        self._out.append(ContactOverflowed(now, c.id, spec.name, None, "closed"))
-        c.state = OVERFLOWED
-        self.contacts.pop(c.id, None)
+        if not (spec.when_closed == "handoff" and self._hand_off(c, spec, now, "closed", visited)):
+            self._turn_away(c, spec.name, now, "closed")
         return True
 
     def _leave_full(self, c: ContactState, spec: QueueSpec, now: float, visited: tuple[str, ...]) -> None:
@@ -884,9 +879,13 @@ class Engine:
             self._out.append(ContactOverflowed(now, c.id, spec.name, target, "queue-full"))
             self._enter_queue(c, target, now, "overflow", visited)
             return
-        if self._hand_off(c, spec, now, "queue-full", visited):
-            return
-        self._out.append(ContactOverflowed(now, c.id, spec.name, None, "queue-full"))
+        if not self._hand_off(c, spec, now, "queue-full", visited):
+            self._turn_away(c, spec.name, now, "queue-full")
+
+    def _turn_away(self, c: ContactState, queue: str, now: float, reason: str) -> None:
+        """The contact leaves the ACD from the door of ``queue`` (the adapter
+        routes it on: voicemail, the dialplan, a closed message)."""
+        self._out.append(ContactOverflowed(now, c.id, queue, None, reason))
         c.state = OVERFLOWED
         self.contacts.pop(c.id, None)
 
@@ -1192,7 +1191,6 @@ class Engine:
             raise UnknownQueue(f"unknown queue {cmd.queue!r}")
         if (cmd.queue not in self.closed) == cmd.open:
             return
-        self.qstats[cmd.queue].open = cmd.open
         self._out.append(QueueOpenChanged(now, cmd.queue, cmd.open))
         if not cmd.open:
             self.closed.add(cmd.queue)

@@ -51,7 +51,6 @@ class QueueCounters:
         "name",
         "offered",
         "oldest",
-        "open",
         "overflowed",
         "ringing",
         "talk_total",
@@ -62,7 +61,6 @@ class QueueCounters:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.open = True  # within its opening hours
         self.waiting = 0
         self.ringing = 0
         self.connected = 0
@@ -144,7 +142,7 @@ class AgentSnapshot:
     phone: str | None = None  # why the agent's phone takes no calls, None when it does
 
 
-def queue_snapshot(q: QueueCounters, now: float) -> QueueSnapshot:
+def queue_snapshot(q: QueueCounters, now: float, is_open: bool = True) -> QueueSnapshot:
     finished = q.answered + q.abandoned
     return QueueSnapshot(
         name=q.name,
@@ -160,7 +158,7 @@ def queue_snapshot(q: QueueCounters, now: float) -> QueueSnapshot:
         service_level_pct=100.0 * q.answered_in_sl / finished if finished else None,
         asa_s=q.wait_answered_total / q.answered if q.answered else None,
         aht_s=(q.talk_total + q.wrap_total) / q.handled if q.handled else None,
-        open=q.open,
+        open=is_open,
     )
 
 

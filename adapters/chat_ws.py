@@ -99,8 +99,8 @@ class WebChat:
         finally:
             self.hub.untrack("customer", box)
             conv = sink.conv
-            live = conv is not None and not conv.ended and not conv.handed_off  # a work item needs no page
-            if conv is not None and live and conv.sink is sink and not self.closing:
+            # A handed-off contact is a work item now: it needs no page to stay.
+            if conv is not None and conv.sink is sink and not (conv.ended or conv.handed_off or self.closing):
                 sink.box = None  # frames until a resume are dropped; the transcript keeps messages
                 self.graces.start(conv.contact_id, self.grace_s, lambda: self._left(conv.contact_id))
             await box.close()

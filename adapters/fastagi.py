@@ -355,7 +355,7 @@ class CallSession:
         (or HANGUP came), else by the agent, and the caller goes on in the
         dialplan with ``ACD_RESULT=answered``."""
         cid = self.contact_id or ""
-        survey = not self.gone and self.calls.ask_survey(cid, self.queue, agent_id)  # before the record
+        survey = not self.gone and self.calls.hub.ask_survey(cid, self.queue, agent_id)  # before the record
         if self.state() == (CONNECTED, agent_id):  # else the desktop ended it already
             if self.gone:
                 await self._submit(lambda now: cmds.Abandon(now, cid))
@@ -445,14 +445,6 @@ class VoiceCalls:
     def endpoint(self, agent_id: str) -> str | None:
         a = self.hub.runner.engine.agents.get(agent_id)
         return a.spec.endpoint if a is not None else None
-
-    def ask_survey(self, contact_id: str, queue: str, agent_id: str) -> bool:
-        """Open the post-call survey if the queue has one; True if it does."""
-        surveys = self.hub.surveys
-        if surveys is None or not self.hub.queue_options(queue).survey:
-            return False
-        surveys.ask(contact_id, queue, agent_id)
-        return True
 
     def callback_offer(self, queue: str) -> bool:
         """Callers of this queue are told about the callback key."""

@@ -159,8 +159,7 @@ class Hub:
         facts = ContactFacts(
             conv.queue, conv.channel, text, conv.attributes, p.attributes if p is not None else {}, ids
         )
-        takes = {name: q.channels for name, q in self.runner.engine.queues.items()}
-        routed = apply_rules(self.rules, facts, takes)
+        routed = apply_rules(self.rules, facts, self.runner.engine.queues)
         if routed.rules:
             conv.queue = routed.queue
             conv.priority += routed.raise_priority
@@ -174,6 +173,15 @@ class Hub:
                 dict(routed.skills) or "-",
             )
         return routed.skills
+
+    def ask_survey(
+        self, contact_id: str, queue: str, agent_id: str, user: tuple[str, str] | None = None
+    ) -> bool:
+        """Open the post-contact survey if the queue has one; True if it does."""
+        if self.surveys is None or not self.queue_options(queue).survey:
+            return False
+        self.surveys.ask(contact_id, queue, agent_id, user)
+        return True
 
     def customer_message(self, conv: Conversation, text: str) -> dict[str, Any]:
         """A customer wrote: keep it, pass it to the connected agent (if any;
@@ -277,16 +285,12 @@ class Hub:
             conv.agent_id = None
             conv.ended = True
             conv.to_customer({"type": "ended", "by": e.by})
-            if (
-                e.by == "agent"
-                and self.surveys is not None
-                and conv.sink is not None
-                and conv.channel not in self.runner.engine.phone_channels  # a call is asked over FastAGI
-                and self.queue_options(e.queue).survey
-            ):
+            phone = conv.channel in self.runner.engine.phone_channels  # a call is asked over FastAGI
+            if e.by == "agent" and conv.sink is not None and not phone:
                 user = (conv.origin, conv.external_user) if conv.external_user is not None else None
-                self.surveys.ask(conv.contact_id, e.queue, e.agent_id, user)
-                conv.to_customer(self.surveys.frame())
+                if self.ask_survey(conv.contact_id, e.queue, e.agent_id, user):
+                    assert self.surveys is not None
+                    conv.to_customer(self.surveys.frame())
 
     def _wrap_up(self, e: ev.WrapUpStarted) -> None:
         self.to_desk(

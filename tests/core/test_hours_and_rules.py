@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from acd.contact_rules import ContactFacts, Rule, apply_rules
 from acd.hours import Schedule, parse_days, parse_span
+from acd.settings import QueueSpec
 
 PARIS = ZoneInfo("Europe/Paris")
 OFFICE = (((9 * 60, 12 * 60), (13 * 60, 18 * 60)),) * 5 + ((), ())  # Mon-Fri, lunch closed
@@ -70,7 +71,14 @@ def test_parsing_days_and_spans() -> None:
         parse_days("weekdays")
 
 
-TAKES = {"sales": ("voice", "chat"), "billing": ("chat",), "vip": ("voice", "chat")}
+TAKES = {
+    q.name: q
+    for q in (
+        QueueSpec("sales", ("voice", "chat")),
+        QueueSpec("billing", ("chat",)),
+        QueueSpec("vip", ("voice", "chat")),
+    )
+}
 
 
 def test_rules_match_in_order_and_combine() -> None:
