@@ -16,7 +16,7 @@ from acd.settings import CapacityProfile, ChannelRule, ChannelSpec
 
 
 class CompiledProfile:
-    __slots__ = ("_open", "blocks", "capacity", "channels", "cost", "maximum", "name")
+    __slots__ = ("_open", "blocks", "capacity", "channels", "cost", "maximum", "name", "unit")
 
     def __init__(self, profile: CapacityProfile, channels: Iterable[ChannelSpec]) -> None:
         chans = list(channels)
@@ -34,6 +34,10 @@ class CompiledProfile:
                 self.maximum[c.name] = rule.max
         # Channels this profile can take at all, in configuration order.
         self.channels: tuple[str, ...] = tuple(n for n in names if n in self.cost)
+        # A load's shape is its per-channel counts as digits of one int
+        # (base 2**20 per channel: far above any per-channel maximum), so
+        # adding or removing a contact updates it in O(1).
+        self.unit: dict[str, int] = {n: 1 << (20 * i) for i, n in enumerate(names)}
         self.blocks: dict[str, frozenset[str]] = {}
         for c in chans:
             explicit = profile.blocks.get(c.name)
@@ -45,7 +49,7 @@ class CompiledProfile:
                 self.blocks[c.name] = frozenset(n for n in names if n != c.name)
             else:
                 self.blocks[c.name] = frozenset()
-        self._open: dict[tuple[tuple[str, int], ...], tuple[str, ...]] = {}
+        self._open: dict[int, tuple[str, ...]] = {}
 
     def open_channels(self, load: Load) -> tuple[str, ...]:
         """Channels that may be offered on top of ``load``. O(1) after the
@@ -59,8 +63,9 @@ class CompiledProfile:
 class Load:
     """What an agent currently holds: capacity used and a count per channel.
 
-    ``shape`` is the counts in canonical order: agents of a profile go through
-    few distinct shapes, so the channels open to each shape are cached.
+    ``shape`` encodes the counts (see ``CompiledProfile.unit``): agents of a
+    profile go through few distinct shapes, so the channels open to each
+    shape are cached.
     """
 
     __slots__ = ("counts", "shape", "used")
@@ -68,12 +73,12 @@ class Load:
     def __init__(self) -> None:
         self.used = 0
         self.counts: dict[str, int] = {}
-        self.shape: tuple[tuple[str, int], ...] = ()
+        self.shape = 0
 
     def add(self, profile: CompiledProfile, channel: str) -> None:
         self.used += profile.cost[channel]
         self.counts[channel] = self.counts.get(channel, 0) + 1
-        self.shape = tuple(sorted(self.counts.items()))
+        self.shape += profile.unit[channel]
 
     def remove(self, profile: CompiledProfile, channel: str) -> None:
         self.used -= profile.cost[channel]
@@ -82,7 +87,7 @@ class Load:
             self.counts[channel] = n
         else:
             del self.counts[channel]
-        self.shape = tuple(sorted(self.counts.items()))
+        self.shape -= profile.unit[channel]
 
 
 def can_take(profile: CompiledProfile, load: Load, channel: str) -> bool:

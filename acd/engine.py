@@ -60,7 +60,16 @@ from acd.events import (
     WrapUpStarted,
 )
 from acd.explain import Explanation, explain
-from acd.records import AgentState, Assignment, ClassRank, ContactEntry, ContactState
+from acd.records import (
+    HELD_RANK,
+    AgentState,
+    Assignment,
+    ClassRank,
+    ContactEntry,
+    ContactState,
+    class_rank,
+    profile_rank,
+)
 from acd.routing import BEST_SKILLED, LEAST_OCCUPIED, LONGEST_IDLE, AgentEntry, RoutingClass
 from acd.settings import HANDOFF_CHANNEL, MAX_LEVEL, MIN_LEVEL, QueueSpec, RoutingConfig
 from acd.skills import Relaxed, Requirement, meets, merge, normalise, relax, score
@@ -92,10 +101,6 @@ from acd.stats import (
 from acd.timers import ESCALATION, HOLD_END, MAX_WAIT, OFFER_EXPIRY, WRAP_UP_END, Timers
 
 _NO_CHANNELS: tuple[str, ...] = ()
-# Contacts held for a preferred agent rank before all of its queues.
-_HELD_RANK: ClassRank = (0, 0, 0)
-# (comparison key, contact entry, its class or None when held, its channel)
-_Candidate = tuple[tuple[ClassRank, int, float, int], ContactEntry, RoutingClass | None, str]
 
 
 def _compile_profiles(config: RoutingConfig) -> dict[str, CompiledProfile]:
@@ -519,70 +524,55 @@ class Engine:
 
     def _agent_freed(self, a: AgentState, now: float, trigger: str) -> None:
         """The agent may take more work: offer it the best contacts it can
-        take, then re-index it.
-
-        One scan of its sources (contacts held for it, then the top of each of
-        its routing classes for the channels open now), then as many offers as
-        its capacity allows from that list: within a command only our own
-        offers change the tops, so only the winner's class is looked at again.
-        O(k) class tops for k classes (its routing profile, not the centre's
-        size) plus O(k) per extra offer.
-        """
+        take, one at a time while its capacity allows, then re-index it.
+        O(k) class tops per offer, for k classes (its routing profile, not
+        the centre's size)."""
         avail = self._channels_now(a)
-        if avail:
-            cands = self._candidates(a, avail)
-            while cands:
-                # Best and runner-up among sources whose channel is still open.
-                best = runner = -1
-                for i, cand in enumerate(cands):
-                    if cand[3] not in avail:
-                        continue
-                    if best < 0 or cand[0] < cands[best][0]:
-                        best, runner = i, best
-                    elif runner < 0 or cand[0] < cands[runner][0]:
-                        runner = i
-                if best < 0:
-                    break
-                key, e, cls, ch = cands[best]
-                nxt = cls.top_contact(a.id, skip=e) if cls is not None else None
-                if nxt is not None and cls is not None:
-                    cands[best] = ((key[0], nxt[0], nxt[1], nxt[2]), nxt, cls, ch)
-                    if runner < 0 or cands[best][0] < cands[runner][0]:
-                        runner = best
-                else:
-                    del cands[best]
-                    if runner > best:
-                        runner -= 1
-                r = cands[runner][1] if runner >= 0 else None
-                c = e[4]
-                decision = Decision(
-                    trigger=trigger,
-                    queue=c.queue,
-                    step=c.step,
-                    requirement=cls.label if cls is not None else "preferred agent",
-                    strategy="routing-profile",
-                    score=f"rank {key[0][0]}, priority {-e[0]}, waited {now - e[1]:.1f}s",
-                    runner_up=r[4].id if r is not None else None,
-                    runner_up_score=(
-                        f"priority {-r[0]}, waited {now - r[1]:.1f}s" if r is not None else None
-                    ),
-                    waited_s=now - c.entered,
-                )
-                self._offer(c, a, now, decision)
-                avail = self._channels_now(a)
-                if not avail:
-                    break
+        while avail:
+            pick = self._choose(a, avail)
+            if pick is None:
+                break
+            rank, e, cls, r = pick
+            c = e[4]
+            decision = Decision(
+                trigger=trigger,
+                queue=c.queue,
+                step=c.step,
+                requirement=cls.label if cls is not None else "preferred agent",
+                strategy="routing-profile",
+                score=f"rank {profile_rank(rank)}, priority {-e[0]}, waited {now - e[1]:.1f}s",
+                runner_up=r[4].id if r is not None else None,
+                runner_up_score=f"priority {-r[0]}, waited {now - r[1]:.1f}s" if r is not None else None,
+                waited_s=now - c.entered,
+            )
+            self._offer(c, a, now, decision)
+            avail = self._channels_now(a)
         self._reindex(a)
 
-    def _candidates(self, a: AgentState, avail: tuple[str, ...]) -> list[_Candidate]:
-        """The best contact of each source the agent may take from now. O(k)."""
-        out: list[_Candidate] = []
+    def _choose(
+        self, a: AgentState, avail: tuple[str, ...]
+    ) -> tuple[ClassRank, ContactEntry, RoutingClass | None, ContactEntry | None] | None:
+        """The best contact the agent may take now, its source (None: held
+        for the agent) and the runner-up, by (class rank, priority, wait).
+
+        One pass over the sources: contacts held for the agent, then the top
+        of each of its routing classes for the channels in ``avail``. O(k)
+        for k classes; entries compare on (priority, entered, seq), unique.
+        The winner is popped from its class to find the class's runner-up.
+        """
         closed = self.closed
+        best: ContactEntry | None = None
+        brank = 0
+        bcls: RoutingClass | None = None
+        runner: ContactEntry | None = None
+        rrank = 0
         if a.held:
             a.held = [e for e in a.held if e[4].hold_token == e[3]]
-            for e in a.held:
-                if e[4].channel in avail and not (closed and e[4].queue in closed):
-                    out.append(((_HELD_RANK, e[0], e[1], e[2]), e, None, e[4].channel))
+            ok = sorted(e for e in a.held if e[4].channel in avail and not (closed and e[4].queue in closed))
+            if ok:
+                best, brank = ok[0], HELD_RANK
+                if len(ok) > 1:
+                    runner, rrank = ok[1], HELD_RANK
         aid = a.id
         classes = a.classes
         for ch in avail:
@@ -603,8 +593,18 @@ class Engine:
                     if found is None:
                         continue
                     top = found
-                out.append(((rank, top[0], top[1], top[2]), top, cls, ch))
-        return out
+                if best is None or rank < brank or (rank == brank and top < best):
+                    runner, rrank = best, brank
+                    best, brank, bcls = top, rank, cls
+                elif runner is None or rank < rrank or (rank == rrank and top < runner):
+                    runner, rrank = top, rank
+        if best is None:
+            return None
+        if bcls is not None:
+            nxt = bcls.top_contact(aid, skip=best)
+            if nxt is not None and (runner is None or brank < rrank or (brank == rrank and nxt < runner)):
+                runner = nxt
+        return brank, best, bcls, runner
 
     # -------------------------------------------------------- contact side
 
@@ -649,12 +649,10 @@ class Engine:
                 continue
             own = a.spec.queues.get(spec.name)
             if own is not None:
-                rank: ClassRank = (own, 0, -spec.weight)
+                rank = class_rank(own, False, spec.weight)
             else:
-                rank = (
-                    min(a.spec.queues[b] for b in r.borrow_from if b in a.spec.queues),
-                    1,
-                    -spec.weight,
+                rank = class_rank(
+                    min(a.spec.queues[b] for b in r.borrow_from if b in a.spec.queues), True, spec.weight
                 )
             cls.eligible.append(a)
             if cls.strategy == BEST_SKILLED:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from acd.capacity import CompiledProfile, Load
-from acd.settings import AgentSpec
+from acd.settings import MAX_WEIGHT, AgentSpec
 from acd.skills import Requirement
 from acd.states import LOGGED_OUT
 
@@ -17,8 +17,26 @@ if TYPE_CHECKING:
     from acd.routing import RoutingClass
 
 # Per agent and routing class: how this agent ranks the class's contacts
-# against its other classes: (rank in its routing profile, borrowed 0/1, -queue weight).
-ClassRank = tuple[int, int, int]
+# against its other classes, smallest first: (rank in its routing profile,
+# borrowed 0/1, -queue weight) packed into one int by class_rank, so the
+# agent's scan of its classes compares ints, not tuples.
+ClassRank = int
+_WEIGHT_BITS = MAX_WEIGHT.bit_length() + 1
+# Contacts held for an agent (preferred agent) rank before all of its queues.
+HELD_RANK: ClassRank = 0
+
+
+def class_rank(own: int, borrowed: bool, weight: int) -> ClassRank:
+    """Pack the ranking so int order is tuple order. Profile ranks are >= 1,
+    so every class ranks after HELD_RANK."""
+    return (((own << 1) | borrowed) << _WEIGHT_BITS) + (MAX_WEIGHT - weight)
+
+
+def profile_rank(rank: ClassRank) -> int:
+    """The routing-profile rank a ClassRank was packed from (0: held)."""
+    return rank >> (_WEIGHT_BITS + 1)
+
+
 # Contact heap entry: (-priority, entered, seq, token, contact). Tokens are
 # unique per placement, so comparison never reaches the record.
 ContactEntry = tuple[int, float, int, int, "ContactState"]

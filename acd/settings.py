@@ -9,7 +9,7 @@ Conventions (stated once, used everywhere):
 
 * Contact ``priority``: higher is more urgent (Asterisk ``QUEUE_PRIO``).
 * Queue ``weight``: higher is served first by an agent who ranks two queues
-  equally (Asterisk queue ``weight``).
+  equally (Asterisk queue ``weight``); within +-1,000,000.
 * Agent per-queue ``rank``: 1 is served first (Amazon Connect routing-profile
   priority).
 * Skill levels (proficiency) are 1-5, 5 is best.
@@ -24,6 +24,9 @@ from acd.errors import ConfigError
 
 MIN_LEVEL = 1
 MAX_LEVEL = 5
+# Queue weights are bounded so an agent's ranking of a class (its rank, the
+# weight) packs into one small int: see acd.records.class_rank.
+MAX_WEIGHT = 1_000_000
 
 STRATEGIES = ("longest-idle", "least-occupied", "best-skilled", "round-robin")
 
@@ -228,6 +231,8 @@ def _problems(cfg: RoutingConfig) -> list[str]:
             out.append(f"{where}.offer_timeout: must be > 0")
         if q.wrapup_s < 0:
             out.append(f"{where}.wrapup: must be >= 0")
+        if not -MAX_WEIGHT <= q.weight <= MAX_WEIGHT:
+            out.append(f"{where}.weight: must be in -{MAX_WEIGHT}..{MAX_WEIGHT}")
         if not 0 <= q.service_level_pct <= 100:
             out.append(f"{where}.service_level_pct: must be in 0..100")
         if q.max_size is not None and q.max_size < 1:
