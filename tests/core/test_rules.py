@@ -10,9 +10,11 @@ from acd import commands as c
 from acd.capacity import CompiledProfile, Load, can_take
 from acd.errors import ConfigError, InvalidTransition
 from acd.events import ContactOffered, Decision
+from acd.records import HELD_RANK, class_rank, profile_rank
 from acd.settings import (
     DEFAULT_CHANNELS,
     DEFAULT_PROFILES,
+    MAX_WEIGHT,
     AgentSpec,
     CapacityProfile,
     ChannelRule,
@@ -46,6 +48,7 @@ def test_validation_collects_every_problem() -> None:
                 strategy="fastest",
                 overflow_to="nowhere",
                 escalation=(EscalationStep(60), EscalationStep(30)),
+                weight=2_000_000,
             ),
         ),
         agents=(AgentSpec("a", profile="robot", queues={"q": 1, "zz": 0}), AgentSpec("a")),
@@ -63,6 +66,7 @@ def test_validation_collects_every_problem() -> None:
         "agents.a.profile: unknown profile 'robot'",
         "agents.a.queues: unknown queue 'zz'",
         "agents.a.queues.zz: rank must be an integer >= 1",
+        "queues.q.weight: must be in -1000000..1000000",
     ):
         assert expected in text
     assert err.value.code == "invalid-config"
@@ -164,3 +168,17 @@ def test_codec_rejects_malformed(data: bytes) -> None:
     with pytest.raises(codec.MalformedMessage) as err:
         codec.unpack(data)
     assert err.value.code == "malformed-message"
+
+
+def test_packed_class_rank_orders_as_the_tuple() -> None:
+    """The engine compares packed ints; they must order exactly as
+    (profile rank, borrowed, -weight) does, and the rank must unpack."""
+    vals = [
+        (o, b, w) for o in (1, 2, 3, 99) for b in (False, True) for w in (-MAX_WEIGHT, -1, 0, 7, MAX_WEIGHT)
+    ]
+    for x in vals:
+        assert profile_rank(class_rank(*x)) == x[0]
+        assert class_rank(*x) > HELD_RANK
+        for y in vals:
+            packed = class_rank(*x) < class_rank(*y)
+            assert packed == ((x[0], x[1], -x[2]) < (y[0], y[1], -y[2]))
