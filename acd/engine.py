@@ -18,8 +18,10 @@ decision is taken when something changes, at the cost of a heap lookup.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from bisect import insort
+from collections.abc import Callable, Sequence
 from heapq import heappop
+from operator import itemgetter
 from typing import Any
 
 from acd import commands as cmds
@@ -101,6 +103,11 @@ from acd.stats import (
 from acd.timers import ESCALATION, HOLD_END, MAX_WAIT, OFFER_EXPIRY, WRAP_UP_END, Timers
 
 _NO_CHANNELS: tuple[str, ...] = ()
+
+
+# Above every ClassRank: "no best / runner-up yet" in Engine._choose.
+_NO_RANK: ClassRank = 1 << 62
+_class_rank_of = itemgetter(1)
 
 
 def _compile_profiles(config: RoutingConfig) -> dict[str, CompiledProfile]:
@@ -261,6 +268,7 @@ class Engine:
                 counters.carry_totals(o)
         again: list[ContactState] = []
         for c in self.contacts.values():
+            c.route = None  # the classes were rebuilt
             q = self.qstats.get(c.queue)
             if c.state == CONNECTED:
                 target = moves.get(c.id)
@@ -349,6 +357,7 @@ class Engine:
         c.base_req = merge(base, c.extra) if c.extra else base
         waited = now - c.entered
         c.step = sum(1 for st in spec.escalation if st.after <= waited)
+        c.route = None
         c.epoch += 1  # older step and max-wait timers are stale
         q = self.qstats[c.queue]
         q.waiting += 1
@@ -499,12 +508,14 @@ class Engine:
             return tuple(ch for ch in a.profile.open_channels(a.load) if ch not in self.phone_channels)
         return a.profile.open_channels(a.load)
 
-    def _reindex(self, a: AgentState) -> None:
-        """Re-key the agent in every routing class of the channels it can take.
+    def _reindex(self, a: AgentState, avail: tuple[str, ...] | None = None) -> None:
+        """Re-key the agent in every routing class of the channels it can take
+        (``avail``, when the caller has just read them).
 
         O(k log n) for k classes of those channels; older entries go stale.
         """
-        avail = self._channels_now(a)
+        if avail is None:
+            avail = self._channels_now(a)
         a.stamp += 1
         a.avail = avail
         if not avail:
@@ -527,45 +538,54 @@ class Engine:
         take, one at a time while its capacity allows, then re-index it.
         O(k) class tops per offer, for k classes (its routing profile, not
         the centre's size)."""
-        avail = self._channels_now(a)
+        avail: Sequence[str] = self._channels_now(a)
         while avail:
             pick = self._choose(a, avail)
             if pick is None:
                 break
-            rank, e, cls, r = pick
+            rank, e, cls, r, live = pick
             c = e[4]
-            decision = Decision(
-                trigger=trigger,
-                queue=c.queue,
-                step=c.step,
-                requirement=cls.label if cls is not None else "preferred agent",
-                strategy="routing-profile",
-                score=f"rank {profile_rank(rank)}, priority {-e[0]}, waited {now - e[1]:.1f}s",
-                runner_up=r[4].id if r is not None else None,
-                runner_up_score=f"priority {-r[0]}, waited {now - r[1]:.1f}s" if r is not None else None,
-                waited_s=now - c.entered,
+            decision = Decision(  # positional: this is the hot path
+                trigger,
+                c.queue,
+                c.step,
+                cls.label if cls is not None else "preferred agent",
+                "routing-profile",
+                f"rank {profile_rank(rank)}, priority {-e[0]}, waited {now - e[1]:.1f}s",
+                r[4].id if r is not None else None,
+                f"priority {-r[0]}, waited {now - r[1]:.1f}s" if r is not None else None,
+                now - c.entered,
             )
             self._offer(c, a, now, decision)
-            avail = self._channels_now(a)
+            still = self._channels_now(a)
+            if r is None:
+                self._reindex(a, still)
+                return  # that was the only contact it could take
+            # An offer only closes channels: look again only where contacts were.
+            avail = [ch for ch in live if ch in still]
         self._reindex(a)
 
     def _choose(
-        self, a: AgentState, avail: tuple[str, ...]
-    ) -> tuple[ClassRank, ContactEntry, RoutingClass | None, ContactEntry | None] | None:
+        self, a: AgentState, avail: Sequence[str]
+    ) -> tuple[ClassRank, ContactEntry, RoutingClass | None, ContactEntry | None, list[str]] | None:
         """The best contact the agent may take now, its source (None: held
-        for the agent) and the runner-up, by (class rank, priority, wait).
+        for the agent), the runner-up, by (class rank, priority, wait), and
+        the channels on which it found contacts.
 
         One pass over the sources: contacts held for the agent, then the top
-        of each of its routing classes for the channels in ``avail``. O(k)
-        for k classes; entries compare on (priority, entered, seq), unique.
-        The winner is popped from its class to find the class's runner-up.
+        of each of its routing classes for the channels in ``avail``, in rank
+        order, stopping where no class can rank better than the runner-up.
+        O(k) for k classes; entries compare on (priority, entered, seq),
+        unique. The winner is popped from its class to find the class's
+        runner-up.
         """
         closed = self.closed
         best: ContactEntry | None = None
-        brank = 0
-        bcls: RoutingClass | None = None
         runner: ContactEntry | None = None
-        rrank = 0
+        # _NO_RANK while there is no best / runner-up: every rank beats it.
+        brank = rrank = _NO_RANK
+        bcls: RoutingClass | None = None
+        live: list[str] = []
         if a.held:
             a.held = [e for e in a.held if e[4].hold_token == e[3]]
             ok = sorted(e for e in a.held if e[4].channel in avail and not (closed and e[4].queue in closed))
@@ -573,10 +593,17 @@ class Engine:
                 best, brank = ok[0], HELD_RANK
                 if len(ok) > 1:
                     runner, rrank = ok[1], HELD_RANK
+                live.extend(e[4].channel for e in ok)
         aid = a.id
         classes = a.classes
         for ch in avail:
+            seen = False  # contacts may wait on this channel
             for cls, rank in classes.get(ch, ()):
+                if rank > rrank:
+                    # Classes are sorted by rank: none of the rest can beat
+                    # the best or the runner-up (but they may hold contacts).
+                    seen = True
+                    break
                 if not cls.n_contacts or (closed and cls.queue in closed):
                     continue
                 h = cls.contacts
@@ -593,27 +620,36 @@ class Engine:
                     if found is None:
                         continue
                     top = found
-                if best is None or rank < brank or (rank == brank and top < best):
+                seen = True
+                if rank < brank or (rank == brank and best is not None and top < best):
                     runner, rrank = best, brank
                     best, brank, bcls = top, rank, cls
-                elif runner is None or rank < rrank or (rank == rrank and top < runner):
+                elif rank < rrank or (rank == rrank and runner is not None and top < runner):
                     runner, rrank = top, rank
+            if seen:
+                live.append(ch)
         if best is None:
             return None
         if bcls is not None:
             nxt = bcls.top_contact(aid, skip=best)
-            if nxt is not None and (runner is None or brank < rrank or (brank == rrank and nxt < runner)):
+            if nxt is not None and (
+                brank < rrank or (brank == rrank and runner is not None and nxt < runner)
+            ):
                 runner = nxt
-        return brank, best, bcls, runner
+        return brank, best, bcls, runner, live
 
     # -------------------------------------------------------- contact side
 
     def _class_for(self, c: ContactState) -> tuple[RoutingClass, int]:
         """The routing class for the contact's queue, channel, requirement and
         step, created on first use. O(1) after the first time."""
+        hit = c.route
+        if hit is not None:
+            return hit
         key = (c.queue, c.channel, c.base_req, c.step)
         hit = self._placement.get(key)
         if hit is not None:
+            c.route = hit
             return hit
         spec = self.queues[c.queue]
         r = relax(c.base_req, spec.escalation, c.step)
@@ -624,6 +660,7 @@ class Engine:
             self.classes[ckey] = cls
         hit = (cls, r.priority_boost)
         self._placement[key] = hit
+        c.route = hit
         return hit
 
     def _new_class(self, spec: QueueSpec, channel: str, r: Relaxed) -> RoutingClass:
@@ -657,7 +694,8 @@ class Engine:
             cls.eligible.append(a)
             if cls.strategy == BEST_SKILLED:
                 cls.scores[a.ordinal] = score(a.spec.skills, r.req, fallback)
-            a.classes.setdefault(channel, []).append((cls, rank))
+            # Sorted by rank (ties: creation order), for _choose's early stop.
+            insort(a.classes.setdefault(channel, []), (cls, rank), key=_class_rank_of)
             if channel in a.avail:
                 cls.push_agent(a)
         return cls
@@ -757,16 +795,17 @@ class Engine:
     def _offer(self, c: ContactState, a: AgentState, now: float, decision: Decision) -> None:
         """Reserve the agent's capacity and ring. The caller re-indexes the agent."""
         c.state = contact_step(c.state, "offer")
-        self._unindex(c)
+        if c.class_token or c.hold_token:
+            self._unindex(c)
         c.hold_agent = None
         q = self.qstats[c.queue]
         q.waiting -= 1
         q.ringing += 1
         q.offered += 1
         q.count(c.channel, OFFERS)
-        tok = self._next_token()
-        c.offer_token = tok
-        c.agent_id = a.id
+        self._token += 1
+        tok = c.offer_token = self._token
+        c.agent_id = aid = a.id
         a.assignments[c.id] = Assignment(a, c.id, c.queue, c.channel, OFFERED, now, tok)
         a.load.add(a.profile, c.channel)
         a.n_offered += 1
@@ -778,10 +817,11 @@ class Engine:
             a.busy_since = now
         self.counters["offers"] += 1
         timeout = self.queues[c.queue].offer_timeout_s
-        expires = now + timeout
         self.timers.schedule_after(now, timeout, OFFER_EXPIRY, tok, c)
-        self._out.append(ContactOffered(now, c.id, a.id, c.queue, c.channel, expires, decision))
-        self._update_presence(a, now)
+        self._out.append(ContactOffered(now, c.id, aid, c.queue, c.channel, now + timeout, decision))
+        if not a.dirty:  # _update_presence, inline
+            a.dirty = True
+            self._dirty.append(a)
 
     def _drop_assignment(self, a: AgentState, asg: Assignment, now: float) -> None:
         del a.assignments[asg.contact_id]
@@ -847,6 +887,7 @@ class Engine:
         c.queue = queue
         c.base_req = merge(self._queue_req[queue], c.extra) if c.extra else self._queue_req[queue]
         c.step = 0
+        c.route = None
         c.entered = now
         c.epoch += 1
         c.state = QUEUED
@@ -898,6 +939,7 @@ class Engine:
             return False
         before = c.channel
         c.channel = HANDOFF_CHANNEL
+        c.route = None
         self._out.append(ContactHandedOff(now, c.id, spec.name, target, before, HANDOFF_CHANNEL, reason))
         self._enter_queue(c, target, now, "handoff", visited)
         return True
@@ -924,6 +966,7 @@ class Engine:
     def _escalate(self, c: ContactState, now: float) -> None:
         spec = self.queues[c.queue]
         c.step += 1
+        c.route = None
         if c.step < len(spec.escalation):
             # Fired at entered + after[step - 1]: the gap to the next step is a fixed delay.
             gap = spec.escalation[c.step].after - spec.escalation[c.step - 1].after

@@ -177,6 +177,7 @@ class ContactState:
         "offer_token",
         "priority",
         "queue",
+        "route",
         "seq",
         "state",
         "step",
@@ -206,6 +207,9 @@ class ContactState:
         self.entered = now  # entry into the current queue: wait time and steps count from here
         self.seq = seq
         self.cls: RoutingClass | None = None
+        # (class, priority boost) for the current queue, channel, requirement
+        # and step: Engine._class_for's cache, cleared when any of them changes.
+        self.route: tuple[RoutingClass, int] | None = None
         self.class_token = 0
         self.epoch = 0  # bumped on entering a queue: older step/max-wait timers are stale
         self.offer_token = 0

@@ -167,7 +167,8 @@ class RoutingClass:
         """The best valid contact this agent has not declined, without removing it.
 
         ``skip`` (an entry about to be offered) is dropped instead, which gives
-        the runner-up. O(log n) amortised, plus O(d log n) for d contacts at
+        the runner-up. Entries are matched by token, not identity (compiled,
+        a tuple may be re-boxed). O(log n) amortised, plus O(d log n) for d contacts at
         the top that this agent declined.
         """
         h = self.contacts
@@ -176,7 +177,7 @@ class RoutingClass:
         while h:
             e = h[0]
             c = e[4]
-            if c.class_token != e[3] or e is skip:
+            if c.class_token != e[3] or (skip is not None and e[3] == skip[3]):
                 heapq.heappop(h)
                 continue
             if c.declined is not None and agent_id in c.declined:
