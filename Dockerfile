@@ -3,13 +3,22 @@
 #   docker run -p 8080:8080 -v $PWD/my-acd.toml:/app/config/acd.toml acd
 # The image listens on all interfaces; the shipped config/acd.toml has public
 # demo passwords: mount your own (`acd hash-password` for its hashes).
-FROM python:3.11-slim
-WORKDIR /app
-COPY pyproject.toml README.md ./
+
+# Build stage: a C compiler, so setup.py compiles the routing core (mypyc).
+FROM python:3.11 AS build
+WORKDIR /src
+COPY pyproject.toml setup.py README.md ./
 COPY acd ./acd
 COPY adapters ./adapters
+RUN pip wheel --no-cache-dir --wheel-dir /wheels . \
+    && python -c "import zipfile, glob; w, = glob.glob('/wheels/acd_router-*.whl'); \
+assert 'acd/_compiled.json' in zipfile.ZipFile(w).namelist(), 'routing core not compiled'"
+
+FROM python:3.11-slim
+WORKDIR /app
+COPY --from=build /wheels /wheels
 COPY config ./config
-RUN pip install --no-cache-dir . && useradd --system --no-create-home acd
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels && useradd --system --no-create-home acd
 USER acd
 # 8080: HTTP, WebSockets, metrics; 4573: FastAGI (Asterisk)
 EXPOSE 8080 4573

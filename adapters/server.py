@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
+from acd import CORE_BUILD
 from acd.adapters.agent_ws import AgentDesks
 from acd.adapters.ami import AmiLink
 from acd.adapters.chat_ws import WebChat
@@ -117,12 +118,13 @@ class Server:
         self.app[READY]["ready"] = True
         agi = f", FastAGI on {ast.fastagi_host}:{self.bound_agi_port}" if self.bound_agi_port else ""
         log.info(
-            "serving on %s:%d (%d queues, %d agents%s)",
+            "serving on %s:%d (%d queues, %d agents%s; routing core: %s)",
             srv.host,
             self.bound_port,
             len(self.settings.routing.queues),
             len(self.settings.routing.agents),
             agi,
+            CORE_BUILD,
         )
 
     async def reload(self) -> list[str]:

@@ -20,10 +20,15 @@ pick_python() {
 if [ ! -x "$VENV/bin/python" ]; then
     "$(pick_python)" -m venv "$VENV"
 fi
-want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)${EXTRAS}"
+want="$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" | sha256sum | cut -d' ' -f1)${EXTRAS}"
 stamp="$VENV/.acd-installed"
 if [ ! -f "$stamp" ] || ! grep -qx -- "$want" "$stamp"; then
     "$VENV/bin/python" -m pip install -q --upgrade pip
+    # Compiles the routing core with mypyc in place (setup.py), ~30 s.
     "$VENV/bin/python" -m pip install -q -e "$ROOT${EXTRAS}"
     echo "$want" >"$stamp"
+elif [ -z "${ACD_PURE_PYTHON:-}" ] &&
+    (cd "$ROOT" && "$VENV/bin/python" -c 'import sys, acd.compiled as c; sys.exit(0 if c.STALE else 1)'); then
+    echo "the compiled routing core is older than its sources: rebuilding (~30 s)" >&2
+    "$VENV/bin/python" -m pip install -q -e "$ROOT${EXTRAS}"
 fi

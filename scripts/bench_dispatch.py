@@ -42,6 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from acd import CORE_BUILD
 from acd import commands as c
 from acd import events as ev
 from acd.adapters.runtime import tune_gc
@@ -417,6 +418,7 @@ def main() -> int:
         "benchmark": "dispatch",
         "quick": quick,
         "python": platform.python_version(),
+        "core": CORE_BUILD,  # "mypyc" (compiled, as installed) or "python" (ACD_PURE_PYTHON=1)
         "agents": agents,
         "waiting": waiting,
         "decisions": decisions,
