@@ -20,11 +20,12 @@ from pathlib import Path
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-# The sans-I/O modules on the decision path. Events and commands stay
-# interpreted: adapters build and read them everywhere.
+# The sans-I/O modules on the decision path. Commands stay interpreted
+# frozen dataclasses: adapters build them, one per engine call.
 CORE = (
     "acd/capacity.py",
     "acd/engine.py",
+    "acd/events.py",
     "acd/records.py",
     "acd/routing.py",
     "acd/skills.py",

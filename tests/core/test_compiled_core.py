@@ -16,7 +16,7 @@ import pytest
 import acd
 
 PACKAGE = Path(acd.__file__).parent
-CORE = ("capacity", "engine", "records", "routing", "skills", "states", "stats", "timers")
+CORE = ("capacity", "engine", "events", "records", "routing", "skills", "states", "stats", "timers")
 PROBE = """
 import importlib, json, sys
 import acd, acd.compiled
