@@ -643,13 +643,12 @@ class Engine:
     def _class_for(self, c: ContactState) -> tuple[RoutingClass, int]:
         """The routing class for the contact's queue, channel, requirement and
         step, created on first use. O(1) after the first time."""
-        hit = c.route
-        if hit is not None:
-            return hit
+        if c.route is not None:
+            return c.route, c.route_boost
         key = (c.queue, c.channel, c.base_req, c.step)
         hit = self._placement.get(key)
         if hit is not None:
-            c.route = hit
+            c.route, c.route_boost = hit
             return hit
         spec = self.queues[c.queue]
         r = relax(c.base_req, spec.escalation, c.step)
@@ -660,7 +659,7 @@ class Engine:
             self.classes[ckey] = cls
         hit = (cls, r.priority_boost)
         self._placement[key] = hit
-        c.route = hit
+        c.route, c.route_boost = hit
         return hit
 
     def _new_class(self, spec: QueueSpec, channel: str, r: Relaxed) -> RoutingClass:

@@ -178,6 +178,7 @@ class ContactState:
         "priority",
         "queue",
         "route",
+        "route_boost",
         "seq",
         "state",
         "step",
@@ -207,9 +208,11 @@ class ContactState:
         self.entered = now  # entry into the current queue: wait time and steps count from here
         self.seq = seq
         self.cls: RoutingClass | None = None
-        # (class, priority boost) for the current queue, channel, requirement
-        # and step: Engine._class_for's cache, cleared when any of them changes.
-        self.route: tuple[RoutingClass, int] | None = None
+        # The class (and priority boost) for the current queue, channel,
+        # requirement and step: Engine._class_for's cache, cleared (None) when
+        # any of them changes. Two fields, not a tuple: no allocation.
+        self.route: RoutingClass | None = None
+        self.route_boost = 0
         self.class_token = 0
         self.epoch = 0  # bumped on entering a queue: older step/max-wait timers are stale
         self.offer_token = 0
