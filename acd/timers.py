@@ -13,6 +13,11 @@ they were set: each delay gets a FIFO lane, O(1) to push and pop. Arbitrary
 deadlines (preferred-agent holds) go to a heap. A small heap of lane heads
 merges everything in (deadline, seq) order, so the firing order is exactly
 that of one big heap.
+
+A lane keeps its keys (numbers only) and its records in two parallel deques:
+a tuple of numbers is untracked by CPython's cycle collector after one
+look, where a tuple holding a record would be walked by every young-
+generation pass it survives (three timers per decision add up).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ MAX_WAIT = 4
 
 # (deadline, seq, kind, token, record); seq is unique, so records are never compared.
 TimerEntry = tuple[float, int, int, int, Any]
+# A lane's key: (deadline, seq, kind, token).
+_LaneKey = tuple[float, int, int, int]
 
 
 class Timers:
@@ -36,13 +43,14 @@ class Timers:
 
     def __init__(self) -> None:
         self._heap: list[TimerEntry] = []
-        self._lanes: dict[float, deque[TimerEntry]] = {}
+        # delay -> (keys, records), popped together
+        self._lanes: dict[float, tuple[deque[_LaneKey], deque[Any]]] = {}
         # (deadline, seq, delay) of the head of every non-empty lane
         self._heads: list[tuple[float, int, float]] = []
         self._seq = 0
 
     def __len__(self) -> int:
-        return len(self._heap) + sum(len(lane) for lane in self._lanes.values())
+        return len(self._heap) + sum(len(keys) for keys, _ in self._lanes.values())
 
     def schedule(self, at: float, kind: int, token: int, record: Any) -> None:
         """An arbitrary deadline. O(log n)."""
@@ -53,13 +61,15 @@ class Timers:
         """``now + delay``; ``now`` must never decrease between calls. O(1),
         O(log lanes) when the lane was empty."""
         self._seq += 1
-        entry = (now + delay, self._seq, kind, token, record)
+        at = now + delay
         lane = self._lanes.get(delay)
         if lane is None:
-            lane = self._lanes[delay] = deque()
-        if not lane:
-            heapq.heappush(self._heads, (entry[0], entry[1], delay))
-        lane.append(entry)
+            lane = self._lanes[delay] = (deque(), deque())
+        keys, records = lane
+        if not keys:
+            heapq.heappush(self._heads, (at, self._seq, delay))
+        keys.append((at, self._seq, kind, token))
+        records.append(record)
 
     def next_deadline(self) -> float | None:
         h, heads = self._heap, self._heads
@@ -79,11 +89,12 @@ class Timers:
         if h and (not heads or h[0][:2] < heads[0][:2]):
             return heapq.heappop(h)
         delay = heads[0][2]
-        lane = self._lanes[delay]
-        entry = lane.popleft()
-        if lane:
-            nxt = lane[0]
+        keys, records = self._lanes[delay]
+        at, seq, kind, token = keys.popleft()
+        record = records.popleft()
+        if keys:
+            nxt = keys[0]
             heapq.heapreplace(heads, (nxt[0], nxt[1], delay))
         else:
             heapq.heappop(heads)
-        return entry
+        return (at, seq, kind, token, record)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import acd
+import acd.compiled
 
 PACKAGE = Path(acd.__file__).parent
 CORE = ("capacity", "engine", "events", "records", "routing", "skills", "states", "stats", "timers")
@@ -59,7 +60,6 @@ def from_source(result: dict[str, object]) -> bool:
 def test_pure_python_on_request(tmp_path: Path) -> None:
     result = probe(copy_package(tmp_path), pure=True)
     assert result["build"] == "python"
-    assert result["stale"] is False
     assert from_source(result)
     assert result["events"] == ["AgentPresenceChanged"]
 
@@ -78,6 +78,8 @@ def test_an_edited_source_bypasses_the_whole_compiled_build(tmp_path: Path) -> N
 def test_the_compiled_build_runs_while_it_matches(tmp_path: Path) -> None:
     if not (PACKAGE / "_compiled.json").exists():
         pytest.skip("no compiled core here (no C compiler at install, or ACD_PURE_PYTHON set)")
+    if acd.compiled.STALE:
+        pytest.skip("the compiled core is older than its sources (./scripts/test rebuilds it)")
     stamp = json.loads((PACKAGE / "_compiled.json").read_text())
     assert sorted(stamp["modules"]) == sorted(CORE)
     result = probe(copy_package(tmp_path))
