@@ -65,7 +65,7 @@ def _choose() -> tuple[str, bool]:
     fresh = bool(modules) and all(_digest(n) == d for n, d in modules.items())
     if fresh and not os.environ.get("ACD_PURE_PYTHON"):
         return str(stamp.get("compiler", "mypyc")), False
-    if not any(f for f in sys.meta_path if isinstance(f, _SourceFirst)):
+    if not any(isinstance(f, _SourceFirst) for f in sys.meta_path):
         sys.meta_path.insert(0, _SourceFirst(frozenset(names)))
     return "python", bool(modules) and not fresh
 

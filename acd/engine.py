@@ -508,14 +508,12 @@ class Engine:
             return tuple(ch for ch in a.profile.open_channels(a.load) if ch not in self.phone_channels)
         return a.profile.open_channels(a.load)
 
-    def _reindex(self, a: AgentState, avail: tuple[str, ...] | None = None) -> None:
-        """Re-key the agent in every routing class of the channels it can take
-        (``avail``, when the caller has just read them).
+    def _reindex(self, a: AgentState) -> None:
+        """Re-key the agent in every routing class of the channels it can take.
 
         O(k log n) for k classes of those channels; older entries go stale.
         """
-        if avail is None:
-            avail = self._channels_now(a)
+        avail = self._channels_now(a)
         a.stamp += 1
         a.avail = avail
         if not avail:
@@ -557,11 +555,10 @@ class Engine:
                 now - c.entered,
             )
             self._offer(c, a, now, decision)
-            still = self._channels_now(a)
             if r is None:
-                self._reindex(a, still)
-                return  # that was the only contact it could take
+                break  # that was the only contact it could take
             # An offer only closes channels: look again only where contacts were.
+            still = self._channels_now(a)
             avail = [ch for ch in live if ch in still]
         self._reindex(a)
 
@@ -794,17 +791,16 @@ class Engine:
     def _offer(self, c: ContactState, a: AgentState, now: float, decision: Decision) -> None:
         """Reserve the agent's capacity and ring. The caller re-indexes the agent."""
         c.state = contact_step(c.state, "offer")
-        if c.class_token or c.hold_token:
-            self._unindex(c)
+        self._unindex(c)
         c.hold_agent = None
         q = self.qstats[c.queue]
         q.waiting -= 1
         q.ringing += 1
         q.offered += 1
         q.count(c.channel, OFFERS)
-        self._token += 1
-        tok = c.offer_token = self._token
-        c.agent_id = aid = a.id
+        tok = self._next_token()
+        c.offer_token = tok
+        c.agent_id = a.id
         a.assignments[c.id] = Assignment(a, c.id, c.queue, c.channel, OFFERED, now, tok)
         a.load.add(a.profile, c.channel)
         a.n_offered += 1
@@ -817,10 +813,8 @@ class Engine:
         self.counters["offers"] += 1
         timeout = self.queues[c.queue].offer_timeout_s
         self.timers.schedule_after(now, timeout, OFFER_EXPIRY, tok, c)
-        self._out.append(ContactOffered(now, c.id, aid, c.queue, c.channel, now + timeout, decision))
-        if not a.dirty:  # _update_presence, inline
-            a.dirty = True
-            self._dirty.append(a)
+        self._out.append(ContactOffered(now, c.id, a.id, c.queue, c.channel, now + timeout, decision))
+        self._update_presence(a, now)
 
     def _drop_assignment(self, a: AgentState, asg: Assignment, now: float) -> None:
         del a.assignments[asg.contact_id]

@@ -84,28 +84,24 @@ CONTACT: Final[dict[tuple[str, str], str]] = {
 }
 
 
-# Next state, or raise InvalidTransition. O(1): one table lookup (they run on every offer).
+def step(machine: str, table: dict[tuple[str, str], str], state: str, event: str) -> str:
+    """Next state, or raise InvalidTransition. O(1)."""
+    try:
+        return table[(state, event)]
+    except KeyError:
+        raise InvalidTransition(machine, state, event) from None
 
 
 def agent_step(state: str, event: str) -> str:
-    try:
-        return AGENT_STATUS[(state, event)]
-    except KeyError:
-        raise InvalidTransition("agent", state, event) from None
+    return step("agent", AGENT_STATUS, state, event)
 
 
 def contact_step(state: str, event: str) -> str:
-    try:
-        return CONTACT[(state, event)]
-    except KeyError:
-        raise InvalidTransition("contact", state, event) from None
+    return step("contact", CONTACT, state, event)
 
 
 def assignment_step(state: str, event: str) -> str:
-    try:
-        return ASSIGNMENT[(state, event)]
-    except KeyError:
-        raise InvalidTransition("assignment", state, event) from None
+    return step("assignment", ASSIGNMENT, state, event)
 
 
 def presence(status: str, n_offered: int, n_connected: int, n_wrap: int) -> str:

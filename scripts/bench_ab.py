@@ -10,6 +10,10 @@ in one interpreter, at 10,000 agents and 100,000 waiting, then interleaves
 their firehoses in slices of ``--slice`` decisions, alternating which goes
 first, so both see the same machine. The last line is JSON: each side's
 decisions/s and all-in engine time per offer, and the ratio new/old.
+
+It drives each side only through ``build_world``, ``Driver`` and ``Engine``,
+which every checkout's benchmark has had, so it can measure old commits too
+(hence its own warm-up instead of a newer helper).
 """
 
 from __future__ import annotations
