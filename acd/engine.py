@@ -21,7 +21,7 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Callable, Sequence
 from heapq import heappop
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from acd import commands as cmds
@@ -64,16 +64,20 @@ from acd.events import (
 from acd.explain import Explanation, explain
 from acd.records import (
     HELD_RANK,
+    LINE_LIMIT,
+    LINE_MASK,
     AgentState,
     Assignment,
     ClassRank,
-    ContactEntry,
+    ContactKey,
     ContactState,
     class_rank,
+    contact_key,
+    key_priority,
     profile_rank,
 )
-from acd.routing import BEST_SKILLED, LEAST_OCCUPIED, LONGEST_IDLE, AgentEntry, RoutingClass
-from acd.settings import HANDOFF_CHANNEL, MAX_LEVEL, MIN_LEVEL, QueueSpec, RoutingConfig
+from acd.routing import BEST_SKILLED, RoutingClass
+from acd.settings import HANDOFF_CHANNEL, MAX_LEVEL, MAX_PRIORITY, MIN_LEVEL, QueueSpec, RoutingConfig
 from acd.skills import Relaxed, Requirement, meets, merge, normalise, relax, score
 from acd.states import (
     ABANDONED,
@@ -114,10 +118,10 @@ def _compile_profiles(config: RoutingConfig) -> dict[str, CompiledProfile]:
     return {p.name: CompiledProfile(p, config.channels) for p in config.profiles}
 
 
-def _line_order(c: ContactState) -> tuple[int, float, int]:
+def _line_order(c: ContactState) -> tuple[int, int]:
     """Queue order when several contacts are placed at once: priority, then
-    time in queue, then arrival."""
-    return (-c.priority, c.entered, c.seq)
+    order of entry into the queue."""
+    return (-c.priority, c.line)
 
 
 class Engine:
@@ -129,7 +133,8 @@ class Engine:
         self._install(config, now, _compile_profiles(config))
         self.contacts: dict[str, ContactState] = {}
         self.timers = Timers()
-        self._seq = 0
+        self._line = 0  # queue entries so far: the contacts' lines
+        self.line_limit = LINE_LIMIT  # lines are renumbered before reaching it
         self._token = 0
         self._offer_seq = 0
         self._out: list[Event] = []
@@ -184,7 +189,7 @@ class Engine:
                 for asg in a.assignments.values():
                     a.load.add(a.profile, asg.channel)
                 a.classes = {}
-                a.held = []
+                a.held = {}
                 a.rr = {q: n for q, n in a.rr.items() if q in self.queues}
                 a.avail = self._channels_now(a)
                 a.stamp += 1
@@ -195,6 +200,7 @@ class Engine:
                 self.qstats[qn].agents[a.presence] += 1
                 for skill in spec.skills:
                     self._by_skill[qn].setdefault(skill, []).append(a)
+        self._roster = list(self.agents.values())  # by ordinal: configuration order
         self._queue_req: dict[str, Requirement] = {q.name: normalise(q.skills) for q in config.queues}
         self._skills = frozenset(config.skills)
         self.classes: dict[tuple[str, str, Requirement, tuple[str, ...]], RoutingClass] = {}
@@ -281,9 +287,9 @@ class Engine:
                 q.ringing += 1
                 q.entered(c)
             elif c.state == QUEUED:
-                c.class_token = 0
+                c.class_key = 0
                 c.cls = None
-                c.hold_token = 0
+                c.hold_key = 0
                 again.append(c)
         for c in sorted(again, key=_line_order):
             target = moves.get(c.id)
@@ -393,13 +399,10 @@ class Engine:
         periodic position announcement, not for the hot path."""
         out: dict[str, int] = {}
         for cls in self.classes.values():
-            if not cls.n_contacts:
-                continue
-            live = sorted(e for e in cls.contacts if e[4].class_token == e[3])
-            for i, e in enumerate(live, 1):
-                out[e[4].id] = i
+            for i, c in enumerate(cls.in_line(), 1):
+                out[c.id] = i
         for c in self.contacts.values():
-            if c.hold_token:
+            if c.hold_key:
                 out[c.id] = 1
         return out
 
@@ -437,6 +440,42 @@ class Engine:
         self._token += 1
         return self._token
 
+    def _next_line(self) -> int:
+        """The line of a contact entering a queue now. O(1), except once per
+        ``line_limit`` entries (LINE_LIMIT: about 10**12)."""
+        if self._line + 1 >= self.line_limit:
+            self._renumber_lines()
+        self._line += 1
+        return self._line
+
+    def _renumber_lines(self) -> None:
+        """Give the contacts lines 1..n in their present order, so lines
+        (and the contact keys packing them) stay within their bits, and
+        re-key every index that holds them. O(n log n) for n contacts."""
+        placed = [(cls, list(cls.waiting.values())) for cls in self.classes.values()]
+        held = [
+            (a, [c for k, c in a.held.items() if c.hold_key == k]) for a in self.agents.values() if a.held
+        ]
+        for i, c in enumerate(sorted(self.contacts.values(), key=attrgetter("line")), 1):
+            c.line = i
+        self._line = len(self.contacts)
+        for cls, contacts in placed:
+            cls.contacts, cls.waiting = [], {}
+            for c in contacts:
+                c.class_key = contact_key(key_priority(c.class_key), c.line)
+                cls.push_contact(c, c.class_key)
+        for a, contacts in held:
+            a.held = {}
+            for c in contacts:
+                c.hold_key = contact_key(key_priority(c.hold_key), c.line)
+                a.held[c.hold_key] = c
+                self.timers.schedule(c.hold_until, HOLD_END, c.hold_key, c)  # the old one is stale
+        for q in self.qstats.values():
+            q.oldest, q.oldest_of = [], {}
+        for c in self.contacts.values():
+            if c.state in (QUEUED, OFFERED):
+                self.qstats[c.queue].entered(c)
+
     # ------------------------------------------------------------- timers
 
     def _fire_due(self, now: float) -> None:
@@ -456,7 +495,7 @@ class Engine:
                 if rec.epoch == token and rec.state in (QUEUED, OFFERED):
                     self._escalate(rec, at)
             elif kind == HOLD_END:
-                if rec.hold_token == token and rec.state == QUEUED:
+                if rec.hold_key == token and rec.state == QUEUED:
                     self._release_hold(rec)
                     self._place(rec, at, "hold-expired")
             elif kind == MAX_WAIT and rec.epoch == token and rec.state == QUEUED:
@@ -541,21 +580,20 @@ class Engine:
             pick = self._choose(a, avail)
             if pick is None:
                 break
-            rank, e, cls, r, live = pick
-            c = e[4]
+            rank, key, c, cls, r, rc, live = pick
             decision = Decision(  # positional: this is the hot path
                 trigger,
                 c.queue,
                 c.step,
                 cls.label if cls is not None else "preferred agent",
                 "routing-profile",
-                f"rank {profile_rank(rank)}, priority {-e[0]}, waited {now - e[1]:.1f}s",
-                r[4].id if r is not None else None,
-                f"priority {-r[0]}, waited {now - r[1]:.1f}s" if r is not None else None,
+                f"rank {profile_rank(rank)}, priority {key_priority(key)}, waited {now - c.entered:.1f}s",
+                rc.id if rc is not None else None,
+                f"priority {key_priority(r)}, waited {now - rc.entered:.1f}s" if rc is not None else None,
                 now - c.entered,
             )
             self._offer(c, a, now, decision)
-            if r is None:
+            if rc is None:
                 break  # that was the only contact it could take
             # An offer only closes channels: look again only where contacts were.
             still = self._channels_now(a)
@@ -564,33 +602,47 @@ class Engine:
 
     def _choose(
         self, a: AgentState, avail: Sequence[str]
-    ) -> tuple[ClassRank, ContactEntry, RoutingClass | None, ContactEntry | None, list[str]] | None:
-        """The best contact the agent may take now, its source (None: held
-        for the agent), the runner-up, by (class rank, priority, wait), and
-        the channels on which it found contacts.
+    ) -> (
+        tuple[
+            ClassRank,
+            ContactKey,
+            ContactState,
+            RoutingClass | None,
+            ContactKey,
+            ContactState | None,
+            list[str],
+        ]
+        | None
+    ):
+        """The best contact the agent may take now (its key, its record, its
+        source: None when held for the agent), the runner-up (key and record;
+        record None: none), by (class rank, contact key), and the channels on
+        which it found contacts.
 
         One pass over the sources: contacts held for the agent, then the top
         of each of its routing classes for the channels in ``avail``, in rank
         order, stopping where no class can rank better than the runner-up.
-        O(k) for k classes; entries compare on (priority, entered, seq),
-        unique. The winner is popped from its class to find the class's
-        runner-up.
+        O(k) for k classes; keys are unique ints. The winner is popped from
+        its class to find the class's runner-up.
         """
         closed = self.closed
-        best: ContactEntry | None = None
-        runner: ContactEntry | None = None
+        best = runner = 0  # contact keys are >= 1
+        best_c: ContactState | None = None
+        runner_c: ContactState | None = None
         # _NO_RANK while there is no best / runner-up: every rank beats it.
         brank = rrank = _NO_RANK
         bcls: RoutingClass | None = None
         live: list[str] = []
         if a.held:
-            a.held = [e for e in a.held if e[4].hold_token == e[3]]
-            ok = sorted(e for e in a.held if e[4].channel in avail and not (closed and e[4].queue in closed))
+            held = a.held = {k: x for k, x in a.held.items() if x.hold_key == k}
+            ok = sorted(
+                k for k, x in held.items() if x.channel in avail and not (closed and x.queue in closed)
+            )
             if ok:
-                best, brank = ok[0], HELD_RANK
+                best, best_c, brank = ok[0], held[ok[0]], HELD_RANK
                 if len(ok) > 1:
-                    runner, rrank = ok[1], HELD_RANK
-                live.extend(e[4].channel for e in ok)
+                    runner, runner_c, rrank = ok[1], held[ok[1]], HELD_RANK
+                live.extend(held[k].channel for k in ok)
         aid = a.id
         classes = a.classes
         for ch in avail:
@@ -601,39 +653,39 @@ class Engine:
                     # the best or the runner-up (but they may hold contacts).
                     seen = True
                     break
-                if not cls.n_contacts or (closed and cls.queue in closed):
+                waiting = cls.waiting
+                if not waiting or (closed and cls.queue in closed):
                     continue
                 h = cls.contacts
                 # Inline fast path of RoutingClass.top_contact: drop stale tops.
                 while h:
                     top = h[0]
-                    if top[4].class_token == top[3]:
+                    tc = waiting.get(top & LINE_MASK)
+                    if tc is not None and tc.class_key == top:
                         break
                     heappop(h)
                 else:
                     continue
-                if top[4].declined is not None and aid in top[4].declined:
+                if tc.declined is not None and aid in tc.declined:
                     found = cls.top_contact(aid)
-                    if found is None:
+                    if not found:
                         continue
-                    top = found
+                    top, tc = found, waiting[found & LINE_MASK]
                 seen = True
-                if rank < brank or (rank == brank and best is not None and top < best):
-                    runner, rrank = best, brank
-                    best, brank, bcls = top, rank, cls
-                elif rank < rrank or (rank == rrank and runner is not None and top < runner):
-                    runner, rrank = top, rank
+                if rank < brank or (rank == brank and top < best):
+                    runner, runner_c, rrank = best, best_c, brank
+                    best, best_c, brank, bcls = top, tc, rank, cls
+                elif rank < rrank or (rank == rrank and top < runner):
+                    runner, runner_c, rrank = top, tc, rank
             if seen:
                 live.append(ch)
-        if best is None:
+        if best_c is None:
             return None
         if bcls is not None:
             nxt = bcls.top_contact(aid, skip=best)
-            if nxt is not None and (
-                brank < rrank or (brank == rrank and runner is not None and nxt < runner)
-            ):
-                runner = nxt
-        return brank, best, bcls, runner, live
+            if nxt and (brank < rrank or (brank == rrank and nxt < runner)):
+                runner, runner_c = nxt, bcls.waiting[nxt & LINE_MASK]
+        return brank, best, best_c, bcls, runner, runner_c, live
 
     # -------------------------------------------------------- contact side
 
@@ -663,7 +715,7 @@ class Engine:
         """Build a class and its eligible set. O(candidates), once per distinct
         requirement: candidates are the members holding the rarest required
         skill, in the queue and in the queues it borrows from."""
-        cls = RoutingClass(spec.name, channel, r.req, r.borrow_from, spec.strategy)
+        cls = RoutingClass(spec.name, channel, r.req, r.borrow_from, spec.strategy, self._roster)
         seen: set[int] = set()
         candidates: list[AgentState] = []
         for qn in (spec.name, *r.borrow_from):
@@ -712,37 +764,23 @@ class Engine:
         cls, boost = self._class_for(c)
         best, runner = cls.take_agent(c.declined) if not closed else (None, None)
         if best is not None:
-            a = best[4]
             decision = Decision(
                 trigger=trigger,
                 queue=c.queue,
                 step=c.step,
                 requirement=cls.label,
                 strategy=cls.strategy_name,
-                score=self._score_text(cls, best, now),
-                runner_up=runner[4].id if runner is not None else None,
-                runner_up_score=self._score_text(cls, runner, now) if runner is not None else None,
+                score=cls.score_text(best, now),
+                runner_up=runner.id if runner is not None else None,
+                runner_up_score=cls.score_text(runner, now) if runner is not None else None,
                 waited_s=now - c.entered,
             )
-            self._offer(c, a, now, decision)
-            self._after_offer(a, cls)
+            self._offer(c, best, now, decision)
+            self._after_offer(best, cls)
             return
-        tok = self._next_token()
         c.cls = cls
-        c.class_token = tok
-        cls.n_contacts += 1
-        cls.push_contact((-(c.priority + boost), c.entered, c.seq, tok, c))
-        cls.compact_contacts()
-
-    @staticmethod
-    def _score_text(rc: RoutingClass, e: AgentEntry, now: float) -> str:
-        if rc.strategy == LONGEST_IDLE:
-            return f"idle {now - e[0]:.1f}s"
-        if rc.strategy == LEAST_OCCUPIED:
-            return f"open {int(e[0])}, idle {now - e[1]:.1f}s"
-        if rc.strategy == BEST_SKILLED:
-            return f"skill {-int(e[0])}, idle {now - e[1]:.1f}s"
-        return f"last offer #{int(e[0])}"
+        c.class_key = contact_key(c.priority + boost, c.line)
+        cls.push_contact(c, c.class_key)
 
     def _hold(self, c: ContactState, now: float, trigger: str) -> bool:
         """Offer to, or wait for, the preferred agent. False: no hold applies."""
@@ -768,24 +806,23 @@ class Engine:
         if c.hold_until <= now:
             c.hold_agent = None
             return False
-        tok = self._next_token()
-        c.hold_token = tok
         _, boost = self._class_for(c)
-        a.held.append((-(c.priority + boost), c.entered, c.seq, tok, c))
-        self.timers.schedule(c.hold_until, HOLD_END, tok, c)
+        c.hold_key = contact_key(c.priority + boost, c.line)
+        a.held[c.hold_key] = c
+        self.timers.schedule(c.hold_until, HOLD_END, c.hold_key, c)
         return True
 
     def _release_hold(self, c: ContactState) -> None:
-        c.hold_token = 0
+        c.hold_key = 0
         c.hold_agent = None
 
     def _unindex(self, c: ContactState) -> None:
         """Take a waiting contact out of its class or hold. O(1) (lazy)."""
-        if c.class_token:
-            c.class_token = 0
+        if c.class_key:
             if c.cls is not None:
-                c.cls.n_contacts -= 1
-        if c.hold_token:
+                c.cls.remove_contact(c)
+            c.class_key = 0
+        if c.hold_key:
             self._release_hold(c)
 
     def _offer(self, c: ContactState, a: AgentState, now: float, decision: Decision) -> None:
@@ -882,6 +919,7 @@ class Engine:
         c.step = 0
         c.route = None
         c.entered = now
+        c.line = self._next_line()
         c.epoch += 1
         c.state = QUEUED
         q.waiting += 1
@@ -964,7 +1002,7 @@ class Engine:
             # Fired at entered + after[step - 1]: the gap to the next step is a fixed delay.
             gap = spec.escalation[c.step].after - spec.escalation[c.step - 1].after
             self.timers.schedule_after(now, gap, ESCALATION, c.epoch, c)
-        if c.state == QUEUED and c.class_token:
+        if c.state == QUEUED and c.class_key:
             self._unindex(c)
             self._place(c, now, "escalation")
         self._out.append(ContactEscalated(now, c.id, c.queue, c.step, self._class_for(c)[0].label))
@@ -1056,8 +1094,8 @@ class Engine:
     def _on_logout(self, cmd: cmds.Logout, now: float) -> None:
         a = self._agent(cmd.agent_id)
         self._leave(a, "logout", None, now)
-        held = [e[4] for e in a.held if e[4].hold_token == e[3]]
-        a.held = []
+        held = [c for k, c in a.held.items() if c.hold_key == k]
+        a.held = {}
         for c in sorted(held, key=_line_order):
             self._release_hold(c)
             self._place(c, now, "hold-released")
@@ -1076,7 +1114,8 @@ class Engine:
                 raise InvalidRequest(f"unknown skill {skill!r}")
             if not MIN_LEVEL <= level <= MAX_LEVEL:
                 raise InvalidRequest(f"skill {skill!r}: level {level} is not in {MIN_LEVEL}..{MAX_LEVEL}")
-        self._seq += 1
+        if not -MAX_PRIORITY <= cmd.priority <= MAX_PRIORITY:
+            raise InvalidRequest(f"priority {cmd.priority} is not in -{MAX_PRIORITY}..{MAX_PRIORITY}")
         c = ContactState(
             cmd.contact_id,
             cmd.queue,
@@ -1086,7 +1125,6 @@ class Engine:
             dict(cmd.attributes) if cmd.attributes else {},
             (),
             now,
-            self._seq,
         )
         if cmd.skills:
             c.extra = normalise(cmd.skills)
@@ -1230,13 +1268,7 @@ class Engine:
             self.closed.add(cmd.queue)
             return
         self.closed.discard(cmd.queue)
-        waiting = [
-            e[4]
-            for cls in self.classes.values()
-            if cls.queue == cmd.queue and cls.n_contacts
-            for e in cls.contacts
-            if e[4].class_token == e[3]
-        ]
+        waiting = [c for cls in self.classes.values() if cls.queue == cmd.queue for c in cls.waiting.values()]
         for c in sorted(waiting, key=_line_order):
             self._unindex(c)
             self._place(c, now, "queue-opened")

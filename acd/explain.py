@@ -72,14 +72,9 @@ def explain(
     if c.step < len(spec.escalation):
         next_step = max(0.0, c.entered + spec.escalation[c.step].after - now)
     position = None
-    if c.state == QUEUED and c.cls is not None and c.class_token:
-        key = (-c.priority, c.entered, c.seq)
-        position = 1 + sum(
-            1
-            for e in c.cls.contacts
-            if e[4].class_token == e[3] and e[4] is not c and (e[0], e[1], e[2]) < key
-        )
-    held = c.hold_agent if c.hold_token else None
+    if c.state == QUEUED and c.cls is not None and c.class_key:
+        position = c.cls.in_line().index(c) + 1
+    held = c.hold_agent if c.hold_key else None
     tally = _tally(eligible or (), c.channel)
     if c.state != QUEUED:
         who = f" with {c.agent_id}" if c.agent_id else ""

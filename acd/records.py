@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from acd.capacity import CompiledProfile, Load
-from acd.settings import MAX_WEIGHT, AgentSpec
+from acd.settings import MAX_PRIORITY, MAX_WEIGHT, AgentSpec
 from acd.skills import Requirement
 from acd.states import LOGGED_OUT
 
@@ -37,9 +37,34 @@ def profile_rank(rank: ClassRank) -> int:
     return rank >> (_WEIGHT_BITS + 1)
 
 
-# Contact heap entry: (-priority, entered, seq, token, contact). Tokens are
-# unique per placement, so comparison never reaches the record.
-ContactEntry = tuple[int, float, int, int, "ContactState"]
+# A waiting contact's place in a routing class (or in an agent's held set) is
+# one int, its *contact key*: (-priority, line) packed so that int order is
+# that tuple's order. The line is the engine's count of queue entries when
+# the contact entered its queue, so equal priorities are served in order of
+# entry (FIFO). A key stays below 2**62: compiled code keeps it unboxed, the
+# cycle collector does not track it, and two keys compare in one machine
+# instruction, where the tuple holding the record that it replaces was a
+# tracked object per placement that survived into the older generations. The
+# class maps the line (the low bits) back to the contact.
+ContactKey = int
+LINE_BITS = 40
+LINE_LIMIT = 1 << LINE_BITS  # the engine renumbers the lines before they reach it
+LINE_MASK = LINE_LIMIT - 1
+# priority + escalation boosts lie within +-2 * MAX_PRIORITY < 2**21 (validated),
+# so the biased priority takes 22 bits, above the line's 40.
+_PRIORITY_BIAS = 1 << 21
+assert 2 * MAX_PRIORITY < _PRIORITY_BIAS
+
+
+def contact_key(priority: int, line: int) -> ContactKey:
+    """Smaller is served first: higher priority, then earlier entry.
+    ``priority`` includes any escalation boost. O(1)."""
+    return ((_PRIORITY_BIAS - priority) << LINE_BITS) | line
+
+
+def key_priority(key: ContactKey) -> int:
+    """The (boosted) priority a key was packed with."""
+    return _PRIORITY_BIAS - (key >> LINE_BITS)
 
 
 class Assignment:
@@ -142,7 +167,9 @@ class AgentState:
         self.last_activity = float("-inf")
         self.rr: dict[str, int] = {}
         # Contacts holding for this agent (preferred agent / transfer to agent).
-        self.held: list[ContactEntry] = []
+        # contact key -> contact; an entry is live while the key is the
+        # contact's hold_key (lazy deletion, as in the class heaps).
+        self.held: dict[ContactKey, ContactState] = {}
         # Statistics
         self.offered = 0
         self.answered = 0
@@ -162,7 +189,7 @@ class ContactState:
         "attributes",
         "base_req",
         "channel",
-        "class_token",
+        "class_key",
         "cls",
         "customer",
         "declined",
@@ -170,16 +197,16 @@ class ContactState:
         "epoch",
         "extra",
         "hold_agent",
-        "hold_token",
+        "hold_key",
         "hold_until",
         "id",
         "left",
+        "line",
         "offer_token",
         "priority",
         "queue",
         "route",
         "route_boost",
-        "seq",
         "state",
         "step",
     )
@@ -194,7 +221,6 @@ class ContactState:
         attributes: dict[str, str],
         base_req: Requirement,
         now: float,
-        seq: int,
     ) -> None:
         self.id = contact_id
         self.queue = queue
@@ -206,18 +232,18 @@ class ContactState:
         self.state = ""
         self.step = 0
         self.entered = now  # entry into the current queue: wait time and steps count from here
-        self.seq = seq
+        self.line = 0  # the engine's count of queue entries at that entry: FIFO order
         self.cls: RoutingClass | None = None
         # The class (and priority boost) for the current queue, channel,
         # requirement and step: Engine._class_for's cache, cleared (None) when
         # any of them changes. Two fields, not a tuple: no allocation.
         self.route: RoutingClass | None = None
         self.route_boost = 0
-        self.class_token = 0
+        self.class_key = 0  # its key in cls, 0 while not in a class
         self.epoch = 0  # bumped on entering a queue: older step/max-wait timers are stale
         self.offer_token = 0
         self.hold_agent: str | None = None
-        self.hold_token = 0
+        self.hold_key = 0  # its key in the held set of hold_agent, 0 while not held
         self.hold_until = 0.0
         self.extra: Requirement = ()  # the contact's own requirements, on top of the queue's
         self.agent_id: str | None = None

@@ -4,21 +4,26 @@ A routing class groups the waiting contacts that have exactly the same
 effective requirements: same queue, same channel, same (relaxed) skill
 requirement, same borrowed queues. For each class we keep
 
-* ``contacts``: a heap of waiting contacts, best first (priority, then wait);
+* ``contacts``: a heap of waiting contacts' keys (acd.records.contact_key:
+  priority, then order of entry, packed in one int), best first, and
+  ``waiting``, the map from a contact's line to the contact, which is also
+  the count;
 * ``agents``: a heap of the eligible agents that can take the class's channel
-  right now, best first by the queue's strategy key;
+  right now, best first by the queue's strategy key; an entry holds numbers
+  only (the agent is found by ordinal in ``roster``), so the cycle collector
+  stops tracking it at its first look;
 * ``eligible``: every configured agent that meets the requirement (computed
   once when the class is created, independent of presence).
 
-Both heaps use lazy deletion: an entry is valid only while its token (contact)
-or stamp (agent) matches the record's current one; stale entries are dropped
-when they reach the top. An agent's key only grows while it stays available
-(it took work: more open contacts, a later last activity, a later round-robin
-turn), so an offer that leaves its channels open does not re-index it: a
-stale-low key is corrected when it reaches the top (lazy increase-key). A
-heap is rebuilt when it outgrows twice what
-can be valid (the waiting contacts, the eligible agents), so its size stays
-proportional to live work.
+Both heaps use lazy deletion: a contact key is valid only while it is its
+contact's ``class_key``, an agent entry while its stamp is the agent's; stale
+entries are dropped when they reach the top. An agent's key only grows while
+it stays available (it took work: more open contacts, a later last activity,
+a later round-robin turn), so an offer that leaves its channels open does not
+re-index it: a stale-low key is corrected when it reaches the top (lazy
+increase-key). A heap is rebuilt when it outgrows twice what can be valid
+(the waiting contacts, the eligible agents), so its size stays proportional
+to live work.
 
 The engine keeps the invariant *no waiting contact has an available eligible
 agent* (except contacts the agent declined, and contacts held for a preferred
@@ -31,7 +36,7 @@ from __future__ import annotations
 
 import heapq
 
-from acd.records import AgentState, ContactEntry
+from acd.records import LINE_MASK, AgentState, ContactKey, ContactState
 from acd.skills import Requirement, describe
 
 # Strategy codes (the order of acd.settings.STRATEGIES).
@@ -41,9 +46,9 @@ BEST_SKILLED = 2
 ROUND_ROBIN = 3
 STRATEGY_CODES = {"longest-idle": 0, "least-occupied": 1, "best-skilled": 2, "round-robin": 3}
 
-# Agent heap entry: (key 1, key 2, ordinal, stamp, agent). The ordinal breaks
-# ties deterministically (configuration order), so the agent is never compared.
-AgentEntry = tuple[float, float, int, int, AgentState]
+# Agent heap entry: (key 1, key 2, ordinal, stamp). The ordinal breaks ties
+# deterministically (configuration order) and finds the agent in the roster.
+AgentEntry = tuple[float, float, int, int]
 
 _COMPACT_SLACK = 32
 
@@ -56,12 +61,13 @@ class RoutingClass:
         "contacts",
         "eligible",
         "label",
-        "n_contacts",
         "queue",
         "req",
+        "roster",
         "scores",
         "strategy",
         "strategy_name",
+        "waiting",
     )
 
     def __init__(
@@ -71,6 +77,7 @@ class RoutingClass:
         req: Requirement,
         borrow: tuple[str, ...],
         strategy: str,
+        roster: list[AgentState],
     ) -> None:
         self.queue = queue
         self.channel = channel
@@ -79,9 +86,10 @@ class RoutingClass:
         self.strategy_name = strategy
         self.strategy = STRATEGY_CODES[strategy]
         self.label = describe(req)
-        self.contacts: list[ContactEntry] = []
-        self.n_contacts = 0
+        self.contacts: list[ContactKey] = []
+        self.waiting: dict[int, ContactState] = {}  # line -> contact
         self.agents: list[AgentEntry] = []
+        self.roster = roster  # the engine's agents by ordinal
         self.eligible: list[AgentState] = []
         self.scores: dict[int, int] = {}  # agent ordinal -> proficiency score
 
@@ -98,10 +106,21 @@ class RoutingClass:
             return (float(-self.scores[a.ordinal]), a.last_activity)
         return (float(a.rr.get(self.queue, -1)), 0.0)
 
+    def score_text(self, a: AgentState, now: float) -> str:
+        """What the strategy ranked the agent by, for the decision record."""
+        s = self.strategy
+        if s == LONGEST_IDLE:
+            return f"idle {now - a.last_activity:.1f}s"
+        if s == LEAST_OCCUPIED:
+            return f"open {len(a.assignments)}, idle {now - a.last_activity:.1f}s"
+        if s == BEST_SKILLED:
+            return f"skill {self.scores[a.ordinal]}, idle {now - a.last_activity:.1f}s"
+        return f"last offer #{a.rr.get(self.queue, -1)}"
+
     def push_agent(self, a: AgentState) -> None:
         """Index an available agent under its current stamp. O(log n) amortised."""
         k1, k2 = self.agent_key(a)
-        heapq.heappush(self.agents, (k1, k2, a.ordinal, a.stamp, a))
+        heapq.heappush(self.agents, (k1, k2, a.ordinal, a.stamp))
         if len(self.agents) > self.agent_cap:
             self.compact_agents()
 
@@ -113,10 +132,11 @@ class RoutingClass:
 
     def compact_agents(self) -> None:
         """O(n), amortised O(1) per push by the cap above."""
-        self.agents = [e for e in self.agents if e[3] == e[4].stamp]
+        roster = self.roster
+        self.agents = [e for e in self.agents if e[3] == roster[e[2]].stamp]
         heapq.heapify(self.agents)
 
-    def take_agent(self, declined: set[str] | None) -> tuple[AgentEntry | None, AgentEntry | None]:
+    def take_agent(self, declined: set[str] | None) -> tuple[AgentState | None, AgentState | None]:
         """Pop the best valid agent not in ``declined`` and peek the runner-up.
 
         O(log n) amortised, plus O(d log n) for d declined agents at the top.
@@ -126,26 +146,28 @@ class RoutingClass:
         re-pushes it here if it stays available.
         """
         h = self.agents
+        roster = self.roster
         aside: list[AgentEntry] = []
-        best: AgentEntry | None = None
-        runner: AgentEntry | None = None
+        best: AgentState | None = None
+        runner: AgentState | None = None
         while h:
             e = h[0]
-            a = e[4]
+            a = roster[e[2]]
             if e[3] != a.stamp:
                 heapq.heappop(h)
                 continue
             k1, k2 = self.agent_key(a)
             if k1 != e[0] or k2 != e[1]:
                 # Lazy increase-key: the agent took work since it was pushed.
-                heapq.heapreplace(h, (k1, k2, e[2], e[3], a))
+                heapq.heapreplace(h, (k1, k2, e[2], e[3]))
                 continue
             if declined is not None and a.id in declined:
                 aside.append(heapq.heappop(h))
             elif best is None:
-                best = heapq.heappop(h)
+                heapq.heappop(h)
+                best = a
             else:
-                runner = e
+                runner = a
                 break
         for e in aside:
             heapq.heappush(h, e)
@@ -153,38 +175,55 @@ class RoutingClass:
 
     # -- contacts -----------------------------------------------------------
 
-    def push_contact(self, entry: ContactEntry) -> None:
-        """O(log n) amortised; the caller counts ``n_contacts``."""
-        heapq.heappush(self.contacts, entry)
+    def push_contact(self, c: ContactState, key: ContactKey) -> None:
+        """Index a waiting contact under ``key`` (its ``class_key``).
+        O(log n) amortised."""
+        heapq.heappush(self.contacts, key)
+        self.waiting[c.line] = c
+        if len(self.contacts) > 2 * len(self.waiting) + _COMPACT_SLACK:
+            self.compact_contacts()
+
+    def remove_contact(self, c: ContactState) -> None:
+        """O(1): the heap entry goes stale and is dropped when it surfaces."""
+        del self.waiting[c.line]
+
+    def live(self, key: ContactKey) -> ContactState | None:
+        """The contact ``key`` stands for, None if the key is stale. O(1)."""
+        c = self.waiting.get(key & LINE_MASK)
+        return c if c is not None and c.class_key == key else None
 
     def compact_contacts(self) -> None:
-        """Drop stale entries when they dominate. Amortised O(1) per push."""
-        if len(self.contacts) > 2 * self.n_contacts + _COMPACT_SLACK:
-            self.contacts = [e for e in self.contacts if e[4].class_token == e[3]]
-            heapq.heapify(self.contacts)
+        """Drop stale keys, and the copies a contact re-placed under the same
+        key leaves. O(n), amortised O(1) per push by the bound above."""
+        self.contacts = list({k for k in self.contacts if self.live(k) is not None})
+        heapq.heapify(self.contacts)
 
-    def top_contact(self, agent_id: str, skip: ContactEntry | None = None) -> ContactEntry | None:
-        """The best valid contact this agent has not declined, without removing it.
-
-        ``skip`` (an entry about to be offered) is dropped instead, which gives
-        the runner-up. Entries are matched by token, not identity (compiled,
-        a tuple may be re-boxed). O(log n) amortised, plus O(d log n) for d contacts at
-        the top that this agent declined.
+    def top_contact(self, agent_id: str, skip: ContactKey = 0) -> ContactKey:
+        """The best live contact key this agent has not declined (0: none),
+        without removing it. ``skip`` (a key about to be offered) is dropped
+        instead, which gives the runner-up. O(log n) amortised, plus
+        O(d log n) for d contacts at the top that this agent declined.
         """
         h = self.contacts
-        aside: list[ContactEntry] = []
-        found: ContactEntry | None = None
+        aside: list[ContactKey] = []
+        found = 0
         while h:
-            e = h[0]
-            c = e[4]
-            if c.class_token != e[3] or (skip is not None and e[3] == skip[3]):
+            k = h[0]
+            c = self.live(k)
+            if c is None or k == skip:
                 heapq.heappop(h)
                 continue
             if c.declined is not None and agent_id in c.declined:
                 aside.append(heapq.heappop(h))
                 continue
-            found = e
+            found = k
             break
-        for e in aside:
-            heapq.heappush(h, e)
+        for k in aside:
+            heapq.heappush(h, k)
         return found
+
+    def in_line(self) -> list[ContactState]:
+        """The waiting contacts, best first. O(n log n): for position
+        announcements and explanations, not for routing."""
+        w = self.waiting
+        return [w[k & LINE_MASK] for k in sorted({k for k in self.contacts if self.live(k) is not None})]

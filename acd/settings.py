@@ -7,7 +7,8 @@ object and swaps it in.
 
 Conventions (stated once, used everywhere):
 
-* Contact ``priority``: higher is more urgent (Asterisk ``QUEUE_PRIO``).
+* Contact ``priority``: higher is more urgent (Asterisk ``QUEUE_PRIO``);
+  within +-1,000,000, and so are a queue's escalation boosts added up.
 * Queue ``weight``: higher is served first by an agent who ranks two queues
   equally (Asterisk queue ``weight``); within +-1,000,000.
 * Agent per-queue ``rank``: 1 is served first (Amazon Connect routing-profile
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from acd.errors import ConfigError
 
@@ -27,6 +29,10 @@ MAX_LEVEL = 5
 # Queue weights are bounded so an agent's ranking of a class (its rank, the
 # weight) packs into one small int: see acd.records.class_rank.
 MAX_WEIGHT = 1_000_000
+# Contact priorities, and the sum of a queue's escalation boosts, are bounded
+# so a contact's place in line packs into one small int: see
+# acd.records.contact_key.
+MAX_PRIORITY = 1_000_000
 
 STRATEGIES = ("longest-idle", "least-occupied", "best-skilled", "round-robin")
 
@@ -257,6 +263,9 @@ def _problems(cfg: RoutingConfig) -> list[str]:
                 out.append(
                     f"{where}.handoff_to: queue {target.name!r} must take the {HANDOFF_CHANNEL!r} channel"
                 )
+        boost = max((abs(b) for b in accumulate(st.priority_boost for st in q.escalation)), default=0)
+        if boost > MAX_PRIORITY:
+            out.append(f"{where}.escalation: priority boosts add up to {boost} in size, over {MAX_PRIORITY}")
         last = 0.0
         for i, st in enumerate(q.escalation):
             sw = f"{where}.escalation[{i}]"

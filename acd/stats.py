@@ -35,9 +35,6 @@ _TOTALS = (
     "wrap_total",
 )
 
-# Oldest-waiting heap entry: (entered, seq, epoch, contact).
-_OldEntry = tuple[float, int, int, ContactState]
-
 
 class QueueCounters:
     __slots__ = (
@@ -51,6 +48,7 @@ class QueueCounters:
         "name",
         "offered",
         "oldest",
+        "oldest_of",
         "overflowed",
         "ringing",
         "talk_total",
@@ -76,7 +74,11 @@ class QueueCounters:
         self.agents: dict[str, int] = dict.fromkeys(PRESENCES, 0)
         # channel -> [offered, answered, abandoned]: the per-channel split of the totals
         self.by_channel: dict[str, list[int]] = {}
-        self.oldest: list[_OldEntry] = []
+        # Oldest-waiting heap of the contacts' lines (entry order is wait
+        # order): ints, untracked by the cycle collector; oldest_of maps a
+        # line to its contact.
+        self.oldest: list[int] = []
+        self.oldest_of: dict[int, ContactState] = {}
 
     def count(self, channel: str, which: int) -> None:
         """One more offer / answer / abandon on ``channel``. O(1)."""
@@ -93,16 +95,20 @@ class QueueCounters:
         self.by_channel = old.by_channel
 
     def entered(self, c: ContactState) -> None:
-        heapq.heappush(self.oldest, (c.entered, c.seq, c.epoch, c))
+        """O(log n)."""
+        heapq.heappush(self.oldest, c.line)
+        self.oldest_of[c.line] = c
 
     def longest_wait(self, now: float) -> float:
-        """O(1) amortised: stale tops (answered, left) are dropped lazily."""
+        """O(1) amortised: stale tops (answered, left) are dropped lazily.
+        An entry is live while its contact is still in that stay (same line)
+        in this queue, waiting or ringing."""
         h = self.oldest
         while h:
-            entered, _, epoch, c = h[0]
-            if c.epoch == epoch and c.queue == self.name and c.state in (QUEUED, OFFERED):
-                return max(0.0, now - entered)
-            heapq.heappop(h)
+            c = self.oldest_of.get(h[0])
+            if c is not None and c.line == h[0] and c.queue == self.name and c.state in (QUEUED, OFFERED):
+                return max(0.0, now - c.entered)
+            self.oldest_of.pop(heapq.heappop(h), None)
         return 0.0
 
 

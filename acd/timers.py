@@ -14,10 +14,10 @@ deadlines (preferred-agent holds) go to a heap. A small heap of lane heads
 merges everything in (deadline, seq) order, so the firing order is exactly
 that of one big heap.
 
-A lane keeps its keys (numbers only) and its records in two parallel deques:
-a tuple of numbers is untracked by CPython's cycle collector after one
-look, where a tuple holding a record would be walked by every young-
-generation pass it survives (three timers per decision add up).
+A lane keeps each field in its own deque (parallel columns): a float or an
+int is not tracked by CPython's cycle collector, where a tuple per timer
+would be (three timers per decision, each living for seconds, add up to
+more frequent and longer young-generation passes).
 """
 
 from __future__ import annotations
@@ -34,8 +34,20 @@ MAX_WAIT = 4
 
 # (deadline, seq, kind, token, record); seq is unique, so records are never compared.
 TimerEntry = tuple[float, int, int, int, Any]
-# A lane's key: (deadline, seq, kind, token).
-_LaneKey = tuple[float, int, int, int]
+
+
+class _Lane:
+    """The timers of one delay, in the order they were set: one deque per
+    field, appended and popped together."""
+
+    __slots__ = ("at", "kind", "record", "seq", "token")
+
+    def __init__(self) -> None:
+        self.at: deque[float] = deque()
+        self.seq: deque[int] = deque()
+        self.kind: deque[int] = deque()
+        self.token: deque[int] = deque()
+        self.record: deque[Any] = deque()
 
 
 class Timers:
@@ -43,14 +55,13 @@ class Timers:
 
     def __init__(self) -> None:
         self._heap: list[TimerEntry] = []
-        # delay -> (keys, records), popped together
-        self._lanes: dict[float, tuple[deque[_LaneKey], deque[Any]]] = {}
+        self._lanes: dict[float, _Lane] = {}  # by delay
         # (deadline, seq, delay) of the head of every non-empty lane
         self._heads: list[tuple[float, int, float]] = []
         self._seq = 0
 
     def __len__(self) -> int:
-        return len(self._heap) + sum(len(keys) for keys, _ in self._lanes.values())
+        return len(self._heap) + sum(len(lane.at) for lane in self._lanes.values())
 
     def schedule(self, at: float, kind: int, token: int, record: Any) -> None:
         """An arbitrary deadline. O(log n)."""
@@ -64,12 +75,14 @@ class Timers:
         at = now + delay
         lane = self._lanes.get(delay)
         if lane is None:
-            lane = self._lanes[delay] = (deque(), deque())
-        keys, records = lane
-        if not keys:
+            lane = self._lanes[delay] = _Lane()
+        if not lane.at:
             heapq.heappush(self._heads, (at, self._seq, delay))
-        keys.append((at, self._seq, kind, token))
-        records.append(record)
+        lane.at.append(at)
+        lane.seq.append(self._seq)
+        lane.kind.append(kind)
+        lane.token.append(token)
+        lane.record.append(record)
 
     def next_deadline(self) -> float | None:
         h, heads = self._heap, self._heads
@@ -89,12 +102,16 @@ class Timers:
         if h and (not heads or h[0][:2] < heads[0][:2]):
             return heapq.heappop(h)
         delay = heads[0][2]
-        keys, records = self._lanes[delay]
-        at, seq, kind, token = keys.popleft()
-        record = records.popleft()
-        if keys:
-            nxt = keys[0]
-            heapq.heapreplace(heads, (nxt[0], nxt[1], delay))
+        lane = self._lanes[delay]
+        entry = (
+            lane.at.popleft(),
+            lane.seq.popleft(),
+            lane.kind.popleft(),
+            lane.token.popleft(),
+            lane.record.popleft(),
+        )
+        if lane.at:
+            heapq.heapreplace(heads, (lane.at[0], lane.seq[0], delay))
         else:
             heapq.heappop(heads)
-        return (at, seq, kind, token, record)
+        return entry

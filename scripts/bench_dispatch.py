@@ -275,9 +275,9 @@ class NaiveDispatcher:
 
     def __init__(self, engine: Engine) -> None:
         self.e = engine
-        # Snapshot of the engine's waiting contacts: [queue, channel, prio, entered, seq, id, base]
+        # Snapshot of the engine's waiting contacts: [queue, channel, prio, entered, line, id, base]
         self.waiting: list[tuple[str, str, int, float, int, str, Requirement]] = [
-            (k.queue, k.channel, k.priority, k.entered, k.seq, k.id, k.base_req)
+            (k.queue, k.channel, k.priority, k.entered, k.line, k.id, k.base_req)
             for k in engine.contacts.values()
             if k.state == "queued"
         ]
@@ -289,7 +289,7 @@ class NaiveDispatcher:
         best_key = None
         best_i = -1
         queues = a.spec.queues
-        for i, (qn, ch, prio, entered, seq, _cid, base) in enumerate(self.waiting):
+        for i, (qn, ch, prio, entered, line, _cid, base) in enumerate(self.waiting):
             r = queues.get(qn)
             if r is None or not can_take(a.profile, free, ch):
                 continue
@@ -298,7 +298,7 @@ class NaiveDispatcher:
             step = sum(1 for s in spec.escalation if s.after <= waited)
             if not meets(a.spec.skills, relax(base, spec.escalation, step).req):
                 continue
-            key = (r, -spec.weight, -prio, entered, seq)
+            key = (r, -spec.weight, -prio, line)
             if best_key is None or key < best_key:
                 best_key, best_i = key, i
         if best_i < 0:

@@ -484,3 +484,58 @@ def test_least_occupied_sees_chats_taken_through_another_queue() -> None:
     run(c.NewContact(3, "p2", "support", channel="chat"))
     run(c.NewContact(4, "s1", "sales", channel="chat"))
     assert run.offers() == [("p1", "a1"), ("p2", "a1"), ("s1", "a2")]
+
+
+def test_fifo_is_order_of_entry_into_the_queue() -> None:
+    """Equal priorities are served in the order they entered the queue: a
+    contact transferred in at the same instant as a new arrival queues
+    behind it, although it reached the ACD first."""
+    run = Run(config([sales(), QueueSpec("support", channels=("voice",))], voice_agents("a1")))
+    run(c.NewContact(1, "moved", "support"))
+    run(c.NewContact(2, "first", "sales"))
+    run(c.Transfer(2, "moved", to_queue="sales"))
+    assert run.engine.positions() == {"first": 1, "moved": 2}
+    run(c.Login(3, "a1"))
+    assert run.offers() == [("first", "a1")]
+
+
+def test_priority_is_bounded() -> None:
+    run = Run(config([sales()], voice_agents("a1")))
+    with pytest.raises(InvalidRequest, match=r"priority 1000001 is not in -1000000..1000000"):
+        run(c.NewContact(1, "k1", "sales", priority=1_000_001))
+    run(c.NewContact(1, "k1", "sales", priority=-1_000_000))
+    assert run.engine.positions() == {"k1": 1}
+
+
+def test_lines_are_renumbered_before_they_outgrow_their_bits() -> None:
+    """Before the line count reaches ``line_limit`` the engine renumbers
+    the contacts' lines in place: order, positions, the longest wait and a
+    preferred-agent hold carry on unchanged."""
+    run = Run(config([sales(wrapup_s=0)], voice_agents("a1", "pref")))
+    run.engine.line_limit = 10  # LINE_LIMIT is about 10**12
+    run(c.Login(0, "pref"))
+    run(c.NewContact(1, "busy-pref", "sales"))
+    run(c.Accept(1, "pref", "busy-pref"))  # pref is on a call: the hold below waits
+    run(c.NewContact(2, "held", "sales", preferred_agent="pref", preferred_wait_s=100))
+    prios = {"k1": 0, "k2": 3, "k3": 0, "k4": 3}
+    for i, (cid, p) in enumerate(prios.items()):
+        run(c.NewContact(3 + i, cid, "sales", priority=p))
+        for j in range(2):  # contacts that come and go push the count on
+            run(c.NewContact(3 + i, f"gone{i}{j}", "sales", priority=5))
+            run(c.Abandon(3 + i, f"gone{i}{j}"))
+    assert max(k.line for k in run.engine.contacts.values()) < 10  # 14 entries so far
+    expected = ["k2", "k4", "k1", "k3"]
+    pos = run.engine.positions()
+    assert pos.pop("held") == 1
+    assert sorted(pos, key=pos.__getitem__) == expected
+    assert [run.engine.explain(k).position for k in expected] == [1, 2, 3, 4]
+    assert run.engine.queue_stats("sales").longest_wait_s == 6 - 2  # held, waiting since 2
+    assert run.engine.explain("held").held_for == "pref"
+    run(c.Login(20, "a1"))
+    for t, k in enumerate(expected):
+        assert run.offers()[-1] == (k, "a1")
+        run(c.Accept(21 + 2 * t, "a1", k))
+        run(c.EndContact(22 + 2 * t, "a1", k))
+    assert run.engine.explain("held").held_for == "pref"
+    run(c.Tick(102))  # the hold ends: its timer survived the renumbering
+    assert run.offers()[-1] == ("held", "a1")

@@ -112,7 +112,7 @@ class MContact:
     channel: str
     prio: int
     extra: Requirement
-    seq: int
+    line: int  # order of entry into its queue: FIFO among equal priorities
     entered: float
     preferred: str | None
     hold_until: float
@@ -165,6 +165,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.pending: dict[str, MContact] = {}
         self.closed: set[str] = set()  # queues outside their opening hours
         self.n = 0
+        self.lines = 0  # queue entries seen, as the engine counts them
 
     # -- driving ------------------------------------------------------------
 
@@ -215,7 +216,8 @@ class EngineMachine(RuleBasedStateMachine):
                 k = self.contacts.get(e.contact_id) or self.pending.pop(e.contact_id)
                 self.contacts[e.contact_id] = k
                 if e.reason in ("new", "transfer", "overflow"):
-                    k.entered, k.queue = e.at, e.queue
+                    self.lines += 1
+                    k.entered, k.queue, k.line = e.at, e.queue, self.lines
                 assert k.state in ("queued", "limbo"), (e, k.state)
                 k.state = "queued"
             elif isinstance(e, ev.ContactOffered):
@@ -288,7 +290,7 @@ class EngineMachine(RuleBasedStateMachine):
         assert e.agent_id not in k.declined
         preferred = d.strategy == "preferred-agent" or d.requirement == "preferred agent"
         if not preferred:
-            mine = (my_rank, -k.prio, k.entered, k.seq)
+            mine = (my_rank, -k.prio, k.entered, k.line)
             for yid, y in self.contacts.items():
                 if yid == e.contact_id or y.state != "queued" or e.agent_id in y.declined:
                     continue
@@ -300,7 +302,7 @@ class EngineMachine(RuleBasedStateMachine):
                 r = rank(e.agent_id, y, steps_at(y, e.at, strict=True))
                 if r is None or not fits(e.agent_id, a.load, y.channel, a.phone_ok):
                     continue
-                assert (r, -y.prio, y.entered, y.seq) > mine, (
+                assert (r, -y.prio, y.entered, y.line) > mine, (
                     f"{e.contact_id} offered to {e.agent_id} before better {yid}"
                 )
         if d.strategy == "longest-idle":
@@ -361,7 +363,7 @@ class EngineMachine(RuleBasedStateMachine):
             channel,
             prio,
             normalise(extra),
-            self.n,
+            0,
             now,
             preferred,
             now + (wait or 0.0),
@@ -466,7 +468,7 @@ class EngineMachine(RuleBasedStateMachine):
     @invariant()
     def no_waiting_contact_with_a_free_eligible_agent(self) -> None:
         for cid, k in self.contacts.items():
-            if k.state != "queued" or self.engine.contacts[cid].hold_token or k.queue in self.closed:
+            if k.state != "queued" or self.engine.contacts[cid].hold_key or k.queue in self.closed:
                 continue
             step = self.engine.contacts[cid].step
             for aid, m in self.agents.items():

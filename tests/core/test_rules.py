@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import msgpack
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from acd import codec
 from acd import commands as c
 from acd.capacity import CompiledProfile, Load, can_take
 from acd.errors import ConfigError, InvalidTransition
 from acd.events import ContactOffered, Decision
-from acd.records import HELD_RANK, class_rank, profile_rank
+from acd.records import HELD_RANK, LINE_LIMIT, LINE_MASK, class_rank, contact_key, key_priority, profile_rank
 from acd.settings import (
     DEFAULT_CHANNELS,
     DEFAULT_PROFILES,
+    MAX_PRIORITY,
     MAX_WEIGHT,
     AgentSpec,
     CapacityProfile,
@@ -47,7 +50,11 @@ def test_validation_collects_every_problem() -> None:
                 skills={"cooking": 2, "sales": 9},
                 strategy="fastest",
                 overflow_to="nowhere",
-                escalation=(EscalationStep(60), EscalationStep(30)),
+                escalation=(
+                    EscalationStep(60, priority_boost=600_000),
+                    EscalationStep(30, priority_boost=600_000),
+                    EscalationStep(90, priority_boost=-600_000),
+                ),
                 weight=2_000_000,
             ),
         ),
@@ -67,6 +74,7 @@ def test_validation_collects_every_problem() -> None:
         "agents.a.queues: unknown queue 'zz'",
         "agents.a.queues.zz: rank must be an integer >= 1",
         "queues.q.weight: must be in -1000000..1000000",
+        "queues.q.escalation: priority boosts add up to 1200000 in size, over 1000000",
     ):
         assert expected in text
     assert err.value.code == "invalid-config"
@@ -168,6 +176,25 @@ def test_codec_rejects_malformed(data: bytes) -> None:
     with pytest.raises(codec.MalformedMessage) as err:
         codec.unpack(data)
     assert err.value.code == "malformed-message"
+
+
+_key_parts = st.tuples(
+    st.integers(-2, 2) | st.integers(-2 * MAX_PRIORITY, 2 * MAX_PRIORITY),
+    st.integers(1, 3) | st.integers(1, LINE_LIMIT - 1),
+)
+
+
+@given(_key_parts, _key_parts)
+def test_packed_contact_key_orders_as_the_tuple(x: tuple[int, int], y: tuple[int, int]) -> None:
+    """Class heaps compare packed ints; they must order exactly as
+    (-priority, line) over the whole validated range (priority plus boosts
+    within +-2 * MAX_PRIORITY), stay unboxed (< 2**62) and give back the
+    line and the priority."""
+    kx, ky = contact_key(*x), contact_key(*y)
+    assert 0 < kx < 2**62
+    assert kx & LINE_MASK == x[1]
+    assert key_priority(kx) == x[0]
+    assert (kx < ky) == ((-x[0], x[1]) < (-y[0], y[1]))
 
 
 def test_packed_class_rank_orders_as_the_tuple() -> None:
