@@ -20,14 +20,17 @@ from pathlib import Path
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-# The sans-I/O modules on the decision path. Commands stay interpreted
-# frozen dataclasses: adapters build them, one per engine call.
+# The sans-I/O modules on the decision path. Settings compile too: read on
+# every decision, built once per reload (compiled, their float fields hold
+# floats even when given ints). Commands stay interpreted frozen dataclasses:
+# adapters build them, one per engine call.
 CORE = (
     "acd/capacity.py",
     "acd/engine.py",
     "acd/events.py",
     "acd/records.py",
     "acd/routing.py",
+    "acd/settings.py",
     "acd/skills.py",
     "acd/states.py",
     "acd/stats.py",

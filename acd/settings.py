@@ -270,7 +270,7 @@ def _problems(cfg: RoutingConfig) -> list[str]:
         for i, st in enumerate(q.escalation):
             sw = f"{where}.escalation[{i}]"
             if st.after <= last:
-                out.append(f"{sw}.after: {st.after} must be greater than the previous step's ({last})")
+                out.append(f"{sw}.after: {st.after:g} must be greater than the previous step's ({last:g})")
             last = max(last, st.after)
             if st.accept_level is not None and not MIN_LEVEL <= st.accept_level <= MAX_LEVEL:
                 out.append(f"{sw}.accept_level: must be in {MIN_LEVEL}..{MAX_LEVEL}")

@@ -90,7 +90,7 @@ def test_every_problem_is_reported_with_file_and_key_path(tmp_path: Path) -> Non
         "queues.sales.skills.sales: level must be an integer 1..5, got 9",
         "queues.sales.strategy: 'fastest' is not one of longest-idle",
         "queues.sales.skills: unknown skill 'cooking'",
-        "queues.sales.escalation[1].after: 30.0 must be greater than the previous step's (60.0)",
+        "queues.sales.escalation[1].after: 30 must be greater than the previous step's (60)",
         "queues.support.channels: unknown channel 'fax'",
         "queues.support.overflow_to: unknown queue 'nowhere'",
         "agents.alice.profile: unknown profile 'robot'",

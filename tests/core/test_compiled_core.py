@@ -17,7 +17,18 @@ import acd
 import acd.compiled
 
 PACKAGE = Path(acd.__file__).parent
-CORE = ("capacity", "engine", "events", "records", "routing", "skills", "states", "stats", "timers")
+CORE = (
+    "capacity",
+    "engine",
+    "events",
+    "records",
+    "routing",
+    "settings",
+    "skills",
+    "states",
+    "stats",
+    "timers",
+)
 PROBE = """
 import importlib, json, sys
 import acd, acd.compiled
