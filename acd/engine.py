@@ -453,9 +453,7 @@ class Engine:
         (and the contact keys packing them) stay within their bits, and
         re-key every index that holds them. O(n log n) for n contacts."""
         placed = [(cls, list(cls.waiting.values())) for cls in self.classes.values()]
-        held = [
-            (a, [c for k, c in a.held.items() if c.hold_key == k]) for a in self.agents.values() if a.held
-        ]
+        held = [(a, list(a.prune_held().values())) for a in self.agents.values() if a.held]
         for i, c in enumerate(sorted(self.contacts.values(), key=attrgetter("line")), 1):
             c.line = i
         self._line = len(self.contacts)
@@ -634,7 +632,7 @@ class Engine:
         bcls: RoutingClass | None = None
         live: list[str] = []
         if a.held:
-            held = a.held = {k: x for k, x in a.held.items() if x.hold_key == k}
+            held = a.prune_held()
             ok = sorted(
                 k for k, x in held.items() if x.channel in avail and not (closed and x.queue in closed)
             )
@@ -657,11 +655,11 @@ class Engine:
                 if not waiting or (closed and cls.queue in closed):
                     continue
                 h = cls.contacts
-                # Inline fast path of RoutingClass.top_contact: drop stale tops.
+                # The fast path of RoutingClass.top_contact: drop stale tops.
                 while h:
                     top = h[0]
-                    tc = waiting.get(top & LINE_MASK)
-                    if tc is not None and tc.class_key == top:
+                    tc = cls.live(top)
+                    if tc is not None:
                         break
                     heappop(h)
                 else:
@@ -1094,7 +1092,7 @@ class Engine:
     def _on_logout(self, cmd: cmds.Logout, now: float) -> None:
         a = self._agent(cmd.agent_id)
         self._leave(a, "logout", None, now)
-        held = [c for k, c in a.held.items() if c.hold_key == k]
+        held = list(a.prune_held().values())
         a.held = {}
         for c in sorted(held, key=_line_order):
             self._release_hold(c)

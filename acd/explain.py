@@ -73,7 +73,7 @@ def explain(
         next_step = max(0.0, c.entered + spec.escalation[c.step].after - now)
     position = None
     if c.state == QUEUED and c.cls is not None and c.class_key:
-        position = c.cls.in_line().index(c) + 1
+        position = c.cls.position(c)
     held = c.hold_agent if c.hold_key else None
     tally = _tally(eligible or (), c.channel)
     if c.state != QUEUED:

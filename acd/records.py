@@ -182,6 +182,12 @@ class AgentState:
         self.busy_s = 0.0
         self.busy_since: float | None = None
 
+    def prune_held(self) -> dict[ContactKey, ContactState]:
+        """Drop the stale entries of ``held`` (the contact was placed again,
+        offered or left) and return it. O(held)."""
+        self.held = {k: c for k, c in self.held.items() if c.hold_key == k}
+        return self.held
+
 
 class ContactState:
     __slots__ = (

@@ -192,10 +192,15 @@ class RoutingClass:
         c = self.waiting.get(key & LINE_MASK)
         return c if c is not None and c.class_key == key else None
 
+    def _live_keys(self) -> set[ContactKey]:
+        """The live keys, once each (a contact re-placed under the same key
+        leaves a copy behind). O(n)."""
+        return {k for k in self.contacts if self.live(k) is not None}
+
     def compact_contacts(self) -> None:
-        """Drop stale keys, and the copies a contact re-placed under the same
-        key leaves. O(n), amortised O(1) per push by the bound above."""
-        self.contacts = list({k for k in self.contacts if self.live(k) is not None})
+        """Drop stale keys and copies. O(n), amortised O(1) per push by the
+        bound above."""
+        self.contacts = list(self._live_keys())
         heapq.heapify(self.contacts)
 
     def top_contact(self, agent_id: str, skip: ContactKey = 0) -> ContactKey:
@@ -224,6 +229,10 @@ class RoutingClass:
 
     def in_line(self) -> list[ContactState]:
         """The waiting contacts, best first. O(n log n): for position
-        announcements and explanations, not for routing."""
+        announcements, not for routing."""
         w = self.waiting
-        return [w[k & LINE_MASK] for k in sorted({k for k in self.contacts if self.live(k) is not None})]
+        return [w[k & LINE_MASK] for k in sorted(self._live_keys())]
+
+    def position(self, c: ContactState) -> int:
+        """The place in line (1 = next) of a contact waiting here. O(n)."""
+        return 1 + sum(1 for k in self._live_keys() if k < c.class_key)
