@@ -76,7 +76,7 @@ from acd.records import (
     key_priority,
     profile_rank,
 )
-from acd.routing import BEST_SKILLED, RoutingClass
+from acd.routing import BEST_SKILLED, RoutingClass, seconds
 from acd.settings import HANDOFF_CHANNEL, MAX_LEVEL, MAX_PRIORITY, MIN_LEVEL, QueueSpec, RoutingConfig
 from acd.skills import Relaxed, Requirement, meets, merge, normalise, relax, score
 from acd.states import (
@@ -87,6 +87,7 @@ from acd.states import (
     NOT_RESPONDING,
     OFFERED,
     OVERFLOWED,
+    PRESENCES,
     QUEUED,
     WRAP_UP,
     agent_step,
@@ -197,7 +198,7 @@ class Engine:
             self.agents[spec.id] = a
             for qn in spec.queues:
                 self.members[qn].append(a)
-                self.qstats[qn].agents[a.presence] += 1
+                self.qstats[qn].agents[a.presence_code] += 1
                 for skill in spec.skills:
                     self._by_skill[qn].setdefault(skill, []).append(a)
         self._roster = list(self.agents.values())  # by ordinal: configuration order
@@ -527,14 +528,16 @@ class Engine:
         for a in self._dirty:
             a.dirty = False
             p = presence(a.status, a.n_offered, a.n_connected, a.n_wrap)
-            if p == a.presence:
+            old = a.presence_code
+            if p == old:
                 continue
-            old = a.presence
             for counts in a.queue_counts:
                 counts[old] -= 1
                 counts[p] += 1
-            a.presence = p
-            self._out.append(AgentPresenceChanged(now, a.id, p, old, a.reason))
+            a.presence_code = p
+            before = a.presence
+            a.presence = PRESENCES[p]
+            self._out.append(AgentPresenceChanged(now, a.id, a.presence, before, a.reason))
         self._dirty.clear()
 
     def _channels_now(self, a: AgentState) -> tuple[str, ...]:
@@ -579,16 +582,18 @@ class Engine:
             if pick is None:
                 break
             rank, key, c, cls, r, rc, live = pick
+            waited = now - c.entered
+            runner = f"priority {key_priority(r)}, waited {seconds(now - rc.entered)}s" if rc else None
             decision = Decision(  # positional: this is the hot path
                 trigger,
                 c.queue,
                 c.step,
                 cls.label if cls is not None else "preferred agent",
                 "routing-profile",
-                f"rank {profile_rank(rank)}, priority {key_priority(key)}, waited {now - c.entered:.1f}s",
+                f"rank {profile_rank(rank)}, priority {key_priority(key)}, waited {seconds(waited)}s",
                 rc.id if rc is not None else None,
-                f"priority {key_priority(r)}, waited {now - rc.entered:.1f}s" if rc is not None else None,
-                now - c.entered,
+                runner,
+                waited,
             )
             self._offer(c, a, now, decision)
             if rc is None:
@@ -793,7 +798,7 @@ class Engine:
                 step=c.step,
                 requirement="preferred agent",
                 strategy="preferred-agent",
-                score=f"preferred, idle {now - a.last_activity:.1f}s",
+                score=f"preferred, idle {seconds(now - a.last_activity)}s",
                 runner_up=None,
                 runner_up_score=None,
                 waited_s=now - c.entered,

@@ -126,6 +126,7 @@ class AgentState:
         "ordinal",
         "phone",
         "presence",
+        "presence_code",
         "profile",
         "queue_counts",
         "reason",
@@ -145,9 +146,10 @@ class AgentState:
         self.profile = profile
         self.status = LOGGED_OUT
         self.presence = LOGGED_OUT
+        self.presence_code = 0  # its index in acd.states.PRESENCES
         self.dirty = False  # presence may have changed during this command
-        # The per-presence agent counts of each queue this agent serves.
-        self.queue_counts: list[dict[str, int]] = []
+        # The agent counts of each queue this agent serves, by presence code.
+        self.queue_counts: list[list[int]] = []
         self.reason: str | None = None
         self.load = Load()
         # The agent's phone as the PBX reports it: None while usable, else why

@@ -49,6 +49,12 @@ OVERFLOWED: Final = "overflowed"
 # OFFERED, CONNECTED and WRAP_UP are shared by contacts and assignments.
 
 PRESENCES: Final = (LOGGED_OUT, AVAILABLE, AWAY, NOT_RESPONDING, OFFERED, BUSY, WRAP_UP)
+# A presence's index in PRESENCES: per-queue presence counts are lists by it.
+PRESENCE_CODE: Final[dict[str, int]] = {p: i for i, p in enumerate(PRESENCES)}
+_AVAILABLE_CODE: Final = 1
+_OFFERED_CODE: Final = 4
+_BUSY_CODE: Final = 5
+_WRAP_UP_CODE: Final = 6
 
 _ANY_IN = (AVAILABLE, AWAY, NOT_RESPONDING)
 
@@ -104,14 +110,15 @@ def assignment_step(state: str, event: str) -> str:
     return step("assignment", ASSIGNMENT, state, event)
 
 
-def presence(status: str, n_offered: int, n_connected: int, n_wrap: int) -> str:
-    """Derived presence from the status and the assignment counts. O(1)."""
+def presence(status: str, n_offered: int, n_connected: int, n_wrap: int) -> int:
+    """Derived presence, as its PRESENCE_CODE, from the status and the
+    assignment counts. O(1)."""
     if status != AVAILABLE:
-        return status
+        return PRESENCE_CODE[status]
     if n_offered:
-        return OFFERED
+        return _OFFERED_CODE
     if n_connected:
-        return BUSY
+        return _BUSY_CODE
     if n_wrap:
-        return WRAP_UP
-    return AVAILABLE
+        return _WRAP_UP_CODE
+    return _AVAILABLE_CODE

@@ -71,7 +71,9 @@ class QueueCounters:
         self.wait_answered_total = 0.0
         self.talk_total = 0.0
         self.wrap_total = 0.0
-        self.agents: dict[str, int] = dict.fromkeys(PRESENCES, 0)
+        # Agents by presence code (acd.states.PRESENCES): a presence change
+        # moves a count between two list slots in each of the agent's queues.
+        self.agents: list[int] = [0] * len(PRESENCES)
         # channel -> [offered, answered, abandoned]: the per-channel split of the totals
         self.by_channel: dict[str, list[int]] = {}
         # Oldest-waiting heap of the contacts' lines (entry order is wait
@@ -156,7 +158,7 @@ def queue_snapshot(q: QueueCounters, now: float, is_open: bool = True) -> QueueS
         ringing=q.ringing,
         connected=q.connected,
         longest_wait_s=q.longest_wait(now),
-        agents={k: v for k, v in q.agents.items() if v},
+        agents={PRESENCES[i]: v for i, v in enumerate(q.agents) if v},
         offered=q.offered,
         answered=q.answered,
         abandoned=q.abandoned,

@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from acd.engine import Engine
 from acd.events import ContactOffered, Event
+from acd.states import PRESENCES
 
 PREFIX = "acd"
 WAITING = f"{PREFIX}_queue_waiting"
@@ -69,7 +70,7 @@ class EngineCollector(Collector):
                 answered.add_metric([name, channel], n_answered)
                 abandoned.add_metric([name, channel], n_abandoned)
             overflowed.add_metric([name], s.overflowed)
-            for presence, n in e.qstats[name].agents.items():
+            for presence, n in zip(PRESENCES, e.qstats[name].agents, strict=True):
                 agents.add_metric([name, presence], n)
         yield from (
             waiting,

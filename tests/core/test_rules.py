@@ -27,7 +27,7 @@ from acd.settings import (
     default_config,
 )
 from acd.skills import normalise, relax
-from acd.states import agent_step, contact_step, presence
+from acd.states import PRESENCES, agent_step, contact_step, presence
 
 
 def profile(name: str) -> CompiledProfile:
@@ -126,10 +126,12 @@ def test_state_tables_name_state_and_event() -> None:
     assert contact_step("offered", "requeue") == "queued"
     with pytest.raises(InvalidTransition):
         contact_step("ended", "offer")
-    assert presence("available", 1, 1, 0) == "offered"
-    assert presence("available", 0, 1, 1) == "busy"
-    assert presence("available", 0, 0, 1) == "wrap-up"
-    assert presence("away", 1, 0, 0) == "away"
+    assert PRESENCES[presence("available", 1, 1, 0)] == "offered"
+    assert PRESENCES[presence("available", 0, 1, 1)] == "busy"
+    assert PRESENCES[presence("available", 0, 0, 1)] == "wrap-up"
+    assert PRESENCES[presence("available", 0, 0, 0)] == "available"
+    assert PRESENCES[presence("away", 1, 0, 0)] == "away"
+    assert all(presence(p, 0, 0, 0) == PRESENCES.index(p) for p in ("logged-out", "away", "not-responding"))
 
 
 def test_relax_is_cumulative() -> None:
