@@ -20,9 +20,8 @@ from __future__ import annotations
 
 from bisect import insort
 from collections.abc import Callable, Sequence
-from heapq import heappop
 from operator import attrgetter, itemgetter
-from typing import Any
+from typing import Any, Final
 
 from acd import commands as cmds
 from acd.capacity import CompiledProfile, Load
@@ -107,11 +106,11 @@ from acd.stats import (
 )
 from acd.timers import ESCALATION, HOLD_END, MAX_WAIT, OFFER_EXPIRY, WRAP_UP_END, Timers
 
-_NO_CHANNELS: tuple[str, ...] = ()
+_NO_CHANNELS: Final[tuple[str, ...]] = ()
 
 
 # Above every ClassRank: "no best / runner-up yet" in Engine._choose.
-_NO_RANK: ClassRank = 1 << 62
+_NO_RANK: Final[ClassRank] = (1 << 62) - 1  # the largest int mypyc keeps unboxed: compares inline
 _class_rank_of = itemgetter(1)
 
 
@@ -459,7 +458,7 @@ class Engine:
             c.line = i
         self._line = len(self.contacts)
         for cls, contacts in placed:
-            cls.contacts, cls.waiting = [], {}
+            cls.clear_contacts()
             for c in contacts:
                 c.class_key = contact_key(key_priority(c.class_key), c.line)
                 cls.push_contact(c, c.class_key)
@@ -656,25 +655,18 @@ class Engine:
                     # the best or the runner-up (but they may hold contacts).
                     seen = True
                     break
-                waiting = cls.waiting
-                if not waiting or (closed and cls.queue in closed):
+                top = cls.top
+                if not top or (closed and cls.queue in closed):
                     continue
-                h = cls.contacts
-                # The fast path of RoutingClass.top_contact: drop stale tops.
-                while h:
-                    top = h[0]
-                    tc = cls.live(top)
-                    if tc is not None:
-                        break
-                    heappop(h)
-                else:
-                    continue
-                if tc.declined is not None and aid in tc.declined:
-                    found = cls.top_contact(aid)
-                    if not found:
-                        continue
-                    top, tc = found, waiting[found & LINE_MASK]
                 seen = True
+                if rank == rrank and top > runner:
+                    continue  # nothing here beats the runner-up (declined ones rank lower still)
+                tc = cls.waiting[top & LINE_MASK]
+                if tc.declined is not None and aid in tc.declined:
+                    top = cls.top_contact(aid)
+                    if not top or (rank == rrank and top > runner):
+                        continue
+                    tc = cls.waiting[top & LINE_MASK]
                 if rank < brank or (rank == brank and top < best):
                     runner, runner_c, rrank = best, best_c, brank
                     best, best_c, brank, bcls = top, tc, rank, cls

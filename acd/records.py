@@ -6,7 +6,7 @@ never leave the engine (events and snapshots are what adapters see).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from acd.capacity import CompiledProfile, Load
 from acd.settings import MAX_PRIORITY, MAX_WEIGHT, AgentSpec
@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 # borrowed 0/1, -queue weight) packed into one int by class_rank, so the
 # agent's scan of its classes compares ints, not tuples.
 ClassRank = int
-_WEIGHT_BITS = MAX_WEIGHT.bit_length() + 1
+_WEIGHT_BITS: Final = MAX_WEIGHT.bit_length() + 1
 # Contacts held for an agent (preferred agent) rank before all of its queues.
-HELD_RANK: ClassRank = 0
+HELD_RANK: Final[ClassRank] = 0
 
 
 def class_rank(own: int, borrowed: bool, weight: int) -> ClassRank:
@@ -47,12 +47,12 @@ def profile_rank(rank: ClassRank) -> int:
 # tracked object per placement that survived into the older generations. The
 # class maps the line (the low bits) back to the contact.
 ContactKey = int
-LINE_BITS = 40
-LINE_LIMIT = 1 << LINE_BITS  # the engine renumbers the lines before they reach it
-LINE_MASK = LINE_LIMIT - 1
+LINE_BITS: Final = 40
+LINE_LIMIT: Final = 1 << LINE_BITS  # the engine renumbers the lines before they reach it
+LINE_MASK: Final = LINE_LIMIT - 1
 # priority + escalation boosts lie within +-2 * MAX_PRIORITY < 2**21 (validated),
 # so the biased priority takes 22 bits, above the line's 40.
-_PRIORITY_BIAS = 1 << 21
+_PRIORITY_BIAS: Final = 1 << 21
 assert 2 * MAX_PRIORITY < _PRIORITY_BIAS
 
 

@@ -5,9 +5,10 @@ effective requirements: same queue, same channel, same (relaxed) skill
 requirement, same borrowed queues. For each class we keep
 
 * ``contacts``: a heap of waiting contacts' keys (acd.records.contact_key:
-  priority, then order of entry, packed in one int), best first, and
+  priority, then order of entry, packed in one int), best first;
   ``waiting``, the map from a contact's line to the contact, which is also
-  the count;
+  the count; and ``top``, the best live key (0: none), kept exact on every
+  push and removal so an agent's scan of its classes reads one int per class;
 * ``agents``: a heap of the eligible agents that can take the class's channel
   right now, best first by the queue's strategy key; an entry holds numbers
   only (the agent is found by ordinal in ``roster``), so the cycle collector
@@ -35,22 +36,23 @@ classes (a handful, bounded by its routing profile, not by the centre's size).
 from __future__ import annotations
 
 import heapq
+from typing import Final
 
 from acd.records import LINE_MASK, AgentState, ContactKey, ContactState
 from acd.skills import Requirement, describe
 
 # Strategy codes (the order of acd.settings.STRATEGIES).
-LONGEST_IDLE = 0
-LEAST_OCCUPIED = 1
-BEST_SKILLED = 2
-ROUND_ROBIN = 3
-STRATEGY_CODES = {"longest-idle": 0, "least-occupied": 1, "best-skilled": 2, "round-robin": 3}
+LONGEST_IDLE: Final = 0
+LEAST_OCCUPIED: Final = 1
+BEST_SKILLED: Final = 2
+ROUND_ROBIN: Final = 3
+STRATEGY_CODES: Final = {"longest-idle": 0, "least-occupied": 1, "best-skilled": 2, "round-robin": 3}
 
 # Agent heap entry: (key 1, key 2, ordinal, stamp). The ordinal breaks ties
 # deterministically (configuration order) and finds the agent in the roster.
 AgentEntry = tuple[float, float, int, int]
 
-_COMPACT_SLACK = 32
+_COMPACT_SLACK: Final = 32
 
 
 def seconds(x: float) -> str:
@@ -75,6 +77,7 @@ class RoutingClass:
         "scores",
         "strategy",
         "strategy_name",
+        "top",
         "waiting",
     )
 
@@ -96,6 +99,7 @@ class RoutingClass:
         self.label = describe(req)
         self.contacts: list[ContactKey] = []
         self.waiting: dict[int, ContactState] = {}  # line -> contact
+        self.top: ContactKey = 0  # the best live key in contacts, 0: none
         self.agents: list[AgentEntry] = []
         self.roster = roster  # the engine's agents by ordinal
         self.eligible: list[AgentState] = []
@@ -188,12 +192,24 @@ class RoutingClass:
         O(log n) amortised."""
         heapq.heappush(self.contacts, key)
         self.waiting[c.line] = c
+        if not self.top or key < self.top:
+            self.top = key
         if len(self.contacts) > 2 * len(self.waiting) + _COMPACT_SLACK:
             self.compact_contacts()
 
     def remove_contact(self, c: ContactState) -> None:
-        """O(1): the heap entry goes stale and is dropped when it surfaces."""
+        """Its heap entry goes stale (lazy deletion). O(1), or O(log n)
+        amortised when it was the top: stale entries above the next live
+        key are dropped to find the new top."""
         del self.waiting[c.line]
+        if c.class_key == self.top:
+            h = self.contacts
+            while h and self.live(h[0]) is None:
+                heapq.heappop(h)
+            self.top = h[0] if h else 0
+
+    def clear_contacts(self) -> None:
+        self.contacts, self.waiting, self.top = [], {}, 0
 
     def live(self, key: ContactKey) -> ContactState | None:
         """The contact ``key`` stands for, None if the key is stale. O(1)."""
@@ -214,7 +230,8 @@ class RoutingClass:
     def top_contact(self, agent_id: str, skip: ContactKey = 0) -> ContactKey:
         """The best live contact key this agent has not declined (0: none),
         without removing it. ``skip`` (a key about to be offered) is dropped
-        instead, which gives the runner-up. O(log n) amortised, plus
+        instead, which gives the runner-up; ``top`` stays that key until its
+        contact is removed, as the caller then does. O(log n) amortised, plus
         O(d log n) for d contacts at the top that this agent declined.
         """
         h = self.contacts

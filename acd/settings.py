@@ -21,27 +21,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import accumulate
+from typing import Final
 
 from acd.errors import ConfigError
 
-MIN_LEVEL = 1
-MAX_LEVEL = 5
+MIN_LEVEL: Final = 1
+MAX_LEVEL: Final = 5
 # Queue weights are bounded so an agent's ranking of a class (its rank, the
 # weight) packs into one small int: see acd.records.class_rank.
-MAX_WEIGHT = 1_000_000
+MAX_WEIGHT: Final = 1_000_000
 # Contact priorities, and the sum of a queue's escalation boosts, are bounded
 # so a contact's place in line packs into one small int: see
 # acd.records.contact_key.
-MAX_PRIORITY = 1_000_000
+MAX_PRIORITY: Final = 1_000_000
 
-STRATEGIES = ("longest-idle", "least-occupied", "best-skilled", "round-robin")
+STRATEGIES: Final = ("longest-idle", "least-occupied", "best-skilled", "round-robin")
 
 # What a closed queue does with a new contact: keep it until the queue opens,
 # hand it off as a work item to its ``handoff_to`` queue, or let it leave the
 # ACD (the adapter plays a closed message, goes to voicemail ...).
-WHEN_CLOSED = ("wait", "handoff", "leave")
+WHEN_CLOSED: Final = ("wait", "handoff", "leave")
 # The channel a handed-off contact becomes: a ticket-like work item.
-HANDOFF_CHANNEL = "task"
+HANDOFF_CHANNEL: Final = "task"
 
 
 @dataclass(frozen=True, slots=True)

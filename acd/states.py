@@ -56,7 +56,7 @@ _OFFERED_CODE: Final = 4
 _BUSY_CODE: Final = 5
 _WRAP_UP_CODE: Final = 6
 
-_ANY_IN = (AVAILABLE, AWAY, NOT_RESPONDING)
+_ANY_IN: Final = (AVAILABLE, AWAY, NOT_RESPONDING)
 
 AGENT_STATUS: Final[dict[tuple[str, str], str]] = {
     (LOGGED_OUT, "login"): AVAILABLE,
@@ -90,24 +90,43 @@ CONTACT: Final[dict[tuple[str, str], str]] = {
 }
 
 
-def step(machine: str, table: dict[tuple[str, str], str], state: str, event: str) -> str:
+Table = dict[str, dict[str, str]]
+
+
+def by_state(table: dict[tuple[str, str], str]) -> Table:
+    """The table as state -> event -> next state: a lookup is two probes of
+    interned strings, where a (state, event) key would be built and hashed
+    on every transition (several per decision)."""
+    out: Table = {}
+    for (state, event), nxt in table.items():
+        out.setdefault(state, {})[event] = nxt
+    return out
+
+
+_AGENT: Final = by_state(AGENT_STATUS)
+_CONTACT: Final = by_state(CONTACT)
+_ASSIGNMENT: Final = by_state(ASSIGNMENT)
+_NONE: Final[dict[str, str]] = {}
+
+
+def step(machine: str, table: Table, state: str, event: str) -> str:
     """Next state, or raise InvalidTransition. O(1)."""
-    try:
-        return table[(state, event)]
-    except KeyError:
-        raise InvalidTransition(machine, state, event) from None
+    nxt = table.get(state, _NONE).get(event)
+    if nxt is None:
+        raise InvalidTransition(machine, state, event)
+    return nxt
 
 
 def agent_step(state: str, event: str) -> str:
-    return step("agent", AGENT_STATUS, state, event)
+    return step("agent", _AGENT, state, event)
 
 
 def contact_step(state: str, event: str) -> str:
-    return step("contact", CONTACT, state, event)
+    return step("contact", _CONTACT, state, event)
 
 
 def assignment_step(state: str, event: str) -> str:
-    return step("assignment", ASSIGNMENT, state, event)
+    return step("assignment", _ASSIGNMENT, state, event)
 
 
 def presence(status: str, n_offered: int, n_connected: int, n_wrap: int) -> int:

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import Any
+from typing import Any, Final
 
-OFFER_EXPIRY = 0
-WRAP_UP_END = 1
-ESCALATION = 2
-HOLD_END = 3
-MAX_WAIT = 4
+OFFER_EXPIRY: Final = 0
+WRAP_UP_END: Final = 1
+ESCALATION: Final = 2
+HOLD_END: Final = 3
+MAX_WAIT: Final = 4
 
 # (deadline, seq, kind, token, record); seq is unique, so records are never compared.
 TimerEntry = tuple[float, int, int, int, Any]

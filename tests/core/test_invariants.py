@@ -466,6 +466,13 @@ class EngineMachine(RuleBasedStateMachine):
                 assert n <= a.profile.maximum[ch]
 
     @invariant()
+    def class_tops_are_exact(self) -> None:
+        """Each routing class's cached top is its best waiting contact's key."""
+        for cls in self.engine.classes.values():
+            keys = [k.class_key for k in cls.waiting.values()]
+            assert cls.top == min(keys, default=0), cls.label
+
+    @invariant()
     def no_waiting_contact_with_a_free_eligible_agent(self) -> None:
         for cid, k in self.contacts.items():
             if k.state != "queued" or self.engine.contacts[cid].hold_key or k.queue in self.closed:
