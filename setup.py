@@ -26,6 +26,7 @@ from setuptools.command.build_ext import build_ext
 # adapters build them, one per engine call.
 CORE = (
     "acd/capacity.py",
+    "acd/commands.py",
     "acd/engine.py",
     "acd/events.py",
     "acd/records.py",

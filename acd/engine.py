@@ -19,9 +19,9 @@ decision is taken when something changes, at the cost of a heap lookup.
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from operator import attrgetter, itemgetter
-from typing import Any, Final
+from typing import Final
 
 from acd import commands as cmds
 from acd.capacity import CompiledProfile, Load
@@ -110,6 +110,7 @@ _NO_CHANNELS: Final[tuple[str, ...]] = ()
 
 
 # Above every ClassRank: "no best / runner-up yet" in Engine._choose.
+_COMMAND_TYPES: Final = frozenset(cmds.COMMAND_TYPES)
 _NO_RANK: Final[ClassRank] = (1 << 62) - 1  # the largest int mypyc keeps unboxed: compares inline
 _class_rank_of = itemgetter(1)
 
@@ -140,24 +141,6 @@ class Engine:
         self._out: list[Event] = []
         self._dirty: list[AgentState] = []  # agents whose presence may have changed
         self.counters: dict[str, int] = {"commands": 0, "offers": 0, "refused": 0}
-        self._handlers: dict[type, Callable[[Any, float], None]] = {
-            cmds.Tick: self._on_tick,
-            cmds.Login: self._on_login,
-            cmds.Logout: self._on_logout,
-            cmds.SetAvailable: self._on_set_available,
-            cmds.SetAway: self._on_set_away,
-            cmds.NewContact: self._on_new_contact,
-            cmds.Accept: self._on_accept,
-            cmds.Reject: self._on_reject,
-            cmds.Ringing: self._on_ringing,
-            cmds.NoAnswer: self._on_no_answer,
-            cmds.DeviceState: self._on_device_state,
-            cmds.Abandon: self._on_abandon,
-            cmds.EndContact: self._on_end_contact,
-            cmds.EndWrapUp: self._on_end_wrap_up,
-            cmds.Transfer: self._on_transfer,
-            cmds.SetQueueOpen: self._on_set_queue_open,
-        }
 
     def _install(self, config: RoutingConfig, now: float, profiles: dict[str, CompiledProfile]) -> None:
         """Build every index from ``config``. Agents already in ``self.agents``
@@ -211,8 +194,7 @@ class Engine:
 
     def handle(self, command: cmds.Command) -> list[Event]:
         """Apply one command; return the events it (and due timers) caused."""
-        handler = self._handlers.get(type(command))
-        if handler is None:
+        if type(command) not in _COMMAND_TYPES:
             raise UnknownCommand(f"not an engine command: {type(command).__name__}")
         now = command.now if command.now > self.now else self.now
         if self.timers.due(now):
@@ -220,13 +202,50 @@ class Engine:
         self.now = now
         self.counters["commands"] += 1
         try:
-            handler(command, now)
+            self._dispatch(command, now)
         except InvalidRequest:
             self.counters["refused"] += 1
             raise
         finally:
             self._flush_presence(now)
         return self.drain()
+
+    def _dispatch(self, command: cmds.Command, now: float) -> None:
+        """To the command's handler: isinstance tests, most frequent first,
+        compile to type checks and direct native calls (a table of bound
+        methods would go through Python's call protocol). O(1)."""
+        if isinstance(command, cmds.Tick):
+            return  # due timers have fired in handle
+        if isinstance(command, cmds.Accept):
+            self._on_accept(command, now)
+        elif isinstance(command, cmds.EndContact):
+            self._on_end_contact(command, now)
+        elif isinstance(command, cmds.NewContact):
+            self._on_new_contact(command, now)
+        elif isinstance(command, cmds.EndWrapUp):
+            self._on_end_wrap_up(command, now)
+        elif isinstance(command, cmds.Ringing):
+            self._on_ringing(command, now)
+        elif isinstance(command, cmds.Abandon):
+            self._on_abandon(command, now)
+        elif isinstance(command, cmds.Reject):
+            self._on_reject(command, now)
+        elif isinstance(command, cmds.NoAnswer):
+            self._on_no_answer(command, now)
+        elif isinstance(command, cmds.SetAvailable):
+            self._on_set_available(command, now)
+        elif isinstance(command, cmds.SetAway):
+            self._on_set_away(command, now)
+        elif isinstance(command, cmds.Login):
+            self._on_login(command, now)
+        elif isinstance(command, cmds.Logout):
+            self._on_logout(command, now)
+        elif isinstance(command, cmds.DeviceState):
+            self._on_device_state(command, now)
+        elif isinstance(command, cmds.Transfer):
+            self._on_transfer(command, now)
+        elif isinstance(command, cmds.SetQueueOpen):
+            self._on_set_queue_open(command, now)
 
     def reconfigure(self, config: RoutingConfig, now: float) -> list[Event]:
         """Apply a new configuration without losing a contact.
@@ -1057,9 +1076,6 @@ class Engine:
         self.timers.schedule_after(now, wrap, WRAP_UP_END, asg.token, asg)
 
     # ------------------------------------------------------------ handlers
-
-    def _on_tick(self, cmd: cmds.Tick, now: float) -> None:
-        """Timers already fired in ``handle``."""
 
     def _on_login(self, cmd: cmds.Login, now: float) -> None:
         a = self._agent(cmd.agent_id)

@@ -19,6 +19,7 @@ import acd.compiled
 PACKAGE = Path(acd.__file__).parent
 CORE = (
     "capacity",
+    "commands",
     "engine",
     "events",
     "records",
