@@ -28,6 +28,7 @@ from acd.settings import (
 )
 from acd.skills import normalise, relax
 from acd.states import PRESENCES, agent_step, contact_step, presence
+from acd.timers import ESCALATION, HOLD_END, Timers
 
 
 def profile(name: str) -> CompiledProfile:
@@ -211,3 +212,53 @@ def test_packed_class_rank_orders_as_the_tuple() -> None:
         for y in vals:
             packed = class_rank(*x) < class_rank(*y)
             assert packed == ((x[0], x[1], -x[2]) < (y[0], y[1], -y[2]))
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.sampled_from([0.5, 5.0, 30.0]) | st.floats(0, 60)),
+        min_size=1,
+        max_size=3000,
+    ),
+    st.integers(1, 50),
+)
+def test_timers_fire_in_deadline_then_set_order(plan: list[tuple[int, float]], fire_every: int) -> None:
+    """Lanes (fixed delays, with their batched drop of fired slots) and the
+    heap (arbitrary deadlines) merge into one (deadline, set order) stream,
+    whatever mix of them is due when time advances."""
+    timers = Timers()
+    expected: list[tuple[float, int]] = []
+    fired: list[tuple[float, int]] = []
+    now = 0.0
+    for i, (dt, delay) in enumerate(plan):
+        now += dt
+        if delay in (0.5, 5.0, 30.0):
+            timers.schedule_after(now, delay, ESCALATION, i, None)
+        else:
+            timers.schedule(now + delay, HOLD_END, i, None)
+        expected.append((now + delay, i))
+        if i % fire_every == 0:
+            while timers.due(now):
+                at, _, _, token, _ = timers.pop()
+                fired.append((at, token))
+    assert len(timers) == len(expected) - len(fired)
+    while timers.next_deadline() is not None:
+        at, _, _, token, _ = timers.pop()
+        fired.append((at, token))
+    assert len(timers) == 0
+    assert sorted(fired) == sorted(expected)
+    # A timer set later is due no earlier than anything already fired, so
+    # the passes together fire in exactly (deadline, set order).
+    assert fired == sorted(fired)
+
+
+def test_a_busy_lane_drops_fired_slots_and_keeps_order() -> None:
+    timers = Timers()
+    fired = []
+    for i in range(5000):
+        timers.schedule_after(float(i), 10.0, ESCALATION, i, [i])
+        while timers.due(float(i)):
+            fired.append(timers.pop()[3])
+    assert fired == list(range(4990)) and len(timers) == 10
+    lane = timers._lanes[10.0]
+    assert len(lane.at) < 2 * 1024 and lane.record[: lane.head] == [None] * lane.head
