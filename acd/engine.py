@@ -140,7 +140,10 @@ class Engine:
         self._offer_seq = 0
         self._out: list[Event] = []
         self._dirty: list[AgentState] = []  # agents whose presence may have changed
-        self.counters: dict[str, int] = {"commands": 0, "offers": 0, "refused": 0}
+        # Totals since start (``counters``); native ints, bumped on every command.
+        self.n_commands = 0
+        self.n_offers = 0
+        self.n_refused = 0
 
     def _install(self, config: RoutingConfig, now: float, profiles: dict[str, CompiledProfile]) -> None:
         """Build every index from ``config``. Agents already in ``self.agents``
@@ -180,7 +183,7 @@ class Engine:
             self.agents[spec.id] = a
             for qn in spec.queues:
                 self.members[qn].append(a)
-                self.qstats[qn].agents[a.presence_code] += 1
+                self.qstats[qn].agents.add(a.presence_code, 1)
                 for skill in spec.skills:
                     self._by_skill[qn].setdefault(skill, []).append(a)
         self._roster = list(self.agents.values())  # by ordinal: configuration order
@@ -200,15 +203,20 @@ class Engine:
         if self.timers.due(now):
             self._fire_due(now)
         self.now = now
-        self.counters["commands"] += 1
+        self.n_commands += 1
         try:
             self._dispatch(command, now)
         except InvalidRequest:
-            self.counters["refused"] += 1
+            self.n_refused += 1
             raise
         finally:
             self._flush_presence(now)
         return self.drain()
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Commands handled, refused, and offers made, since start."""
+        return {"commands": self.n_commands, "offers": self.n_offers, "refused": self.n_refused}
 
     def _dispatch(self, command: cmds.Command, now: float) -> None:
         """To the command's handler: isinstance tests, most frequent first,
@@ -550,8 +558,8 @@ class Engine:
             if p == old:
                 continue
             for counts in a.queue_counts:
-                counts[old] -= 1
-                counts[p] += 1
+                counts.add(old, -1)
+                counts.add(p, 1)
             a.presence_code = p
             before = a.presence
             a.presence = PRESENCES[p]
@@ -861,7 +869,7 @@ class Engine:
         a.rr[c.queue] = self._offer_seq
         if a.busy_since is None:
             a.busy_since = now
-        self.counters["offers"] += 1
+        self.n_offers += 1
         timeout = self.queues[c.queue].offer_timeout_s
         self.timers.schedule_after(now, timeout, OFFER_EXPIRY, tok, c)
         self._out.append(ContactOffered(now, c.id, a.id, c.queue, c.channel, now + timeout, decision))

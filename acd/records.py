@@ -15,6 +15,7 @@ from acd.states import LOGGED_OUT
 
 if TYPE_CHECKING:
     from acd.routing import RoutingClass
+    from acd.stats import PresenceCounts
 
 # Per agent and routing class: how this agent ranks the class's contacts
 # against its other classes, smallest first: (rank in its routing profile,
@@ -148,8 +149,8 @@ class AgentState:
         self.presence = LOGGED_OUT
         self.presence_code = 0  # its index in acd.states.PRESENCES
         self.dirty = False  # presence may have changed during this command
-        # The agent counts of each queue this agent serves, by presence code.
-        self.queue_counts: list[list[int]] = []
+        # The agent counts of each queue this agent serves.
+        self.queue_counts: list[PresenceCounts] = []
         self.reason: str | None = None
         self.load = Load()
         # The agent's phone as the PBX reports it: None while usable, else why

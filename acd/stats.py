@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from typing import Final
 
 from acd.records import AgentState, ContactState
 from acd.states import AWAY, LOGGED_OUT, OFFERED, PRESENCES, QUEUED
 
-OFFERS, ANSWERS, ABANDONS = 0, 1, 2  # columns of QueueCounters.by_channel
+# Columns of QueueCounters.by_channel
+OFFERS: Final = 0
+ANSWERS: Final = 1
+ABANDONS: Final = 2
 
 _TOTALS = (
     "offered",
@@ -34,6 +38,52 @@ _TOTALS = (
     "talk_total",
     "wrap_total",
 )
+
+
+class PresenceCounts:
+    """A queue's agents by presence. Native ints and a chain of compares:
+    a presence change moves one count in each queue the agent serves, which
+    as list or dict slots would box and unbox an int object every time."""
+
+    __slots__ = ("available", "away", "busy", "logged_out", "not_responding", "offered", "wrap_up")
+
+    def __init__(self) -> None:
+        self.logged_out = 0
+        self.available = 0
+        self.away = 0
+        self.not_responding = 0
+        self.offered = 0
+        self.busy = 0
+        self.wrap_up = 0
+
+    def add(self, code: int, n: int) -> None:
+        """``n`` more agents in presence ``code`` (acd.states.PRESENCE_CODE). O(1)."""
+        if code == 0:
+            self.logged_out += n
+        elif code == 1:
+            self.available += n
+        elif code == 2:
+            self.away += n
+        elif code == 3:
+            self.not_responding += n
+        elif code == 4:
+            self.offered += n
+        elif code == 5:
+            self.busy += n
+        else:
+            self.wrap_up += n
+
+    def counts(self) -> list[int]:
+        """In PRESENCES order."""
+        return [
+            self.logged_out,
+            self.available,
+            self.away,
+            self.not_responding,
+            self.offered,
+            self.busy,
+            self.wrap_up,
+        ]
 
 
 class QueueCounters:
@@ -71,9 +121,7 @@ class QueueCounters:
         self.wait_answered_total = 0.0
         self.talk_total = 0.0
         self.wrap_total = 0.0
-        # Agents by presence code (acd.states.PRESENCES): a presence change
-        # moves a count between two list slots in each of the agent's queues.
-        self.agents: list[int] = [0] * len(PRESENCES)
+        self.agents = PresenceCounts()
         # channel -> [offered, answered, abandoned]: the per-channel split of the totals
         self.by_channel: dict[str, list[int]] = {}
         # Oldest-waiting heap of the contacts' lines (entry order is wait
@@ -158,7 +206,7 @@ def queue_snapshot(q: QueueCounters, now: float, is_open: bool = True) -> QueueS
         ringing=q.ringing,
         connected=q.connected,
         longest_wait_s=q.longest_wait(now),
-        agents={PRESENCES[i]: v for i, v in enumerate(q.agents) if v},
+        agents={p: n for p, n in zip(PRESENCES, q.agents.counts(), strict=True) if n},
         offered=q.offered,
         answered=q.answered,
         abandoned=q.abandoned,

@@ -70,7 +70,7 @@ class EngineCollector(Collector):
                 answered.add_metric([name, channel], n_answered)
                 abandoned.add_metric([name, channel], n_abandoned)
             overflowed.add_metric([name], s.overflowed)
-            for presence, n in zip(PRESENCES, e.qstats[name].agents, strict=True):
+            for presence, n in zip(PRESENCES, e.qstats[name].agents.counts(), strict=True):
                 agents.add_metric([name, presence], n)
         yield from (
             waiting,

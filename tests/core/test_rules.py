@@ -27,7 +27,8 @@ from acd.settings import (
     default_config,
 )
 from acd.skills import normalise, relax
-from acd.states import PRESENCES, agent_step, contact_step, presence
+from acd.states import PRESENCE_CODE, PRESENCES, agent_step, contact_step, presence
+from acd.stats import PresenceCounts
 from acd.timers import ESCALATION, HOLD_END, Timers
 
 
@@ -262,3 +263,11 @@ def test_a_busy_lane_drops_fired_slots_and_keeps_order() -> None:
     assert fired == list(range(4990)) and len(timers) == 10
     lane = timers._lanes[10.0]
     assert len(lane.at) < 2 * 1024 and lane.record[: lane.head] == [None] * lane.head
+
+
+def test_presence_counts_are_in_presence_code_order() -> None:
+    for code, name in enumerate(PRESENCES):
+        counts = PresenceCounts()
+        counts.add(code, 2)
+        counts.add(PRESENCE_CODE[name], -1)
+        assert counts.counts() == [int(i == code) for i in range(len(PRESENCES))]
