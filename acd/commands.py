@@ -189,7 +189,7 @@ class DeviceState:
         self.reason = reason
 
 
-NO_ANSWER_REASONS = ("no-answer", "busy", "congestion", "unavailable")
+NO_ANSWER_REASONS: Final = ("no-answer", "busy", "congestion", "unavailable")
 
 
 @dataclass(init=False, unsafe_hash=True, slots=True)
@@ -320,7 +320,7 @@ Command = (
     | SetQueueOpen
 )
 
-COMMAND_TYPES: tuple[type, ...] = (
+COMMAND_TYPES: Final[tuple[type, ...]] = (
     Tick,
     Login,
     Logout,

@@ -23,8 +23,28 @@ from collections.abc import Sequence
 from operator import attrgetter, itemgetter
 from typing import Final
 
-from acd import commands as cmds
 from acd.capacity import CompiledProfile, Load
+from acd.commands import (
+    COMMAND_TYPES,
+    NO_ANSWER_REASONS,
+    Abandon,
+    Accept,
+    Command,
+    DeviceState,
+    EndContact,
+    EndWrapUp,
+    Login,
+    Logout,
+    NewContact,
+    NoAnswer,
+    Reject,
+    Ringing,
+    SetAvailable,
+    SetAway,
+    SetQueueOpen,
+    Tick,
+    Transfer,
+)
 from acd.errors import (
     ChannelNotAllowed,
     ConfigError,
@@ -110,7 +130,7 @@ _NO_CHANNELS: Final[tuple[str, ...]] = ()
 
 
 # Above every ClassRank: "no best / runner-up yet" in Engine._choose.
-_COMMAND_TYPES: Final = frozenset(cmds.COMMAND_TYPES)
+_COMMAND_TYPES: Final = frozenset(COMMAND_TYPES)
 _NO_RANK: Final[ClassRank] = (1 << 62) - 1  # the largest int mypyc keeps unboxed: compares inline
 _class_rank_of = itemgetter(1)
 
@@ -195,7 +215,7 @@ class Engine:
 
     # ------------------------------------------------------------------ API
 
-    def handle(self, command: cmds.Command) -> list[Event]:
+    def handle(self, command: Command) -> list[Event]:
         """Apply one command; return the events it (and due timers) caused."""
         if type(command) not in _COMMAND_TYPES:
             raise UnknownCommand(f"not an engine command: {type(command).__name__}")
@@ -218,41 +238,41 @@ class Engine:
         """Commands handled, refused, and offers made, since start."""
         return {"commands": self.n_commands, "offers": self.n_offers, "refused": self.n_refused}
 
-    def _dispatch(self, command: cmds.Command, now: float) -> None:
+    def _dispatch(self, command: Command, now: float) -> None:
         """To the command's handler: isinstance tests, most frequent first,
         compile to type checks and direct native calls (a table of bound
         methods would go through Python's call protocol). O(1)."""
-        if isinstance(command, cmds.Tick):
+        if isinstance(command, Tick):
             return  # due timers have fired in handle
-        if isinstance(command, cmds.Accept):
+        if isinstance(command, Accept):
             self._on_accept(command, now)
-        elif isinstance(command, cmds.EndContact):
+        elif isinstance(command, EndContact):
             self._on_end_contact(command, now)
-        elif isinstance(command, cmds.NewContact):
+        elif isinstance(command, NewContact):
             self._on_new_contact(command, now)
-        elif isinstance(command, cmds.EndWrapUp):
+        elif isinstance(command, EndWrapUp):
             self._on_end_wrap_up(command, now)
-        elif isinstance(command, cmds.Ringing):
+        elif isinstance(command, Ringing):
             self._on_ringing(command, now)
-        elif isinstance(command, cmds.Abandon):
+        elif isinstance(command, Abandon):
             self._on_abandon(command, now)
-        elif isinstance(command, cmds.Reject):
+        elif isinstance(command, Reject):
             self._on_reject(command, now)
-        elif isinstance(command, cmds.NoAnswer):
+        elif isinstance(command, NoAnswer):
             self._on_no_answer(command, now)
-        elif isinstance(command, cmds.SetAvailable):
+        elif isinstance(command, SetAvailable):
             self._on_set_available(command, now)
-        elif isinstance(command, cmds.SetAway):
+        elif isinstance(command, SetAway):
             self._on_set_away(command, now)
-        elif isinstance(command, cmds.Login):
+        elif isinstance(command, Login):
             self._on_login(command, now)
-        elif isinstance(command, cmds.Logout):
+        elif isinstance(command, Logout):
             self._on_logout(command, now)
-        elif isinstance(command, cmds.DeviceState):
+        elif isinstance(command, DeviceState):
             self._on_device_state(command, now)
-        elif isinstance(command, cmds.Transfer):
+        elif isinstance(command, Transfer):
             self._on_transfer(command, now)
-        elif isinstance(command, cmds.SetQueueOpen):
+        elif isinstance(command, SetQueueOpen):
             self._on_set_queue_open(command, now)
 
     def reconfigure(self, config: RoutingConfig, now: float) -> list[Event]:
@@ -1085,14 +1105,14 @@ class Engine:
 
     # ------------------------------------------------------------ handlers
 
-    def _on_login(self, cmd: cmds.Login, now: float) -> None:
+    def _on_login(self, cmd: Login, now: float) -> None:
         a = self._agent(cmd.agent_id)
         status = agent_step(a.status, "login" if cmd.away_reason is None else "login-away")
         a.last_activity = now
         self._set_status(a, status, cmd.away_reason, now)
         self._agent_freed(a, now, "agent")
 
-    def _on_set_available(self, cmd: cmds.SetAvailable, now: float) -> None:
+    def _on_set_available(self, cmd: SetAvailable, now: float) -> None:
         a = self._agent(cmd.agent_id)
         status = agent_step(a.status, "available")
         self._set_status(a, status, None, now)
@@ -1107,10 +1127,10 @@ class Engine:
         for c in withdrawn:
             self._requeue(c, now, why)
 
-    def _on_set_away(self, cmd: cmds.SetAway, now: float) -> None:
+    def _on_set_away(self, cmd: SetAway, now: float) -> None:
         self._leave(self._agent(cmd.agent_id), "away", cmd.reason, now)
 
-    def _on_logout(self, cmd: cmds.Logout, now: float) -> None:
+    def _on_logout(self, cmd: Logout, now: float) -> None:
         a = self._agent(cmd.agent_id)
         self._leave(a, "logout", None, now)
         held = list(a.prune_held().values())
@@ -1119,7 +1139,7 @@ class Engine:
             self._release_hold(c)
             self._place(c, now, "hold-released")
 
-    def _on_new_contact(self, cmd: cmds.NewContact, now: float) -> None:
+    def _on_new_contact(self, cmd: NewContact, now: float) -> None:
         if cmd.contact_id in self.contacts:
             raise DuplicateContact(f"contact {cmd.contact_id!r} already exists")
         spec = self.queues.get(cmd.queue)
@@ -1154,7 +1174,7 @@ class Engine:
         self.contacts[c.id] = c
         self._enter_queue(c, cmd.queue, now, "new")
 
-    def _on_accept(self, cmd: cmds.Accept, now: float) -> None:
+    def _on_accept(self, cmd: Accept, now: float) -> None:
         a = self._agent(cmd.agent_id)
         asg = self._assignment(a, cmd.contact_id, OFFERED, "accept")
         c = self.contacts[cmd.contact_id]
@@ -1177,7 +1197,7 @@ class Engine:
         self._out.append(ContactConnected(now, c.id, a.id, c.queue, waited))
         self._update_presence(a, now)
 
-    def _on_reject(self, cmd: cmds.Reject, now: float) -> None:
+    def _on_reject(self, cmd: Reject, now: float) -> None:
         a = self._agent(cmd.agent_id)
         self._assignment(a, cmd.contact_id, OFFERED, "reject")
         c = self.contacts[cmd.contact_id]
@@ -1187,7 +1207,7 @@ class Engine:
         self._requeue(c, now, "rejected")
         self._agent_freed(a, now, "agent")
 
-    def _on_ringing(self, cmd: cmds.Ringing, now: float) -> None:
+    def _on_ringing(self, cmd: Ringing, now: float) -> None:
         a = self._agent(cmd.agent_id)
         self._assignment(a, cmd.contact_id, OFFERED, "ringing")
         c = self.contacts[cmd.contact_id]
@@ -1195,14 +1215,14 @@ class Engine:
         if cmd.timeout_s is not None:
             self.timers.schedule_after(now, max(cmd.timeout_s, 0.0), OFFER_EXPIRY, c.offer_token, c)
 
-    def _on_no_answer(self, cmd: cmds.NoAnswer, now: float) -> None:
-        if cmd.reason not in cmds.NO_ANSWER_REASONS:
-            raise InvalidRequest(f"no-answer reason must be one of {', '.join(cmds.NO_ANSWER_REASONS)}")
+    def _on_no_answer(self, cmd: NoAnswer, now: float) -> None:
+        if cmd.reason not in NO_ANSWER_REASONS:
+            raise InvalidRequest(f"no-answer reason must be one of {', '.join(NO_ANSWER_REASONS)}")
         a = self._agent(cmd.agent_id)
         self._assignment(a, cmd.contact_id, OFFERED, "no-answer")
         self._offer_expired(self.contacts[cmd.contact_id], now, cmd.reason)
 
-    def _on_device_state(self, cmd: cmds.DeviceState, now: float) -> None:
+    def _on_device_state(self, cmd: DeviceState, now: float) -> None:
         a = self._agent(cmd.agent_id)
         phone = None if cmd.usable else cmd.reason
         if phone == a.phone:
@@ -1214,7 +1234,7 @@ class Engine:
         else:
             self._reindex(a)
 
-    def _on_abandon(self, cmd: cmds.Abandon, now: float) -> None:
+    def _on_abandon(self, cmd: Abandon, now: float) -> None:
         c = self._contact(cmd.contact_id)
         if c.state == WRAP_UP:
             return  # the conversation is already over; the agent is wrapping up
@@ -1243,7 +1263,7 @@ class Engine:
         if agent is not None:
             self._agent_freed(agent, now, "agent")
 
-    def _on_end_contact(self, cmd: cmds.EndContact, now: float) -> None:
+    def _on_end_contact(self, cmd: EndContact, now: float) -> None:
         a = self._agent(cmd.agent_id)
         asg = self._assignment(a, cmd.contact_id, CONNECTED, "end")
         c = self.contacts[cmd.contact_id]
@@ -1251,7 +1271,7 @@ class Engine:
         self._out.append(ContactEnded(now, c.id, a.id, c.queue, "agent", now - asg.connected_at))
         self._start_wrap_up(a, asg, "end", now)
 
-    def _on_end_wrap_up(self, cmd: cmds.EndWrapUp, now: float) -> None:
+    def _on_end_wrap_up(self, cmd: EndWrapUp, now: float) -> None:
         a = self._agent(cmd.agent_id)
         asg = a.assignments.get(cmd.contact_id)
         if asg is None:
@@ -1274,7 +1294,7 @@ class Engine:
                 )
         return left
 
-    def _on_set_queue_open(self, cmd: cmds.SetQueueOpen, now: float) -> None:
+    def _on_set_queue_open(self, cmd: SetQueueOpen, now: float) -> None:
         """Opening routes the queue's waiting contacts, best first, and lets
         its members take contacts held for them: O(W log W + members x k) for
         the W contacts waiting there, once per opening."""
@@ -1295,7 +1315,7 @@ class Engine:
             if a.held and a.avail:
                 self._agent_freed(a, now, "queue-opened")
 
-    def _on_transfer(self, cmd: cmds.Transfer, now: float) -> None:
+    def _on_transfer(self, cmd: Transfer, now: float) -> None:
         c = self._contact(cmd.contact_id)
         if cmd.to_queue is None and cmd.to_agent is None:
             raise InvalidRequest("a transfer needs to_queue or to_agent")

@@ -35,7 +35,7 @@ classes (a handful, bounded by its routing profile, not by the centre's size).
 
 from __future__ import annotations
 
-import heapq
+from heapq import heapify, heappop, heappush, heapreplace
 from typing import Final
 
 from acd.records import LINE_MASK, AgentState, ContactKey, ContactState
@@ -132,7 +132,7 @@ class RoutingClass:
     def push_agent(self, a: AgentState) -> None:
         """Index an available agent under its current stamp. O(log n) amortised."""
         k1, k2 = self.agent_key(a)
-        heapq.heappush(self.agents, (k1, k2, a.ordinal, a.stamp))
+        heappush(self.agents, (k1, k2, a.ordinal, a.stamp))
         if len(self.agents) > self.agent_cap:
             self.compact_agents()
 
@@ -146,7 +146,7 @@ class RoutingClass:
         """O(n), amortised O(1) per push by the cap above."""
         roster = self.roster
         self.agents = [e for e in self.agents if e[3] == roster[e[2]].stamp]
-        heapq.heapify(self.agents)
+        heapify(self.agents)
 
     def take_agent(self, declined: set[str] | None) -> tuple[AgentState | None, AgentState | None]:
         """Pop the best valid agent not in ``declined`` and peek the runner-up.
@@ -166,23 +166,23 @@ class RoutingClass:
             e = h[0]
             a = roster[e[2]]
             if e[3] != a.stamp:
-                heapq.heappop(h)
+                heappop(h)
                 continue
             k1, k2 = self.agent_key(a)
             if k1 != e[0] or k2 != e[1]:
                 # Lazy increase-key: the agent took work since it was pushed.
-                heapq.heapreplace(h, (k1, k2, e[2], e[3]))
+                heapreplace(h, (k1, k2, e[2], e[3]))
                 continue
             if declined is not None and a.id in declined:
-                aside.append(heapq.heappop(h))
+                aside.append(heappop(h))
             elif best is None:
-                heapq.heappop(h)
+                heappop(h)
                 best = a
             else:
                 runner = a
                 break
         for e in aside:
-            heapq.heappush(h, e)
+            heappush(h, e)
         return best, runner
 
     # -- contacts -----------------------------------------------------------
@@ -190,7 +190,7 @@ class RoutingClass:
     def push_contact(self, c: ContactState, key: ContactKey) -> None:
         """Index a waiting contact under ``key`` (its ``class_key``).
         O(log n) amortised."""
-        heapq.heappush(self.contacts, key)
+        heappush(self.contacts, key)
         self.waiting[c.line] = c
         if not self.top or key < self.top:
             self.top = key
@@ -205,7 +205,7 @@ class RoutingClass:
         if c.class_key == self.top:
             h = self.contacts
             while h and self.live(h[0]) is None:
-                heapq.heappop(h)
+                heappop(h)
             self.top = h[0] if h else 0
 
     def clear_contacts(self) -> None:
@@ -225,7 +225,7 @@ class RoutingClass:
         """Drop stale keys and copies. O(n), amortised O(1) per push by the
         bound above."""
         self.contacts = list(self._live_keys())
-        heapq.heapify(self.contacts)
+        heapify(self.contacts)
 
     def top_contact(self, agent_id: str, skip: ContactKey = 0) -> ContactKey:
         """The best live contact key this agent has not declined (0: none),
@@ -241,15 +241,15 @@ class RoutingClass:
             k = h[0]
             c = self.live(k)
             if c is None or k == skip:
-                heapq.heappop(h)
+                heappop(h)
                 continue
             if c.declined is not None and agent_id in c.declined:
-                aside.append(heapq.heappop(h))
+                aside.append(heappop(h))
                 continue
             found = k
             break
         for k in aside:
-            heapq.heappush(h, k)
+            heappush(h, k)
         return found
 
     def in_line(self) -> list[ContactState]:

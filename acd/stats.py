@@ -15,8 +15,8 @@ Definitions (the supervisor wall and the metrics use the same ones):
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
+from heapq import heappop, heappush
 from typing import Final
 
 from acd.records import AgentState, ContactState
@@ -146,7 +146,7 @@ class QueueCounters:
 
     def entered(self, c: ContactState) -> None:
         """O(log n)."""
-        heapq.heappush(self.oldest, c.line)
+        heappush(self.oldest, c.line)
         self.oldest_of[c.line] = c
 
     def longest_wait(self, now: float) -> float:
@@ -158,7 +158,7 @@ class QueueCounters:
             c = self.oldest_of.get(h[0])
             if c is not None and c.line == h[0] and c.queue == self.name and c.state in (QUEUED, OFFERED):
                 return max(0.0, now - c.entered)
-            self.oldest_of.pop(heapq.heappop(h), None)
+            self.oldest_of.pop(heappop(h), None)
         return 0.0
 
 

@@ -24,7 +24,7 @@ call goes through Python's method-call protocol (five per timer).
 
 from __future__ import annotations
 
-import heapq
+from heapq import heappop, heappush, heapreplace
 from typing import Any, Final
 
 OFFER_EXPIRY: Final = 0
@@ -97,7 +97,7 @@ class Timers:
     def schedule(self, at: float, kind: int, token: int, record: Any) -> None:
         """An arbitrary deadline. O(log n)."""
         self._seq += 1
-        heapq.heappush(self._heap, (at, self._seq, kind, token, record))
+        heappush(self._heap, (at, self._seq, kind, token, record))
 
     def schedule_after(self, now: float, delay: float, kind: int, token: int, record: Any) -> None:
         """``now + delay``; ``now`` must never decrease between calls. O(1),
@@ -108,7 +108,7 @@ class Timers:
         if lane is None:
             lane = self._lanes[delay] = _Lane()
         if not len(lane):
-            heapq.heappush(self._heads, (at, self._seq, delay))
+            heappush(self._heads, (at, self._seq, delay))
         lane.push(at, self._seq, kind, token, record)
 
     def next_deadline(self) -> float | None:
@@ -127,12 +127,12 @@ class Timers:
         O(log n) from the heap."""
         h, heads = self._heap, self._heads
         if h and (not heads or h[0][:2] < heads[0][:2]):
-            return heapq.heappop(h)
+            return heappop(h)
         delay = heads[0][2]
         lane = self._lanes[delay]
         entry = lane.pop()
         if len(lane):
-            heapq.heapreplace(heads, (lane.at[lane.head], lane.seq[lane.head], delay))
+            heapreplace(heads, (lane.at[lane.head], lane.seq[lane.head], delay))
         else:
-            heapq.heappop(heads)
+            heappop(heads)
         return entry
