@@ -438,8 +438,10 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule(queue=st.sampled_from(sorted(Q)), is_open=st.booleans(), dt=st.integers(0, 3))
     def opening_hours(self, queue: str, is_open: bool, dt: int) -> None:
+        at = self.later(dt)
+        self.send(c.Tick(at))  # timers due by then fire while the queue is as it was
         (self.closed.discard if is_open else self.closed.add)(queue)  # before: opening offers at once
-        self.send(c.SetQueueOpen(self.later(dt), queue, is_open))
+        self.send(c.SetQueueOpen(at, queue, is_open))
 
     @rule(dt=st.integers(1, 15))
     def tick(self, dt: int) -> None:
