@@ -210,8 +210,10 @@ class Engine:
         self._queue_req: dict[str, Requirement] = {q.name: normalise(q.skills) for q in config.queues}
         self._skills = frozenset(config.skills)
         self.classes: dict[tuple[str, str, Requirement, tuple[str, ...]], RoutingClass] = {}
-        # (queue, channel, base requirement, step) -> (class, priority boost)
-        self._placement: dict[tuple[str, str, Requirement, int], tuple[RoutingClass, int]] = {}
+        # (queue, channel, base requirement) -> (class, priority boost) by
+        # escalation step, filled as contacts reach each step. A contact keeps
+        # its row while it waits: an escalation indexes it, no key is hashed.
+        self._routes: dict[tuple[str, str, Requirement], list[tuple[RoutingClass, int] | None]] = {}
 
     # ------------------------------------------------------------------ API
 
@@ -321,7 +323,7 @@ class Engine:
                 counters.carry_totals(o)
         again: list[ContactState] = []
         for c in self.contacts.values():
-            c.route = None  # the classes were rebuilt
+            c.route = c.routes = None  # the classes were rebuilt
             q = self.qstats.get(c.queue)
             if c.state == CONNECTED:
                 target = moves.get(c.id)
@@ -410,7 +412,7 @@ class Engine:
         c.base_req = merge(base, c.extra) if c.extra else base
         waited = now - c.entered
         c.step = sum(1 for st in spec.escalation if st.after <= waited)
-        c.route = None
+        c.route = c.routes = None
         c.epoch += 1  # older step and max-wait timers are stale
         q = self.qstats[c.queue]
         q.waiting += 1
@@ -736,8 +738,14 @@ class Engine:
         step, created on first use. O(1) after the first time."""
         if c.route is not None:
             return c.route, c.route_boost
-        key = (c.queue, c.channel, c.base_req, c.step)
-        hit = self._placement.get(key)
+        row = c.routes
+        if row is None:
+            key = (c.queue, c.channel, c.base_req)
+            row = self._routes.get(key)
+            if row is None:
+                row = self._routes[key] = [None] * (len(self.queues[c.queue].escalation) + 1)
+            c.routes = row
+        hit = row[c.step]
         if hit is not None:
             c.route, c.route_boost = hit
             return hit
@@ -749,7 +757,7 @@ class Engine:
             cls = self._new_class(spec, c.channel, r)
             self.classes[ckey] = cls
         hit = (cls, r.priority_boost)
-        self._placement[key] = hit
+        row[c.step] = hit
         c.route, c.route_boost = hit
         return hit
 
@@ -959,7 +967,7 @@ class Engine:
         c.queue = queue
         c.base_req = merge(self._queue_req[queue], c.extra) if c.extra else self._queue_req[queue]
         c.step = 0
-        c.route = None
+        c.route = c.routes = None
         c.entered = now
         c.line = self._next_line()
         c.epoch += 1
@@ -1012,7 +1020,7 @@ class Engine:
             return False
         before = c.channel
         c.channel = HANDOFF_CHANNEL
-        c.route = None
+        c.route = c.routes = None
         self._out.append(ContactHandedOff(now, c.id, spec.name, target, before, HANDOFF_CHANNEL, reason))
         self._enter_queue(c, target, now, "handoff", visited)
         return True
@@ -1039,7 +1047,7 @@ class Engine:
     def _escalate(self, c: ContactState, now: float) -> None:
         spec = self.queues[c.queue]
         c.step += 1
-        c.route = None
+        c.route = None  # same row (queue, channel, requirement), next step
         if c.step < len(spec.escalation):
             # Fired at entered + after[step - 1]: the gap to the next step is a fixed delay.
             gap = spec.escalation[c.step].after - spec.escalation[c.step - 1].after

@@ -216,6 +216,7 @@ class ContactState:
         "queue",
         "route",
         "route_boost",
+        "routes",
         "state",
         "step",
     )
@@ -248,6 +249,9 @@ class ContactState:
         # any of them changes. Two fields, not a tuple: no allocation.
         self.route: RoutingClass | None = None
         self.route_boost = 0
+        # Engine._class_for's row for the queue, channel and requirement: the
+        # (class, boost) of each escalation step. None when any of them changes.
+        self.routes: list[tuple[RoutingClass, int] | None] | None = None
         self.class_key = 0  # its key in cls, 0 while not in a class
         self.epoch = 0  # bumped on entering a queue: older step/max-wait timers are stale
         self.offer_token = 0

@@ -82,17 +82,22 @@ _DROP_AT: Final = 1024
 
 
 class Timers:
-    __slots__ = ("_heads", "_heap", "_lanes", "_seq")
+    __slots__ = ("_by_delay", "_heads", "_heap", "_lanes", "_last_delay", "_last_lane", "_seq")
 
     def __init__(self) -> None:
         self._heap: list[TimerEntry] = []
-        self._lanes: dict[float, _Lane] = {}  # by delay
-        # (deadline, seq, delay) of the head of every non-empty lane
-        self._heads: list[tuple[float, int, float]] = []
+        self._lanes: list[_Lane] = []
+        self._by_delay: dict[float, int] = {}  # delay -> index in _lanes
+        # The lane used last: most timers in a row share a delay, and a
+        # float-keyed dict lookup costs more than the rest of scheduling.
+        self._last_delay = -1.0
+        self._last_lane = 0
+        # (deadline, seq, lane index) of the head of every non-empty lane
+        self._heads: list[tuple[float, int, int]] = []
         self._seq = 0
 
     def __len__(self) -> int:
-        return len(self._heap) + sum(len(lane) for lane in self._lanes.values())
+        return len(self._heap) + sum(len(lane) for lane in self._lanes)
 
     def schedule(self, at: float, kind: int, token: int, record: Any) -> None:
         """An arbitrary deadline. O(log n)."""
@@ -104,11 +109,19 @@ class Timers:
         O(log lanes) when the lane was empty."""
         self._seq += 1
         at = now + delay
-        lane = self._lanes.get(delay)
-        if lane is None:
-            lane = self._lanes[delay] = _Lane()
+        if delay == self._last_delay:
+            i = self._last_lane
+        else:
+            found = self._by_delay.get(delay)
+            if found is None:
+                i = self._by_delay[delay] = len(self._lanes)
+                self._lanes.append(_Lane())
+            else:
+                i = found
+            self._last_delay, self._last_lane = delay, i
+        lane = self._lanes[i]
         if not len(lane):
-            heappush(self._heads, (at, self._seq, delay))
+            heappush(self._heads, (at, self._seq, i))
         lane.push(at, self._seq, kind, token, record)
 
     def next_deadline(self) -> float | None:
@@ -128,11 +141,11 @@ class Timers:
         h, heads = self._heap, self._heads
         if h and (not heads or h[0][:2] < heads[0][:2]):
             return heappop(h)
-        delay = heads[0][2]
-        lane = self._lanes[delay]
+        i = heads[0][2]
+        lane = self._lanes[i]
         entry = lane.pop()
         if len(lane):
-            heapreplace(heads, (lane.at[lane.head], lane.seq[lane.head], delay))
+            heapreplace(heads, (lane.at[lane.head], lane.seq[lane.head], i))
         else:
             heappop(heads)
         return entry

@@ -261,7 +261,7 @@ def test_a_busy_lane_drops_fired_slots_and_keeps_order() -> None:
         while timers.due(float(i)):
             fired.append(timers.pop()[3])
     assert fired == list(range(4990)) and len(timers) == 10
-    lane = timers._lanes[10.0]
+    lane = timers._lanes[timers._by_delay[10.0]]
     assert len(lane.at) < 2 * 1024 and lane.record[: lane.head] == [None] * lane.head
 
 
