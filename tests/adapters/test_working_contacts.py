@@ -56,6 +56,8 @@ async def test_keyword_and_vip_rules_pick_the_queue_and_the_priority() -> None:
         chat, cid = await s.customer("sales", "I want a REFUND now")
         offer = await bob.expect("offer", contact=cid)
         assert (offer["queue"], offer["rules"]) == ("support", ["refunds"])
+        # Bob serves sales too and has room: out of the way, or he takes both.
+        await bob.call("away", reason="lunch")
 
         plain, _ = await s.customer("sales", "hi", identity={"email": "a@x.cn"})
         vip, second = await s.customer("sales", "hi", identity={"email": "b@x.cn", "tier": "gold"})
