@@ -673,8 +673,8 @@ class Engine:
         One pass over the sources: contacts held for the agent, then the top
         of each of its routing classes for the channels in ``avail``, in rank
         order, stopping where no class can rank better than the runner-up.
-        O(k) for k classes; keys are unique ints. The winner is popped from
-        its class to find the class's runner-up.
+        O(k) for k classes; keys are unique ints. The winner's class gives
+        its own runner-up (RoutingClass.runner_up: usually a peek).
         """
         closed = self.closed
         best = runner = 0  # contact keys are >= 1
@@ -698,7 +698,10 @@ class Engine:
         classes = a.classes
         for ch in avail:
             seen = False  # contacts may wait on this channel
-            for cls, rank in classes.get(ch, ()):
+            ranked = classes.get(ch)
+            if ranked is None:
+                continue  # no queue of this agent's offers the channel
+            for cls, rank in ranked:
                 if rank > rrank:
                     # Classes are sorted by rank: none of the rest can beat
                     # the best or the runner-up (but they may hold contacts).
@@ -726,7 +729,7 @@ class Engine:
         if best_c is None:
             return None
         if bcls is not None:
-            nxt = bcls.top_contact(aid, skip=best)
+            nxt = bcls.runner_up(aid, best)
             if nxt and (brank < rrank or (brank == rrank and nxt < runner)):
                 runner, runner_c = nxt, bcls.waiting[nxt & LINE_MASK]
         return brank, best, best_c, bcls, runner, runner_c, live

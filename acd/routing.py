@@ -252,6 +252,30 @@ class RoutingClass:
             heappush(h, k)
         return found
 
+    def runner_up(self, agent_id: str, skip: ContactKey) -> ContactKey:
+        """The best live key after ``skip`` (about to be offered) that this
+        agent has not declined, 0: none; for the decision record. When
+        ``skip`` is ``top`` (the heap's root), the second-best entry is one
+        of the root's two children: if they are live, not declined and not
+        copies of ``top``, the smaller one is the answer, O(1), and the heap
+        is left as it is (removing ``top`` pops it later). Otherwise
+        ``top_contact`` pops its way there."""
+        h = self.contacts
+        top = self.top
+        if skip != top:
+            return self.top_contact(agent_id, skip=skip)
+        best = 0
+        for i in (1, 2):
+            if i >= len(h):
+                break
+            k = h[i]
+            c = self.live(k)
+            if c is None or k == top or (c.declined is not None and agent_id in c.declined):
+                return self.top_contact(agent_id, skip=top)
+            if not best or k < best:
+                best = k
+        return best
+
     def in_line(self) -> list[ContactState]:
         """The waiting contacts, best first. O(n log n): for position
         announcements, not for routing."""

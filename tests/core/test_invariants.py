@@ -473,6 +473,8 @@ class EngineMachine(RuleBasedStateMachine):
         for cls in self.engine.classes.values():
             keys = [k.class_key for k in cls.waiting.values()]
             assert cls.top == min(keys, default=0), cls.label
+            # ... and the heap's root (RoutingClass.runner_up relies on it).
+            assert cls.top == (cls.contacts[0] if cls.contacts else 0), cls.label
 
     @invariant()
     def no_waiting_contact_with_a_free_eligible_agent(self) -> None:

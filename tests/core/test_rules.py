@@ -12,7 +12,17 @@ from acd import commands as c
 from acd.capacity import CompiledProfile, Load, can_take
 from acd.errors import ConfigError, InvalidTransition
 from acd.events import ContactOffered, Decision
-from acd.records import HELD_RANK, LINE_LIMIT, LINE_MASK, class_rank, contact_key, key_priority, profile_rank
+from acd.records import (
+    HELD_RANK,
+    LINE_LIMIT,
+    LINE_MASK,
+    ContactState,
+    class_rank,
+    contact_key,
+    key_priority,
+    profile_rank,
+)
+from acd.routing import RoutingClass
 from acd.settings import (
     DEFAULT_CHANNELS,
     DEFAULT_PROFILES,
@@ -271,3 +281,33 @@ def test_presence_counts_are_in_presence_code_order() -> None:
         counts.add(code, 2)
         counts.add(PRESENCE_CODE[name], -1)
         assert counts.counts() == [int(i == code) for i in range(len(PRESENCES))]
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.booleans(), st.booleans()), min_size=1, max_size=60),
+    st.data(),
+)
+def test_a_class_runner_up_is_its_best_other_live_undeclined_contact(
+    plan: list[tuple[int, bool, bool]], data: st.DataObject
+) -> None:
+    """RoutingClass.top and runner_up against a brute force, through pushes
+    (some re-pushes of a key: copies), lazy removals and declines."""
+    cls = RoutingClass("q", "chat", (), (), "longest-idle", [])
+    contacts: list[ContactState] = []
+    for line, (prio, declined, remove) in enumerate(plan, 1):
+        k = ContactState(f"k{line}", "q", "chat", "", prio, {}, (), 0.0)
+        k.line, k.class_key = line, contact_key(prio, line)
+        k.declined = {"me"} if declined else None
+        cls.push_contact(k, k.class_key)
+        if data.draw(st.booleans()):
+            cls.push_contact(k, k.class_key)  # a re-place under the same key
+        contacts.append(k)
+        if remove:
+            gone = data.draw(st.sampled_from([x for x in contacts if x.class_key]))
+            cls.remove_contact(gone)
+            gone.class_key = 0
+    live = sorted(x.class_key for x in contacts if x.class_key)
+    assert cls.top == (live[0] if live else 0)
+    if live:
+        others = [key for key in live[1:] if cls.waiting[key & LINE_MASK].declined is None]
+        assert cls.runner_up("me", cls.top) == (others[0] if others else 0)
