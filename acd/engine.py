@@ -21,7 +21,7 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Sequence
 from operator import attrgetter, itemgetter
-from typing import Final
+from typing import Final, cast
 
 from acd.capacity import CompiledProfile, Load
 from acd.commands import (
@@ -532,21 +532,26 @@ class Engine:
             if self._dirty:
                 self._flush_presence(self.now)
             self.now = at
+            # The record's type follows from the kind; naming it lets the
+            # compiled build read its fields natively, not as Any.
+            if kind == WRAP_UP_END:
+                asg = cast(Assignment, rec)
+                if asg.token == token and asg.state == WRAP_UP:
+                    self._finish_wrap_up(asg, at)
+                continue
+            c = cast(ContactState, rec)
             if kind == OFFER_EXPIRY:
-                if rec.offer_token == token and rec.state == OFFERED:
-                    self._offer_expired(rec, at, "timeout")
-            elif kind == WRAP_UP_END:
-                if rec.token == token and rec.state == WRAP_UP:
-                    self._finish_wrap_up(rec, at)
+                if c.offer_token == token and c.state == OFFERED:
+                    self._offer_expired(c, at, "timeout")
             elif kind == ESCALATION:
-                if rec.epoch == token and rec.state in (QUEUED, OFFERED):
-                    self._escalate(rec, at)
+                if c.epoch == token and c.state in (QUEUED, OFFERED):
+                    self._escalate(c, at)
             elif kind == HOLD_END:
-                if rec.hold_key == token and rec.state == QUEUED:
-                    self._release_hold(rec)
-                    self._place(rec, at, "hold-expired")
-            elif kind == MAX_WAIT and rec.epoch == token and rec.state == QUEUED:
-                self._overflow(rec, at, "max-wait")
+                if c.hold_key == token and c.state == QUEUED:
+                    self._release_hold(c)
+                    self._place(c, at, "hold-expired")
+            elif kind == MAX_WAIT and c.epoch == token and c.state == QUEUED:
+                self._overflow(c, at, "max-wait")
         if self._dirty:
             self._flush_presence(self.now)
 

@@ -22,7 +22,7 @@ from acd.records import (
     key_priority,
     profile_rank,
 )
-from acd.routing import RoutingClass
+from acd.routing import RoutingClass, seconds
 from acd.settings import (
     DEFAULT_CHANNELS,
     DEFAULT_PROFILES,
@@ -311,3 +311,11 @@ def test_a_class_runner_up_is_its_best_other_live_undeclined_contact(
     if live:
         others = [key for key in live[1:] if cls.waiting[key & LINE_MASK].declined is None]
         assert cls.runner_up("me", cls.top) == (others[0] if others else 0)
+
+
+@given(st.floats(-1e6, 1e7, allow_nan=False))
+def test_seconds_text_is_one_decimal_within_half_a_tenth(x: float) -> None:
+    text = seconds(x)
+    whole, _, tenth = text.lstrip("-").partition(".")
+    assert whole.isdigit() and len(tenth) == 1 and tenth.isdigit()
+    assert abs(float(text) - x) <= 0.05 + 1e-9 * max(1.0, abs(x))
