@@ -12,7 +12,8 @@ chat-only; 100,000 contacts waiting. Then:
   abandon, presence churns, time advances (escalations fire); every offer is
   checked for skill, capacity and double-offer violations (outside the timer);
 * scaling: per-decision cost at 1k/10k/100k waiting and 1k/10k/50k agents,
-  with the log-log slope of each;
+  with the log-log slope of each; the sizes of an axis run side by side in
+  turns, so the VM's drift in speed does not skew the slope;
 * naive baseline, same process, same workload: scan every waiting contact per
   decision; timed over fewer decisions.
 
@@ -253,9 +254,9 @@ def percentile(xs: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(p / 100 * len(s)))]
 
 
-def steady_state(n_agents: int, waiting: int, decisions: int, seed: int) -> tuple[Driver, float, float]:
-    """Build, fill, log everyone in, then firehose. Returns the driver, the
-    login-storm drain time, and mean seconds per decision in steady state."""
+def warmed_up(n_agents: int, waiting: int, decisions: int, seed: int) -> tuple[Driver, float]:
+    """Build, fill, log everyone in, warm up. Returns the driver (its
+    counters reset) and the login-storm drain time."""
     world = build_world(n_agents, seed)
     d = Driver(world, Engine(world.config))
     tune_gc()  # as the daemon does once its engine is built, before traffic
@@ -264,8 +265,31 @@ def steady_state(n_agents: int, waiting: int, decisions: int, seed: int) -> tupl
     storm = d.login_all()
     d.firehose(min(2000, decisions // 5))  # warm up
     d.engine_time, d.deciding_time, d.decisions, d.latencies = 0.0, 0.0, 0, []
+    return d, storm
+
+
+def steady_state(n_agents: int, waiting: int, decisions: int, seed: int) -> tuple[Driver, float, float]:
+    """warmed_up, then firehose. Returns the driver, the login-storm drain
+    time, and mean seconds per decision (all-in) in steady state."""
+    d, storm = warmed_up(n_agents, waiting, decisions, seed)
     d.firehose(decisions)
     return d, storm, d.engine_time / max(1, d.decisions)
+
+
+def scaling(
+    sizes: list[tuple[int, int]], decisions: int, seed: int, slices: int = 10
+) -> list[tuple[float, Driver]]:
+    """All-in seconds per decision at each (agents, waiting) size, measured
+    side by side: every world is built first, then their firehoses take
+    turns in ``slices`` slices, the order rotating, so a drift of the VM's
+    speed (up to 1.6x between hours here) lands on every size alike instead
+    of skewing the slope."""
+    drivers = [warmed_up(n, w, decisions, seed)[0] for n, w in sizes]
+    for i in range(slices):
+        k = i % len(drivers)
+        for d in drivers[k:] + drivers[:k]:
+            d.firehose(decisions // slices)
+    return [(d.engine_time / max(1, d.decisions), d) for d in drivers]
 
 
 class NaiveDispatcher:
@@ -386,31 +410,28 @@ def main() -> int:
     release()
 
     scale_dec = 4_000 if quick else 30_000
-    by_waiting = []
-    for w in (1_000, 10_000, 100_000):
-        if w == waiting and agents == 10_000:
-            p = per  # the main run is this point: same world, same seed
-        else:
-            dd, _, p = steady_state(10_000, w, scale_dec, args.seed)
-            for k, v in dd.violations.items():
-                violations[k] += v
-            del dd
-            release()
-        by_waiting.append((w, p))
-        say(f"  waiting {w:>7}: {p * 1e6:.1f} us/decision")
     # Agents scale against a backlog that keeps every size in the same regime
     # (more waiting than agents can take), as a growing centre would.
+    waiting_sizes = (1_000, 10_000, 100_000)
     agent_sizes = (1_000, 3_000, 10_000) if quick else (1_000, 10_000, 50_000)
     scale_waiting = 30_000 if quick else 100_000
-    by_agents = []
-    for n in agent_sizes:
-        dd, _, p = steady_state(n, scale_waiting, scale_dec, args.seed)
-        for k, v in dd.violations.items():
-            violations[k] += v
-        by_agents.append((n, p))
-        say(f"  agents {n:>7}: {p * 1e6:.1f} us/decision")
-        del dd
+    axes = {}
+    for name, sizes in (
+        ("waiting", [(10_000, w) for w in waiting_sizes]),
+        ("agents", [(n, scale_waiting) for n in agent_sizes]),
+    ):
+        measured = scaling(sizes, scale_dec, args.seed)
+        for _, dd in measured:
+            for k, v in dd.violations.items():
+                violations[k] += v
+        axes[name] = [
+            (n if name == "agents" else w, p) for (n, w), (p, _) in zip(sizes, measured, strict=True)
+        ]
+        for x, p in axes[name]:
+            say(f"  {name} {x:>7}: {p * 1e6:.1f} us/decision")
+        del measured, dd
         release()
+    by_waiting, by_agents = axes["waiting"], axes["agents"]
 
     mem_agents, mem_waiting = (2_000, 20_000) if quick else (10_000, 100_000)
     bpa, bpc = memory(mem_agents, mem_waiting, args.seed)
