@@ -20,9 +20,16 @@ pick_python() {
 if [ ! -x "$VENV/bin/python" ]; then
     "$(pick_python)" -m venv "$VENV"
 fi
-want="$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" | sha256sum | cut -d' ' -f1)${EXTRAS}"
+sources="$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" | sha256sum | cut -d' ' -f1)"
+want="${sources}${EXTRAS}"
 stamp="$VENV/.acd-installed"
-if [ ! -f "$stamp" ] || ! grep -qx -- "$want" "$stamp"; then
+installed() {
+    # What is installed covers what is wanted: the same extras, or the dev
+    # extras when none are wanted (./scripts/run after ./scripts/test must
+    # not reinstall and recompile the core).
+    [ -f "$stamp" ] && { grep -qxF -- "$want" "$stamp" || { [ -z "$EXTRAS" ] && grep -qxF -- "${sources}[dev]" "$stamp"; }; }
+}
+if ! installed; then
     "$VENV/bin/python" -m pip install -q --upgrade pip
     # Compiles the routing core with mypyc in place (setup.py), ~30 s.
     "$VENV/bin/python" -m pip install -q -e "$ROOT${EXTRAS}"
