@@ -144,8 +144,10 @@ class Timers:
         i = heads[0][2]
         lane = self._lanes[i]
         entry = lane.pop()
-        if len(lane):
-            heapreplace(heads, (lane.at[lane.head], lane.seq[lane.head], i))
-        else:
+        if not len(lane):
             heappop(heads)
+        elif len(heads) == 1:
+            heads[0] = (lane.at[lane.head], lane.seq[lane.head], i)  # one lane due: no heap call
+        else:
+            heapreplace(heads, (lane.at[lane.head], lane.seq[lane.head], i))
         return entry
