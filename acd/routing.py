@@ -36,6 +36,7 @@ classes (a handful, bounded by its routing profile, not by the centre's size).
 from __future__ import annotations
 
 from heapq import heapify, heappop, heappush, heapreplace
+from operator import attrgetter
 from typing import Final
 
 from acd.records import LINE_MASK, AgentState, ContactKey, ContactState
@@ -53,6 +54,7 @@ STRATEGY_CODES: Final = {"longest-idle": 0, "least-occupied": 1, "best-skilled":
 AgentEntry = tuple[float, float, int, int]
 
 _COMPACT_SLACK: Final = 32
+_class_key_of = attrgetter("class_key")
 
 
 def seconds(x: float) -> str:
@@ -216,15 +218,11 @@ class RoutingClass:
         c = self.waiting.get(key & LINE_MASK)
         return c if c is not None and c.class_key == key else None
 
-    def _live_keys(self) -> set[ContactKey]:
-        """The live keys, once each (a contact re-placed under the same key
-        leaves a copy behind). O(n)."""
-        return {k for k in self.contacts if self.live(k) is not None}
-
     def compact_contacts(self) -> None:
-        """Drop stale keys and copies. O(n), amortised O(1) per push by the
-        bound above."""
-        self.contacts = list(self._live_keys())
+        """Rebuild the heap from the waiting contacts' keys, which drops the
+        stale keys and the copies (a contact re-placed under the same key
+        leaves one behind). O(n), amortised O(1) per push by the bound above."""
+        self.contacts = [c.class_key for c in self.waiting.values()]
         heapify(self.contacts)
 
     def top_contact(self, agent_id: str, skip: ContactKey = 0) -> ContactKey:
@@ -279,9 +277,9 @@ class RoutingClass:
     def in_line(self) -> list[ContactState]:
         """The waiting contacts, best first. O(n log n): for position
         announcements, not for routing."""
-        w = self.waiting
-        return [w[k & LINE_MASK] for k in sorted(self._live_keys())]
+        return sorted(self.waiting.values(), key=_class_key_of)
 
     def position(self, c: ContactState) -> int:
         """The place in line (1 = next) of a contact waiting here. O(n)."""
-        return 1 + sum(1 for k in self._live_keys() if k < c.class_key)
+        key = c.class_key
+        return 1 + sum(1 for x in self.waiting.values() if x.class_key < key)
