@@ -588,9 +588,7 @@ class Engine:
                 counts.add(old, -1)
                 counts.add(p, 1)
             a.presence_code = p
-            before = a.presence
-            a.presence = PRESENCES[p]
-            self._out.append(AgentPresenceChanged(now, a.id, a.presence, before, a.reason))
+            self._out.append(AgentPresenceChanged(now, a.id, PRESENCES[p], PRESENCES[old], a.reason))
         self._dirty.clear()
 
     def _channels_now(self, a: AgentState) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Final
 from acd.capacity import CompiledProfile, Load
 from acd.settings import MAX_PRIORITY, MAX_WEIGHT, AgentSpec
 from acd.skills import Requirement
-from acd.states import LOGGED_OUT
+from acd.states import LOGGED_OUT, PRESENCES
 
 if TYPE_CHECKING:
     from acd.routing import RoutingClass
@@ -126,7 +126,6 @@ class AgentState:
         "offered",
         "ordinal",
         "phone",
-        "presence",
         "presence_code",
         "profile",
         "queue_counts",
@@ -146,8 +145,7 @@ class AgentState:
         self.ordinal = ordinal
         self.profile = profile
         self.status = LOGGED_OUT
-        self.presence = LOGGED_OUT
-        self.presence_code = 0  # its index in acd.states.PRESENCES
+        self.presence_code = 0  # what a desktop shows: its index in acd.states.PRESENCES
         self.dirty = False  # presence may have changed during this command
         # The agent counts of each queue this agent serves.
         self.queue_counts: list[PresenceCounts] = []
@@ -184,6 +182,10 @@ class AgentState:
         self.away_s = 0.0
         self.busy_s = 0.0
         self.busy_since: float | None = None
+
+    @property
+    def presence(self) -> str:
+        return PRESENCES[self.presence_code]
 
     def prune_held(self) -> dict[ContactKey, ContactState]:
         """Drop the stale entries of ``held`` (the contact was placed again,

@@ -51,10 +51,10 @@ OVERFLOWED: Final = "overflowed"
 PRESENCES: Final = (LOGGED_OUT, AVAILABLE, AWAY, NOT_RESPONDING, OFFERED, BUSY, WRAP_UP)
 # A presence's index in PRESENCES: per-queue presence counts are lists by it.
 PRESENCE_CODE: Final[dict[str, int]] = {p: i for i, p in enumerate(PRESENCES)}
-_AVAILABLE_CODE: Final = 1
-_OFFERED_CODE: Final = 4
-_BUSY_CODE: Final = 5
-_WRAP_UP_CODE: Final = 6
+_AVAILABLE_CODE: Final = PRESENCE_CODE[AVAILABLE]
+_OFFERED_CODE: Final = PRESENCE_CODE[OFFERED]
+_BUSY_CODE: Final = PRESENCE_CODE[BUSY]
+_WRAP_UP_CODE: Final = PRESENCE_CODE[WRAP_UP]
 
 _ANY_IN: Final = (AVAILABLE, AWAY, NOT_RESPONDING)
 
