@@ -22,8 +22,8 @@ from setuptools.command.build_ext import build_ext
 
 # The sans-I/O modules on the decision path. Settings compile too: read on
 # every decision, built once per reload (compiled, their float fields hold
-# floats even when given ints). Commands stay interpreted frozen dataclasses:
-# adapters build them, one per engine call.
+# floats even when given ints). Commands compile like events: the engine
+# reads their fields natively.
 CORE = (
     "acd/capacity.py",
     "acd/commands.py",

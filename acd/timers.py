@@ -146,8 +146,10 @@ class Timers:
         entry = lane.pop()
         if not len(lane):
             heappop(heads)
-        elif len(heads) == 1:
-            heads[0] = (lane.at[lane.head], lane.seq[lane.head], i)  # one lane due: no heap call
+            return entry
+        nxt = (lane.at[lane.head], lane.seq[lane.head], i)
+        if len(heads) == 1:
+            heads[0] = nxt  # one lane due: no heap call
         else:
-            heapreplace(heads, (lane.at[lane.head], lane.seq[lane.head], i))
+            heapreplace(heads, nxt)
         return entry

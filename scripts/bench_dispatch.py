@@ -416,17 +416,15 @@ def main() -> int:
     agent_sizes = (1_000, 3_000, 10_000) if quick else (1_000, 10_000, 50_000)
     scale_waiting = 30_000 if quick else 100_000
     axes = {}
-    for name, sizes in (
-        ("waiting", [(10_000, w) for w in waiting_sizes]),
-        ("agents", [(n, scale_waiting) for n in agent_sizes]),
+    for name, xs, sizes in (
+        ("waiting", waiting_sizes, [(10_000, w) for w in waiting_sizes]),
+        ("agents", agent_sizes, [(n, scale_waiting) for n in agent_sizes]),
     ):
         measured = scaling(sizes, scale_dec, args.seed)
         for _, dd in measured:
             for k, v in dd.violations.items():
                 violations[k] += v
-        axes[name] = [
-            (n if name == "agents" else w, p) for (n, w), (p, _) in zip(sizes, measured, strict=True)
-        ]
+        axes[name] = [(x, p) for x, (p, _) in zip(xs, measured, strict=True)]
         for x, p in axes[name]:
             say(f"  {name} {x:>7}: {p * 1e6:.1f} us/decision")
         del measured, dd

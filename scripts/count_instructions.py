@@ -37,7 +37,9 @@ HANDLE = "CPyDef_engine___Engine___handle"
 
 
 def drive(checkout: str, steps: int) -> None:
-    """Run inside valgrind: the world and the firehose, as bench_dispatch does."""
+    """Run inside valgrind: the world and the firehose, as bench_dispatch does.
+    Only build_world, Driver and Engine, which every checkout's benchmark has
+    had (as in bench_ab.py), so old commits can be counted too."""
     sys.path[:0] = [checkout, f"{checkout}/scripts"]
     import bench_dispatch as b  # noqa: PLC0415 (that checkout's)
 
