@@ -43,7 +43,7 @@ from typing import Any
 import aiohttp
 from benchlib import ROOT, free_port, proc_cpu_s, start_daemon, start_process, stop_process, summary_ms
 
-from acd.adapters.passwords import hash_password
+from acd.adapters.security.passwords import hash_password
 
 sys.path.insert(0, str(ROOT))
 from tests.peers.asterisk import Caller, Pbx

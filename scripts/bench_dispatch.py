@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from acd import CORE_BUILD
 from acd import commands as c
 from acd import events as ev
-from acd.adapters.runtime import tune_gc
+from acd.adapters.daemon.runtime import tune_gc
 from acd.capacity import Load, can_take
 from acd.engine import Engine
 from acd.settings import (

@@ -35,7 +35,7 @@ from typing import Any
 import aiohttp
 from benchlib import free_port, proc_cpu_s, proc_rss_mb, start_daemon, start_process, stop_process, summary_ms
 
-from acd.adapters.passwords import hash_password
+from acd.adapters.security.passwords import hash_password
 
 ADMIN = "bench-admin-token"
 ECHO_SERVER = """

@@ -70,7 +70,7 @@ async def start_process(*args: str, ready: bytes, cwd: Path = ROOT) -> asyncio.s
 async def start_daemon(config: Path) -> asyncio.subprocess.Process:
     """``acd run`` with ``config``, in a fresh working directory (an empty
     customer store), once it logs that it serves."""
-    args = ("-m", "acd.adapters.cli", "run", "--config", str(config))
+    args = ("-m", "acd.adapters.daemon.cli", "run", "--config", str(config))
     return await start_process(
         sys.executable, *args, ready=b"serving on", cwd=Path(tempfile.mkdtemp(prefix="acd-bench-data-"))
     )

@@ -43,7 +43,10 @@ def drive(checkout: str, steps: int) -> None:
     sys.path[:0] = [checkout, f"{checkout}/scripts"]
     import bench_dispatch as b  # noqa: PLC0415 (that checkout's)
 
-    from acd.adapters.runtime import tune_gc  # noqa: PLC0415
+    try:  # the layout since adapters were grouped by the world they talk to
+        from acd.adapters.daemon.runtime import tune_gc  # noqa: PLC0415
+    except ImportError:  # an older checkout
+        from acd.adapters.runtime import tune_gc  # type: ignore[no-redef,import-not-found]  # noqa: PLC0415
     from acd.engine import Engine  # noqa: PLC0415
 
     world = b.build_world(2_000, 1)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from acd.adapters.agi_protocol import (
+from acd.adapters.asterisk.agi_protocol import (
     AgiReply,
     BadRoute,
     HangupNotice,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from acd import events as ev
-from acd.adapters.server import Server
+from acd.adapters.daemon.server import Server
 from tests.adapters.test_fastagi import TIMEOUT, Centre, centre, voice_settings
 from tests.peers.ami import AmiServer
 from tests.peers.asterisk import Pbx

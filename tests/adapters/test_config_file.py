@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from acd import commands as c
-from acd.adapters import cli
-from acd.adapters.config_file import load, parse
-from acd.adapters.passwords import hash_password, is_password_hash, verify_password
+from acd.adapters.daemon import cli
+from acd.adapters.daemon.config_file import load, parse
+from acd.adapters.security.passwords import hash_password, is_password_hash, verify_password
 from acd.engine import Engine
 from acd.errors import ConfigError
 

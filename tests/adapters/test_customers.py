@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from acd.adapters.customer_store import CustomerStore, RedisStore, SqliteStore
-from acd.adapters.customers import Customers, UnknownCustomer
+from acd.adapters.customers.desk import Customers, UnknownCustomer
+from acd.adapters.customers.store import CustomerStore, RedisStore, SqliteStore
 from acd.history import ContactRecord
 from acd.identity import UnknownMerge
 from tests.adapters.wsclient import AUTH, session, settings

@@ -12,8 +12,8 @@ from typing import Any
 
 from acd import commands as c
 from acd import events as ev
-from acd.adapters.config_file import AcdSettings, parse
-from acd.adapters.server import Server
+from acd.adapters.daemon.config_file import AcdSettings, parse
+from acd.adapters.daemon.server import Server
 from tests.peers.asterisk import Caller, Pbx
 
 TIMEOUT = 5.0

@@ -14,8 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from acd.adapters import config_file
-from acd.adapters.gateways import SIGNATURE, TIMESTAMP, check_signature, sign
+from acd.adapters.daemon import config_file
+from acd.adapters.web.gateways import SIGNATURE, TIMESTAMP, check_signature, sign
 from tests.adapters.wsclient import Session, running, settings
 
 SECRET = "gateway-secret-for-tests"

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from acd import commands as cmds
 from acd import events as ev
-from acd.adapters.opening_hours import OpeningHours
-from acd.adapters.runner import EngineRunner
+from acd.adapters.daemon.opening_hours import OpeningHours
+from acd.adapters.daemon.runner import EngineRunner
 from acd.engine import Engine
 from acd.hours import Schedule
 from acd.settings import AgentSpec, QueueSpec

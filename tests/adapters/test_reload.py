@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from acd.adapters.config_file import load
-from acd.adapters.passwords import hash_password
-from acd.adapters.server import Server
+from acd.adapters.daemon.config_file import load
+from acd.adapters.daemon.server import Server
+from acd.adapters.security.passwords import hash_password
 from tests.adapters.wsclient import ADMIN, Session, pw
 
 BASE = """

@@ -15,9 +15,9 @@ import pytest
 
 from acd import commands as c
 from acd import events as ev
-from acd.adapters.config_file import AcdSettings, parse
-from acd.adapters.passwords import hash_password
-from acd.adapters.server import Server
+from acd.adapters.daemon.config_file import AcdSettings, parse
+from acd.adapters.daemon.server import Server
+from acd.adapters.security.passwords import hash_password
 from acd.errors import UnknownAgent
 
 TOKEN = "test-admin-token"
@@ -125,7 +125,7 @@ async def test_acd_run_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "acd.adapters.cli",
+        "acd.adapters.daemon.cli",
         "run",
         "--config",
         str(cfg),

@@ -16,9 +16,9 @@ from typing import Any
 import aiohttp
 import msgpack
 
-from acd.adapters.config_file import AcdSettings, parse
-from acd.adapters.passwords import hash_password
-from acd.adapters.server import Server
+from acd.adapters.daemon.config_file import AcdSettings, parse
+from acd.adapters.daemon.server import Server
+from acd.adapters.security.passwords import hash_password
 
 TIMEOUT = 5.0
 ADMIN = "test-admin-token"

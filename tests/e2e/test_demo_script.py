@@ -9,8 +9,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from acd.adapters.config_file import load
-from acd.adapters.server import Server
+from acd.adapters.daemon.config_file import load
+from acd.adapters.daemon.server import Server
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,7 +21,7 @@ Events become engine commands, in arrival order, through one consumer task:
   unpause, ``Reason``) → Login / Logout / SetAway / SetAvailable, so a desk
   phone works without the web desktop.
 * ``DTMFEnd`` received on a waiting caller's channel → the caller's key
-  press (a callback request, :mod:`acd.adapters.callback`).
+  press (a callback request, :mod:`acd.adapters.asterisk.callback`).
 
 Actions go the other way: ``Originate`` (async) rings an agent for a
 callback, ``Hangup`` stops an agent's phone when the engine takes the call
@@ -45,9 +45,9 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from acd import commands as cmds
-from acd.adapters.config_file import AmiSettings
-from acd.adapters.fastagi import VoiceCalls
-from acd.adapters.runner import EngineRunner
+from acd.adapters.asterisk.fastagi import VoiceCalls
+from acd.adapters.daemon.config_file import AmiSettings
+from acd.adapters.daemon.runner import EngineRunner
 from acd.errors import InvalidRequest
 
 log = logging.getLogger("acd.ami")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from acd.adapters.customers import Customers
+from acd.adapters.customers.desk import Customers
 from acd.codec import MalformedMessage
 from acd.history import to_doc
 

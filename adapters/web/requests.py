@@ -14,8 +14,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from acd.adapters import frames
-from acd.adapters.outbox import Outbox
+from acd.adapters.web import frames
+from acd.adapters.web.outbox import Outbox
 from acd.errors import AcdError
 
 log = logging.getLogger("acd.requests")

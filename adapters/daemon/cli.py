@@ -13,10 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from acd import __version__
-from acd.adapters.config_file import AcdSettings, ServerSettings, load, parse_listen
-from acd.adapters.demo import run_demo
-from acd.adapters.passwords import hash_password
-from acd.adapters.server import serve
+from acd.adapters.daemon.config_file import AcdSettings, ServerSettings, load, parse_listen
+from acd.adapters.daemon.demo import run_demo
+from acd.adapters.daemon.server import serve
+from acd.adapters.security.passwords import hash_password
 from acd.errors import ConfigError
 from acd.settings import default_config
 

@@ -11,7 +11,7 @@ Two backends behind one small interface, chosen by ``[customers] store``:
   MULTI/EXEC, so a reader never sees a key owned by two profiles.
 
 The stores only read and write. Deciding what to write is
-:mod:`acd.identity` (pure); :class:`acd.adapters.customers.Customers`
+:mod:`acd.identity` (pure); :class:`acd.adapters.customers.desk.Customers`
 serialises resolutions so two contacts of one person never race.
 """
 

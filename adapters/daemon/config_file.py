@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from acd.adapters.passwords import is_password_hash
+from acd.adapters.security.passwords import is_password_hash
 from acd.contact_rules import Rule
 from acd.errors import ConfigError
 from acd.hours import DAYS, Schedule, Span, parse_days, parse_span

@@ -1,7 +1,7 @@
 """Supervisor actions (REST) and the supervisor WebSocket.
 
 Everything here sits under ``/v1`` and needs the admin token (the middleware
-in :mod:`acd.adapters.http_api` checks it). Actions translate to engine
+in :mod:`acd.adapters.web.http_api` checks it). Actions translate to engine
 commands through the single writer; the WebSocket streams every engine
 event and, every few seconds, the live queue statistics.
 """
@@ -16,10 +16,10 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from acd import commands as cmds
-from acd.adapters import frames
-from acd.adapters.conversations import Conversation
-from acd.adapters.hub import Hub
-from acd.adapters.outbox import Outbox
+from acd.adapters.daemon.conversations import Conversation
+from acd.adapters.daemon.hub import Hub
+from acd.adapters.web import frames
+from acd.adapters.web.outbox import Outbox
 from acd.codec import MalformedMessage
 
 HUB: web.AppKey[Hub] = web.AppKey("hub", Hub)

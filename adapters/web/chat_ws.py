@@ -24,13 +24,13 @@ from typing import Any
 from aiohttp import web
 
 from acd import commands as cmds
-from acd.adapters import frames
-from acd.adapters.conversations import Conversation
-from acd.adapters.frames import Unauthorized, UnknownFrame
-from acd.adapters.grace import Graces
-from acd.adapters.hub import Hub
-from acd.adapters.outbox import Outbox
-from acd.adapters.requests import answer_requests
+from acd.adapters.daemon.conversations import Conversation
+from acd.adapters.daemon.grace import Graces
+from acd.adapters.daemon.hub import Hub
+from acd.adapters.web import frames
+from acd.adapters.web.frames import Unauthorized, UnknownFrame
+from acd.adapters.web.outbox import Outbox
+from acd.adapters.web.requests import answer_requests
 from acd.errors import AcdError, InvalidRequest
 
 log = logging.getLogger("acd.chat_ws")

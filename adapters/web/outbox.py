@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from acd.adapters.frames import send
+from acd.adapters.web.frames import send
 
 log = logging.getLogger("acd.outbox")
 

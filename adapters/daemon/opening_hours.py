@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 
 from acd import commands as cmds
-from acd.adapters.runner import EngineRunner
+from acd.adapters.daemon.runner import EngineRunner
 from acd.errors import InvalidRequest
 from acd.hours import Schedule
 

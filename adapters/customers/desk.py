@@ -23,10 +23,10 @@ from dataclasses import replace
 from typing import Any
 
 from acd import events as ev
-from acd.adapters.config_file import CustomerSettings
-from acd.adapters.conversations import Conversation, Conversations
-from acd.adapters.customer_store import CustomerStore
-from acd.adapters.runner import EngineRunner
+from acd.adapters.customers.store import CustomerStore
+from acd.adapters.daemon.config_file import CustomerSettings
+from acd.adapters.daemon.conversations import Conversation, Conversations
+from acd.adapters.daemon.runner import EngineRunner
 from acd.errors import InvalidRequest
 from acd.history import ContactRecord, Finished, HistoryBuilder
 from acd.identity import (

@@ -30,12 +30,12 @@ import aiohttp
 from aiohttp import web
 
 from acd import commands as cmds
-from acd.adapters import frames
-from acd.adapters.config_file import GatewaySettings
-from acd.adapters.conversations import Conversation
-from acd.adapters.frames import Unauthorized
-from acd.adapters.hub import Hub
-from acd.adapters.surveys import parse_score
+from acd.adapters.daemon.config_file import GatewaySettings
+from acd.adapters.daemon.conversations import Conversation
+from acd.adapters.daemon.hub import Hub
+from acd.adapters.daemon.surveys import parse_score
+from acd.adapters.web import frames
+from acd.adapters.web.frames import Unauthorized
 from acd.codec import MalformedMessage
 from acd.errors import InvalidRequest
 

@@ -18,23 +18,23 @@ from dataclasses import dataclass, field, replace
 from aiohttp import web
 
 from acd import CORE_BUILD
-from acd.adapters.agent_ws import AgentDesks
-from acd.adapters.ami import AmiLink
-from acd.adapters.chat_ws import WebChat
-from acd.adapters.config_file import AcdSettings, CustomerSettings, load
-from acd.adapters.customer_api import add_routes as add_customer_routes
-from acd.adapters.customer_store import CustomerStore, RedisStore, SqliteStore
-from acd.adapters.customers import CustomerDesk, Customers
-from acd.adapters.fastagi import VoiceCalls
-from acd.adapters.gateways import Gateways
-from acd.adapters.http_api import READY, build_app
-from acd.adapters.hub import Hub
-from acd.adapters.metrics import Metrics
-from acd.adapters.opening_hours import OpeningHours
-from acd.adapters.runner import EngineRunner
-from acd.adapters.runtime import tune_gc
-from acd.adapters.supervisor import add_routes as add_supervisor_routes
-from acd.adapters.surveys import Surveys
+from acd.adapters.asterisk.ami import AmiLink
+from acd.adapters.asterisk.fastagi import VoiceCalls
+from acd.adapters.customers.api import add_routes as add_customer_routes
+from acd.adapters.customers.desk import CustomerDesk, Customers
+from acd.adapters.customers.store import CustomerStore, RedisStore, SqliteStore
+from acd.adapters.daemon.config_file import AcdSettings, CustomerSettings, load
+from acd.adapters.daemon.hub import Hub
+from acd.adapters.daemon.opening_hours import OpeningHours
+from acd.adapters.daemon.runner import EngineRunner
+from acd.adapters.daemon.runtime import tune_gc
+from acd.adapters.daemon.surveys import Surveys
+from acd.adapters.web.agent_ws import AgentDesks
+from acd.adapters.web.chat_ws import WebChat
+from acd.adapters.web.gateways import Gateways
+from acd.adapters.web.http_api import READY, build_app
+from acd.adapters.web.metrics import Metrics
+from acd.adapters.web.supervisor import add_routes as add_supervisor_routes
 from acd.engine import Engine
 from acd.errors import ConfigError
 from acd.hours import Schedule

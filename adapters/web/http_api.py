@@ -15,10 +15,10 @@ from dataclasses import asdict
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from acd.adapters.config_file import AcdSettings
-from acd.adapters.metrics import Metrics
-from acd.adapters.passwords import verify_password
-from acd.adapters.runner import EngineRunner
+from acd.adapters.daemon.config_file import AcdSettings
+from acd.adapters.daemon.runner import EngineRunner
+from acd.adapters.security.passwords import verify_password
+from acd.adapters.web.metrics import Metrics
 from acd.errors import AcdError, ConfigError
 
 STATUS_BY_CODE: dict[str, int] = {

@@ -23,7 +23,7 @@ queue closed with ``when_closed = "leave"`` sets ``ACD_RESULT=closed``; a
 call handed off as a work item (closed, full, too long) sets
 ``ACD_RESULT=handoff`` (the dialplan says "we will call you back"); a
 caller who asked to be called back leaves with ``ACD_RESULT=callback``
-(:mod:`acd.adapters.callback`). A call that is not answered by anyone stays
+(:mod:`acd.adapters.asterisk.callback`). A call that is not answered by anyone stays
 ours until the caller leaves.
 
 With AMI, the engine taking a call away from a ringing or talking agent
@@ -33,7 +33,7 @@ agent's leg, so the phone stops ringing and the Dial returns.
 panoramisk's ``fast_agi.Application`` is not used: it routes on the whole
 script string (query included), reads one line per command (so Asterisk's
 unsolicited ``HANGUP`` becomes the next command's answer) and spins on a
-socket closed before the environment ends. :mod:`acd.adapters.agi_protocol`
+socket closed before the environment ends. :mod:`acd.adapters.asterisk.agi_protocol`
 does the protocol; this module owns the sockets. Every session is one task
 (the server's connection handler) plus its reader task, which it awaits.
 """
@@ -50,12 +50,19 @@ from urllib.parse import urlsplit
 
 from acd import commands as cmds
 from acd import events as ev
-from acd.adapters.agi_protocol import AgiReply, BadRoute, HangupNotice, ReplyReader, parse_request, route
-from acd.adapters.callback import Callbacks
-from acd.adapters.config_file import AsteriskSettings
-from acd.adapters.conversations import Conversation
-from acd.adapters.hub import Hub
-from acd.adapters.surveys import parse_score
+from acd.adapters.asterisk.agi_protocol import (
+    AgiReply,
+    BadRoute,
+    HangupNotice,
+    ReplyReader,
+    parse_request,
+    route,
+)
+from acd.adapters.asterisk.callback import Callbacks
+from acd.adapters.daemon.config_file import AsteriskSettings
+from acd.adapters.daemon.conversations import Conversation
+from acd.adapters.daemon.hub import Hub
+from acd.adapters.daemon.surveys import parse_score
 from acd.errors import InvalidRequest, PeerProtocolError
 from acd.states import CONNECTED, OFFERED, QUEUED
 

@@ -35,11 +35,11 @@ from typing import TYPE_CHECKING, Any
 
 from acd import commands as cmds
 from acd import events as ev
-from acd.adapters.conversations import Conversation
+from acd.adapters.daemon.conversations import Conversation
 from acd.states import CONNECTED, OFFERED
 
 if TYPE_CHECKING:
-    from acd.adapters.fastagi import CallSession, VoiceCalls
+    from acd.adapters.asterisk.fastagi import CallSession, VoiceCalls
 
 log = logging.getLogger("acd.callback")
 

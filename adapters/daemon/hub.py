@@ -21,12 +21,12 @@ from typing import Any
 
 from acd import commands as cmds
 from acd import events as ev
-from acd.adapters.config_file import QueueOptions
-from acd.adapters.conversations import Conversation, Conversations
-from acd.adapters.customers import CustomerDesk
-from acd.adapters.outbox import Outbox
-from acd.adapters.runner import EngineRunner
-from acd.adapters.surveys import Surveys
+from acd.adapters.customers.desk import CustomerDesk
+from acd.adapters.daemon.config_file import QueueOptions
+from acd.adapters.daemon.conversations import Conversation, Conversations
+from acd.adapters.daemon.runner import EngineRunner
+from acd.adapters.daemon.surveys import Surveys
+from acd.adapters.web.outbox import Outbox
 from acd.codec import to_wire
 from acd.contact_rules import ContactFacts, Rule, apply_rules
 from acd.identity import keys

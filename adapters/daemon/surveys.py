@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from acd.adapters.config_file import SurveySettings
+from acd.adapters.daemon.config_file import SurveySettings
 from acd.errors import InvalidRequest
 
 SCALE = (1, 5)
