@@ -32,7 +32,7 @@ async def profile(request: web.Request) -> web.Response:
 
 async def contacts(request: web.Request) -> web.Response:
     raw = request.query.get("limit", "20")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise MalformedMessage(f"limit must be 1..{MAX_LIMIT}, got {raw!r}")
     records = await request.app[CUSTOMERS].history(request.match_info["id"], int(raw))
     return web.json_response({"contacts": [to_doc(r) for r in records]})

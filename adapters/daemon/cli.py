@@ -16,7 +16,7 @@ from acd import __version__
 from acd.adapters.daemon.config_file import AcdSettings, ServerSettings, load, parse_listen
 from acd.adapters.daemon.demo import run_demo
 from acd.adapters.daemon.server import serve
-from acd.adapters.security.passwords import hash_password
+from acd.adapters.security.passwords import MIN_TOKEN_CHARS, hash_password, hash_token
 from acd.errors import ConfigError
 from acd.settings import default_config
 
@@ -84,6 +84,7 @@ def describe(settings: AcdSettings) -> str:
         f"  agents: {len(r.agents)}" + (f" ({len(no_login)} without a password)" if no_login else "")
     )
     lines.append(f"  gateways: {', '.join(settings.gateways) or 'none'}")
+    lines += [f"  warning: {w}" for w in settings.warnings]
     return "\n".join(lines)
 
 
@@ -99,8 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     check = sub.add_parser("check-config", help="validate a configuration file and explain it")
     check.add_argument("path")
-    sub.add_parser(
+    hp = sub.add_parser(
         "hash-password", help="read a password (or token) and print its salted hash for a config file"
+    )
+    hp.add_argument(
+        "--token",
+        action="store_true",
+        help="a machine-made token (admin_token_hash): a keyed digest, checked in microseconds",
     )
     demo = sub.add_parser("demo", help="route a simulated centre through the engine, printed live")
     demo.add_argument("--seed", type=int, default=7)
@@ -143,7 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         if not secret:
             print("empty password", file=sys.stderr)
             return 1
-        print(hash_password(secret))
+        if args.token and len(secret) < MIN_TOKEN_CHARS:
+            print(
+                f"a token needs at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 32`)",
+                file=sys.stderr,
+            )
+            return 1
+        print(hash_token(secret) if args.token else hash_password(secret))
         return 0
     return run_demo(seed=args.seed, minutes=args.minutes, speed=args.speed, out=sys.stdout)
 

@@ -15,6 +15,7 @@ shows a secret in its ``repr``.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 import zoneinfo
@@ -24,7 +25,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from acd.adapters.security.passwords import is_password_hash
+from acd.adapters.security.passwords import MAX_ITERATIONS, is_password_hash, is_token_hash
+from acd.capacity import CompiledProfile
 from acd.contact_rules import Rule
 from acd.errors import ConfigError
 from acd.hours import DAYS, Schedule, Span, parse_days, parse_span
@@ -58,6 +60,37 @@ class ServerSettings:
     customer_grace_s: float = 30.0  # a dropped web chat page may resume this long
     heartbeat_s: float = 20.0  # WebSocket ping interval
     position_interval_s: float = 5.0  # how often waiting customers hear their place in line
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSettings:
+    """What one client may make the server hold or compute (``[limits]``).
+    Each limit, when hit, answers with a stable error or close code, logs
+    a line and counts in ``acd_limit_refusals_total{limit}``."""
+
+    auth_failures_per_minute: float = 10.0  # failed authentications per client address
+    auth_failure_burst: int = 10
+    password_workers: int = 2  # threads for PBKDF2 (people's passwords)
+    password_backlog: int = 32  # checks waiting for them; beyond: 503 busy
+    outbox_bytes: int = 8 * 1024 * 1024  # unsent bytes per socket, then it is closed (4008)
+    transcript_chars: int = 100_000  # characters of messages per conversation
+    chat_starts_per_minute: float = 6.0  # web chat conversations started per client address
+    chat_start_burst: int = 10
+    chat_sockets: int = 10_000  # open customer chat sockets in total
+    chat_sockets_per_address: int = 50  # ... and per client address (a company NAT counts once)
+    chat_idle_s: float = 300.0  # a chat socket with no conversation and no frame this long is closed
+    allowed_origins: tuple[str, ...] = ()  # browser sockets: these origins (besides the server's own)
+    idempotency_keys: int = 10_000  # Idempotency-Key answers remembered (24 h at most)
+
+
+@dataclass(frozen=True, slots=True)
+class WebChatSettings:
+    """The public web chat (``[webchat]``): which channels a page may start,
+    and the secret that verifies identity tokens from the customer's site."""
+
+    channels: tuple[str, ...] = ("chat",)
+    identity_secret: str | None = field(default=None, repr=False)
+    identity_max_age_s: float = 600.0  # an identity token older than this is refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +204,9 @@ class AcdSettings:
     rules: tuple[Rule, ...] = ()
     survey: SurveySettings = SurveySettings()
     path: str | None = None  # the file it came from: what a reload reads again
+    limits: LimitSettings = LimitSettings()
+    webchat: WebChatSettings = WebChatSettings()
+    warnings: tuple[str, ...] = ()  # loads, but cannot work as meant (check-config shows them)
 
     def options(self, queue: str) -> QueueOptions:
         return self.queue_options.get(queue, _NO_OPTIONS)
@@ -241,6 +277,26 @@ class _Reader:
             return default
         return value
 
+    def number(
+        self,
+        tbl: Mapping[str, Any],
+        key: str,
+        path: str,
+        default: Any,
+        lo: float,
+        hi: float,
+        integer: bool = False,
+    ) -> Any:
+        """A number in ``lo..hi`` (finite: ``nan`` and ``inf`` are refused),
+        or ``default`` (after reporting) when it is not one."""
+        v = self.get(tbl, key, path, int if integer else (int, float), default)
+        if v is None or v is default:
+            return v
+        if not (math.isfinite(v) and lo <= v <= hi):
+            self.error(f"{path}.{key}" if path else key, f"must be a number in {lo:g}..{hi:g}, got {v!r}")
+            return default
+        return v if integer else float(v)
+
     def secret(self, tbl: Mapping[str, Any], path: str) -> tuple[str | None, str | None]:
         """(secret, the environment variable named for it): ``secret_env``
         wins over ``secret``; a variable that is not set is a problem."""
@@ -274,7 +330,13 @@ class _Reader:
 
 
 _SERVER_DEFAULTS = ServerSettings()
-_SERVER_TIMES = ("agent_grace_s", "customer_grace_s", "heartbeat_s", "position_interval_s")
+# (lowest, highest) seconds: a timer outside them cannot work (a busy loop, never)
+_SERVER_TIMES = {
+    "agent_grace_s": (0.01, 86_400.0),
+    "customer_grace_s": (0.01, 86_400.0),
+    "heartbeat_s": (0.1, 3_600.0),
+    "position_interval_s": (0.01, 3_600.0),
+}
 
 
 def parse_listen(listen: str) -> tuple[str, int] | None:
@@ -300,14 +362,15 @@ def _server(r: _Reader, data: Mapping[str, Any]) -> ServerSettings:
     if (cert is None) != (key is None):
         r.error("server", "tls_cert and tls_key go together")
     admin = r.get(tbl, "admin_token_hash", "server", str, None)
-    if admin is not None and not is_password_hash(admin):
-        r.error("server.admin_token_hash", "not a hash from `acd hash-password`")
-    times = {}
-    for key in _SERVER_TIMES:
-        value = r.get(tbl, key, "server", (int, float), getattr(_SERVER_DEFAULTS, key))
-        if value <= 0:
-            r.error(f"server.{key}", f"must be a positive number of seconds, got {value!r}")
-        times[key] = float(value)
+    if admin is not None and not (is_token_hash(admin) or is_password_hash(admin)):
+        r.error(
+            "server.admin_token_hash",
+            f"not a hash from `acd hash-password --token` (PBKDF2 at most {MAX_ITERATIONS:,} iterations)",
+        )
+    times = {
+        key: r.number(tbl, key, "server", getattr(_SERVER_DEFAULTS, key), lo, hi)
+        for key, (lo, hi) in _SERVER_TIMES.items()
+    }
     return ServerSettings(host, port, cert, key, admin, **times)
 
 
@@ -334,10 +397,17 @@ def _profiles(r: _Reader, data: Mapping[str, Any]) -> tuple[CapacityProfile, ...
                 r.error(rpath, "expected { cost = N, max = N }")
                 continue
             r.only(rule, ("cost", "max"), rpath)
-            rules[ch] = ChannelRule(r.get(rule, "cost", rpath, int, 0), r.get(rule, "max", rpath, int, 0))
+            rules[ch] = ChannelRule(
+                r.number(rule, "cost", rpath, 0, 0, 1_000_000, integer=True),
+                r.number(rule, "max", rpath, 0, 0, 1_000, integer=True),
+            )
         raw_blocks = r.get(tbl, "blocks", path, dict, {})
         blocks = {ch: frozenset(r.names(raw_blocks, ch, f"{path}.blocks")) for ch in raw_blocks}
-        out.append(CapacityProfile(name, r.get(tbl, "capacity", path, int, 0), rules, blocks))
+        out.append(
+            CapacityProfile(
+                name, r.number(tbl, "capacity", path, 0, 0, 1_000_000, integer=True), rules, blocks
+            )
+        )
     return tuple(out)
 
 
@@ -386,15 +456,14 @@ def _queues(
                 r.error(spath, "after_s is required (seconds of waiting)")
             steps.append(
                 EscalationStep(
-                    float(r.get(st, "after_s", spath, (int, float), 0)),
+                    r.number(st, "after_s", spath, 0.0, 0, WEEK_S),
                     r.get(st, "accept_level", spath, int, None),
                     r.names(st, "drop_skills", spath),
                     r.get(st, "any_member", spath, bool, False),
                     r.names(st, "borrow_from", spath),
-                    r.get(st, "priority_boost", spath, int, 0),
+                    r.number(st, "priority_boost", spath, 0, -1000, 1000, integer=True),
                 )
             )
-        num = (int, float)
         when_closed = r.get(tbl, "when_closed", path, str, "wait")
         if when_closed not in WHEN_CLOSED:
             r.error(f"{path}.when_closed", f"{when_closed!r} is not one of {', '.join(WHEN_CLOSED)}")
@@ -405,17 +474,17 @@ def _queues(
                 name,
                 channels=channels,
                 skills=r.levels(tbl, "skills", path),
-                weight=r.get(tbl, "weight", path, int, 0),
+                weight=r.number(tbl, "weight", path, 0, 0, 1000, integer=True),
                 strategy=strategy,
-                service_level_pct=float(r.get(tbl, "service_level_pct", path, num, 80.0)),
-                service_level_s=float(r.get(tbl, "service_level_s", path, num, 20.0)),
-                offer_timeout_s=float(r.get(tbl, "offer_timeout_s", path, num, 20.0)),
-                wrapup_s=float(r.get(tbl, "wrapup_s", path, num, 0.0)),
-                max_size=r.get(tbl, "max_size", path, int, None),
-                max_wait_s=r.get(tbl, "max_wait_s", path, num, None),
+                service_level_pct=r.number(tbl, "service_level_pct", path, 80.0, 0, 100),
+                service_level_s=r.number(tbl, "service_level_s", path, 20.0, 0, DAY_S),
+                offer_timeout_s=r.number(tbl, "offer_timeout_s", path, 20.0, 0.01, DAY_S),
+                wrapup_s=r.number(tbl, "wrapup_s", path, 0.0, 0, DAY_S),
+                max_size=r.number(tbl, "max_size", path, None, 0, 10_000_000, integer=True),
+                max_wait_s=r.number(tbl, "max_wait_s", path, None, 0.01, WEEK_S),
                 overflow_to=r.get(tbl, "overflow_to", path, str, None),
                 escalation=tuple(steps),
-                preferred_wait_s=float(r.get(tbl, "preferred_wait_s", path, num, 0.0)),
+                preferred_wait_s=r.number(tbl, "preferred_wait_s", path, 0.0, 0, DAY_S),
                 handoff_to=r.get(tbl, "handoff_to", path, str, None),
                 when_closed=when_closed,
             )
@@ -424,6 +493,8 @@ def _queues(
 
 
 _NO_OPTIONS = QueueOptions()
+DAY_S = 86_400.0
+WEEK_S = 7 * DAY_S
 
 
 def _queue_options(
@@ -557,7 +628,7 @@ def _rules(
             frozenset(customers),
             target,
             r.levels(tbl, "skills", path),
-            r.get(tbl, "raise_priority", path, int, 0),
+            r.number(tbl, "raise_priority", path, 0, -1000, 1000, integer=True),
             r.get(tbl, "stop", path, bool, False),
         )
         for skill in rule.skills:
@@ -579,12 +650,10 @@ def _survey(r: _Reader, data: Mapping[str, Any]) -> SurveySettings:
     tbl = r.table(data, "survey", path)
     d = _SURVEY_DEFAULTS
     r.only(tbl, ("question", "thanks", "answer_wait_s", "sound", "sound_thanks", "voice_timeout_s"), path)
-    times = []
-    for k in ("answer_wait_s", "voice_timeout_s"):
-        v = r.get(tbl, k, path, (int, float), getattr(d, k))
-        if v <= 0:
-            r.error(f"{path}.{k}", f"must be > 0, got {v!r}")
-        times.append(float(v))
+    times = [
+        r.number(tbl, "answer_wait_s", path, d.answer_wait_s, 0.01, DAY_S),
+        r.number(tbl, "voice_timeout_s", path, d.voice_timeout_s, 0.01, 120),
+    ]
     return SurveySettings(
         question=r.get(tbl, "question", path, str, d.question),
         thanks=r.get(tbl, "thanks", path, str, d.thanks),
@@ -684,9 +753,9 @@ DTMF_KEYS = "0123456789*#"
 
 def _voice(r: _Reader, tbl: Mapping[str, Any], path: str, base: VoiceQueueSettings) -> VoiceQueueSettings:
     moh = r.get(tbl, "moh_class", path, str, base.moh_class)
-    every = r.get(tbl, "announce_every_s", path, (int, float), base.announce_every_s)
-    if every < 0 and "announce_every_s" in tbl:  # an inherited value was reported where it was set
-        r.error(f"{path}.announce_every_s", f"must be >= 0 (0: no announcements), got {every!r}")
+    every = r.number(tbl, "announce_every_s", path, base.announce_every_s, 0, 3_600)
+    if 0 < every < 0.01:
+        r.error(f"{path}.announce_every_s", f"must be 0 (no announcements) or at least 0.01 s, got {every!r}")
     callback = r.get(tbl, "callback", path, bool, base.callback)
     key = r.get(tbl, "callback_key", path, str, base.callback_key)
     if len(key) != 1 or key not in DTMF_KEYS:
@@ -708,13 +777,11 @@ def _ami(r: _Reader, tbl: Mapping[str, Any]) -> AmiSettings | None:
     port = r.get(tbl, "port", path, int, 5038)
     if not 0 < port < 65536:
         r.error(f"{path}.port", f"expected a TCP port, got {port!r}")
-    low = r.get(tbl, "reconnect_min_s", path, (int, float), 1.0)
-    high = r.get(tbl, "reconnect_max_s", path, (int, float), 30.0)
-    if not 0 < low <= high:
+    low = r.number(tbl, "reconnect_min_s", path, 1.0, 0.01, 3_600)
+    high = r.number(tbl, "reconnect_max_s", path, 30.0, 0.01, 3_600)
+    if not low <= high:
         r.error(path, f"need 0 < reconnect_min_s <= reconnect_max_s, got {low!r} and {high!r}")
-    ping = r.get(tbl, "ping_s", path, (int, float), 20.0)
-    if ping <= 0:
-        r.error(f"{path}.ping_s", f"must be > 0, got {ping!r}")
+    ping = r.number(tbl, "ping_s", path, 20.0, 0.01, 3_600)
     host = r.get(tbl, "host", path, str, "127.0.0.1")
     return AmiSettings(host, port, username, secret or "", low, high, float(ping))
 
@@ -761,9 +828,7 @@ def _asterisk(r: _Reader, data: Mapping[str, Any], queues: Mapping[str, QueueSpe
         r.error(
             "asterisk.callback_dial", f"a dial string with {{number}} where the caller id goes, got {dial!r}"
         )
-    ring = r.get(tbl, "callback_ring_s", "asterisk", (int, float), _ASTERISK_DEFAULTS.callback_ring_s)
-    if ring <= 0:
-        r.error("asterisk.callback_ring_s", f"must be > 0, got {ring!r}")
+    ring = r.number(tbl, "callback_ring_s", "asterisk", _ASTERISK_DEFAULTS.callback_ring_s, 0.01, 600)
     if ami is None:
         # Calling back is an AMI Originate, and the key press an AMI DTMFEnd event.
         why = "needs [asterisk.ami]: the key press and the call back go through AMI"
@@ -823,15 +888,9 @@ def _customers(r: _Reader, data: Mapping[str, Any]) -> CustomerSettings:
     cc = r.get(tbl, "country_code", path, str, None)
     if cc is not None and not (cc.isdigit() and 1 <= len(cc) <= 3):
         r.error(f"{path}.country_code", f"expected 1-3 digits without + (86, 1, 49), got {cc!r}")
-    limit = r.get(tbl, "history_limit", path, int, d.history_limit)
-    if not 0 <= limit <= 100:
-        r.error(f"{path}.history_limit", f"must be 0..100, got {limit!r}")
-    timeout = r.get(tbl, "lookup_timeout_s", path, (int, float), d.lookup_timeout_s)
-    if timeout <= 0:
-        r.error(f"{path}.lookup_timeout_s", f"must be > 0, got {timeout!r}")
-    days = r.get(tbl, "preferred_agent_days", path, (int, float), d.preferred_agent_days)
-    if days < 0:
-        r.error(f"{path}.preferred_agent_days", f"must be >= 0 (0: off), got {days!r}")
+    limit = r.number(tbl, "history_limit", path, d.history_limit, 0, 100, integer=True)
+    timeout = r.number(tbl, "lookup_timeout_s", path, d.lookup_timeout_s, 0.01, 30)
+    days = r.number(tbl, "preferred_agent_days", path, d.preferred_agent_days, 0, 3_650)
     return CustomerSettings(
         store,
         r.get(tbl, "sqlite_path", path, str, d.sqlite_path),
@@ -844,7 +903,67 @@ def _customers(r: _Reader, data: Mapping[str, Any]) -> CustomerSettings:
     )
 
 
+_LIMITS = LimitSettings()
+_WEBCHAT = WebChatSettings()
+# (lowest, highest) for each numeric [limits] key; integers where the default is one
+_LIMIT_RANGES: dict[str, tuple[float, float]] = {
+    "auth_failures_per_minute": (1, 10_000),
+    "auth_failure_burst": (1, 10_000),
+    "password_workers": (1, 16),
+    "password_backlog": (1, 10_000),
+    "outbox_bytes": (64 * 1024, 1024**3),
+    "transcript_chars": (1_000, 10_000_000),
+    "chat_starts_per_minute": (0.1, 100_000),
+    "chat_start_burst": (1, 100_000),
+    "chat_sockets": (1, 1_000_000),
+    "chat_sockets_per_address": (1, 1_000_000),
+    "chat_idle_s": (5, 86_400),
+    "idempotency_keys": (0, 1_000_000),
+}
+
+
+def _limits(r: _Reader, data: Mapping[str, Any]) -> LimitSettings:
+    tbl = r.table(data, "limits", "limits")
+    r.only(tbl, (*_LIMIT_RANGES, "allowed_origins"), "limits")
+    values = {
+        k: r.number(
+            tbl, k, "limits", getattr(_LIMITS, k), lo, hi, integer=isinstance(getattr(_LIMITS, k), int)
+        )
+        for k, (lo, hi) in _LIMIT_RANGES.items()
+    }
+    origins = r.names(tbl, "allowed_origins", "limits")
+    for o in origins:
+        if not o.startswith(("http://", "https://")) or o.count("/") != 2:
+            r.error(
+                "limits.allowed_origins", f'expected origins such as "https://shop.example.com", got {o!r}'
+            )
+    return LimitSettings(**values, allowed_origins=origins)
+
+
+def _webchat(r: _Reader, data: Mapping[str, Any], channels: tuple[ChannelSpec, ...]) -> WebChatSettings:
+    path = "webchat"
+    tbl = r.table(data, "webchat", path)
+    r.only(tbl, ("channels", "identity_secret", "identity_secret_env", "identity_max_age_s"), path)
+    allowed = r.names(tbl, "channels", path) if "channels" in tbl else _WEBCHAT.channels
+    known = {c.name for c in channels}
+    for ch in allowed:
+        if ch not in known:
+            r.error(f"{path}.channels", f"unknown channel {ch!r} (channels: {', '.join(sorted(known))})")
+    secret = r.get(tbl, "identity_secret", path, str, None)
+    env_name = r.get(tbl, "identity_secret_env", path, str, None)
+    if env_name is not None:
+        secret = r.env.get(env_name)
+        if secret is None:
+            r.error(f"{path}.identity_secret_env", f"environment variable {env_name} is not set")
+    if secret is not None and len(secret) < 32:
+        r.error(path, "the identity secret must be at least 32 characters")
+    age = r.number(tbl, "identity_max_age_s", path, _WEBCHAT.identity_max_age_s, 10, 86_400)
+    return WebChatSettings(allowed, secret, age)
+
+
 _TOP_KEYS = (
+    "limits",
+    "webchat",
     "server",
     "channels",
     "profiles",
@@ -878,8 +997,10 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
     customers = _customers(r, data)
     rules = _rules(r, data, by_name, skills, customers.country_code)
     survey = _survey(r, data)
+    limits = _limits(r, data)
+    webchat = _webchat(r, data, channels)
     fallback = r.get(data, "fallback_queue", "", str, None)
-    returns = r.get(data, "max_transfer_returns", "", int, 1)
+    returns = r.number(data, "max_transfer_returns", "", 1, 0, 100, integer=True)
     routing = RoutingConfig(channels, profiles, skills, queues, agents, fallback, returns)
     try:
         routing.validate()
@@ -887,7 +1008,49 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
         r.problems += [f"{source}: {p}" for p in e.problems]
     if r.problems:
         raise ConfigError(r.problems)
-    return AcdSettings(source, server, routing, creds, gateways, asterisk, customers, options, rules, survey)
+    return AcdSettings(
+        source,
+        server,
+        routing,
+        creds,
+        gateways,
+        asterisk,
+        customers,
+        options,
+        rules,
+        survey,
+        limits=limits,
+        webchat=webchat,
+        warnings=_warnings(routing, creds),
+    )
+
+
+def _warnings(routing: RoutingConfig, creds: Mapping[str, str]) -> tuple[str, ...]:
+    """Configs that load but cannot work as meant. O(queues x agents)."""
+    out = []
+    exclusive = {c.name for c in routing.channels if c.exclusive}
+    takes = {p.name: set(CompiledProfile(p, routing.channels).channels) for p in routing.profiles}
+    for q in routing.queues:
+        members = [a for a in routing.agents if q.name in a.queues]
+        able = [a for a in members if all(a.skills.get(s, 0) >= lv for s, lv in q.skills.items())]
+        if not members:
+            out.append(f"queue {q.name}: no agent serves it (its contacts wait until one does)")
+        elif not able and not q.escalation:
+            out.append(
+                f"queue {q.name}: no member has its skills ({', '.join(q.skills)}) and it never relaxes"
+            )
+        for ch in q.channels:
+            takers = [a for a in members if ch in takes.get(a.profile, ())]
+            if members and not takers:
+                out.append(f"queue {q.name}: no member's capacity profile takes {ch}")
+        if exclusive & set(q.channels):
+            for a in members:
+                if a.endpoint is None and takes.get(a.profile, set()) & exclusive & set(q.channels):
+                    out.append(f"agent {a.id}: takes calls in {q.name} but has no endpoint (its phone)")
+    no_login = sorted(a.id for a in routing.agents if a.id not in creds)
+    if no_login:
+        out.append(f"agents without password_hash cannot log in: {', '.join(no_login)}")
+    return tuple(dict.fromkeys(out))
 
 
 def load(path: str | Path, env: Mapping[str, str] | None = None) -> AcdSettings:
@@ -901,6 +1064,8 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> AcdSettings:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError([f"{p}: not UTF-8 text"]) from None
+    except RecursionError:
+        raise ConfigError([f"{p}: nested too deeply"]) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([f"{p}: not valid TOML: {e}"]) from None
     return replace(parse(data, str(p), env), path=str(p))

@@ -15,14 +15,17 @@ import itertools
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from aiohttp import web
+
 from acd import commands as cmds
 from acd import events as ev
 from acd.adapters.customers.desk import CustomerDesk
-from acd.adapters.daemon.config_file import QueueOptions
+from acd.adapters.daemon.config_file import LimitSettings, QueueOptions
 from acd.adapters.daemon.conversations import Conversation, Conversations
 from acd.adapters.daemon.runner import EngineRunner
 from acd.adapters.daemon.surveys import Surveys
@@ -63,6 +66,8 @@ class Hub:
         self.position_interval_s = position_interval_s
         self.wall_clock = wall_clock
         self._positions: dict[str, int] = {}  # last position told to each waiting customer
+        self.refusals: Counter[str] = Counter()  # by limit name: what [limits] refused (metrics)
+        self.limits = LimitSettings()
         self._ids = itertools.count(1)
         self._prefix = uuid.uuid4().hex[:8]
         self._task: asyncio.Task[None] | None = None
@@ -100,6 +105,10 @@ class Hub:
             await asyncio.gather(self._task, return_exceptions=True)
         boxes = [b for kind in self.connections.values() for b in kind]
         await asyncio.gather(*(b.close(GOING_AWAY, b"server shutdown", bye="shutdown") for b in boxes))
+
+    def outbox(self, ws: web.WebSocketResponse, label: str, limit: int = 2000) -> Outbox:
+        """A socket's writer, bounded by ``[limits] outbox_bytes``."""
+        return Outbox(ws, label, limit, self.limits.outbox_bytes, self.refusals)
 
     def track(self, kind: str, box: Outbox) -> None:
         self.connections[kind].add(box)

@@ -29,6 +29,7 @@ from acd.adapters.daemon.opening_hours import OpeningHours
 from acd.adapters.daemon.runner import EngineRunner
 from acd.adapters.daemon.runtime import tune_gc
 from acd.adapters.daemon.surveys import Surveys
+from acd.adapters.security.auth import AuthGuard, Verifier
 from acd.adapters.web.agent_ws import AgentDesks
 from acd.adapters.web.chat_ws import WebChat
 from acd.adapters.web.gateways import Gateways
@@ -60,7 +61,13 @@ class Server:
         self.hub = Hub(self.runner, srv.position_interval_s)
         metrics = Metrics(engine, self.hub.connection_counts)
         self.runner.listen(metrics.on_handled)
-        self.desks = AgentDesks(self.hub, dict(self.settings.credentials), srv.agent_grace_s, srv.heartbeat_s)
+        lim = self.settings.limits
+        self.verifier = Verifier(lim.password_workers, lim.password_backlog)
+        self.guard = AuthGuard(lim.auth_failures_per_minute, lim.auth_failure_burst, self.verifier)
+        metrics.watch_guard(self.guard, self.hub.refusals)
+        self.desks = AgentDesks(
+            self.hub, dict(self.settings.credentials), srv.agent_grace_s, srv.heartbeat_s, self.guard
+        )
         self.webchat = WebChat(self.hub, srv.customer_grace_s, srv.heartbeat_s)
         self.hub.conversations.on_remove.append(self.webchat.forget)
         self.gateways = Gateways(self.hub, dict(self.settings.gateways))
@@ -86,7 +93,7 @@ class Server:
         self.ami = AmiLink(ami, self.runner, self.voice) if ami is not None else None
         if self.ami is not None:
             metrics.watch_ami(self.ami)
-        self.app = build_app(self.settings, self.runner, metrics, self.reload)
+        self.app = build_app(self.settings, self.runner, metrics, self.reload, self.guard)
         add_supervisor_routes(self.app, self.hub)
         add_customer_routes(self.app, self.customers)
         self.app.router.add_get("/v1/agent/ws", self.desks.handle)
@@ -129,7 +136,18 @@ class Server:
 
     async def reload(self) -> list[str]:
         """Read the config file again and apply it, or raise ConfigError with
-        every problem and keep the running config. Returns notes for the operator."""
+        every problem and keep the running config. Returns notes for the
+        operator. Every attempt is logged with its outcome."""
+        try:
+            return await self._reload()
+        except ConfigError as e:
+            log.error("reload refused; the running configuration stays:\n  %s", "\n  ".join(e.problems))
+            raise
+        except Exception:
+            log.exception("reload failed; the running configuration stays")
+            raise
+
+    async def _reload(self) -> list[str]:
         path = self.settings.path
         if path is None:
             raise ConfigError(["started on the embedded default: there is no file to reload"])
@@ -207,6 +225,7 @@ class Server:
         await self.runner.stop()
         await self.customer_desk.stop()  # after the runner: every finished contact is queued
         await self.store.close()
+        self.verifier.close()
 
 
 def _schedules(settings: AcdSettings) -> dict[str, Schedule]:
@@ -254,5 +273,5 @@ async def _reload_on_hup(server: Server, hup: asyncio.Event) -> None:
         try:
             for note in await server.reload():
                 log.warning("reload: %s", note)
-        except ConfigError as e:
-            log.error("reload refused; the running configuration stays:\n  %s", "\n  ".join(e.problems))
+        except Exception:
+            pass

@@ -23,7 +23,6 @@ See docs/protocol.md for every frame.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import secrets
@@ -37,7 +36,7 @@ from acd import commands as cmds
 from acd.adapters.daemon.conversations import Conversation
 from acd.adapters.daemon.grace import Graces
 from acd.adapters.daemon.hub import Hub
-from acd.adapters.security.passwords import verify_password
+from acd.adapters.security.auth import RATE_LIMITED_CLOSE, AuthGuard, RateLimited, Verifier, client_address
 from acd.adapters.web import frames
 from acd.adapters.web.frames import Unauthorized, UnknownFrame
 from acd.adapters.web.outbox import Outbox
@@ -88,8 +87,10 @@ class AgentDesks:
         credentials: dict[str, str],
         grace_s: float = 30.0,
         heartbeat_s: float = 20.0,
+        guard: AuthGuard | None = None,
     ) -> None:
         self.hub = hub
+        self.guard = guard or AuthGuard(10.0, 10, Verifier())
         self.runner = hub.runner
         self.credentials = credentials
         self.grace_s = grace_s
@@ -124,7 +125,8 @@ class AgentDesks:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(heartbeat=self.heartbeat_s, max_msg_size=frames.MAX_FRAME)
         await ws.prepare(request)
-        box = Outbox(ws, "agent-desk")
+        box = self.hub.outbox(ws, "agent-desk")
+        address = client_address(request.remote)
         self.hub.track("agent", box)
         box.put({"type": "hello", "api": "acd-agent/1", "heartbeat_s": self.heartbeat_s})
         agent_id: str | None = None
@@ -135,7 +137,7 @@ class AgentDesks:
             if agent_id is None:
                 if frame["type"] != "auth":
                     raise Unauthorized("authenticate first: {'type': 'auth', ...}")
-                agent_id = await self._authenticate(frame)
+                agent_id = await self._authenticate(frame, address)
                 box.label = f"agent-desk:{agent_id}"
                 return await self._attach(agent_id, box)
             handler = self._handlers.get(frame["type"])
@@ -145,14 +147,19 @@ class AgentDesks:
                 )
             return await handler(agent_id, frame)
 
+        limited = False
+
         def too_many_failures(e: AcdError) -> bool:
-            nonlocal failures
+            nonlocal failures, limited
             failures += isinstance(e, Unauthorized)
-            return failures >= MAX_AUTH_FAILURES
+            limited = isinstance(e, RateLimited)
+            return failures >= MAX_AUTH_FAILURES or limited
 
         try:
             await answer_requests(ws, box, dispatch, too_many_failures)
-            if failures >= MAX_AUTH_FAILURES:
+            if limited:
+                await box.close(RATE_LIMITED_CLOSE, b"too many failed authentications from this address")
+            elif failures >= MAX_AUTH_FAILURES:
                 await box.close(POLICY_VIOLATION, b"too many failed authentications")
         finally:
             self.hub.untrack("agent", box)
@@ -162,20 +169,24 @@ class AgentDesks:
             await box.close()
         return ws
 
-    async def _authenticate(self, frame: dict[str, Any]) -> str:
+    async def _authenticate(self, frame: dict[str, Any], address: str) -> str:
+        """A session token (a dict lookup of its SHA-256: tokens are random
+        and 256 bits, nothing to slow down) or the agent's password (PBKDF2
+        in the guard's bounded pool, run even for an unknown agent so timing
+        does not reveal which ids exist). Failures count per address."""
         token = frame.get("token")
         if isinstance(token, str) and token:
+            self.guard.check(address, "agent-session")
             agent_id = self._tokens.get(_digest(token))
             if agent_id is None:
+                self.guard.failed(address, "agent-session")
                 raise Unauthorized("unknown or expired session token")
             return agent_id
         agent_id = frames.text(frame, "agent")
         password = frames.text(frame, "password", 1000)
         stored = self.credentials.get(agent_id)
-        # PBKDF2 is slow on purpose: off the event loop, and run even for an
-        # unknown agent so timing does not reveal which ids exist.
-        ok = await asyncio.to_thread(verify_password, password, stored or _DUMMY_HASH)
-        if stored is None or not ok or agent_id not in self.runner.engine.agents:
+        ok = await self.guard.verify(address, "agent-password", password, stored)
+        if not ok or agent_id not in self.runner.engine.agents:
             raise Unauthorized("unknown agent or wrong password")
         return agent_id
 
@@ -285,7 +296,11 @@ class AgentDesks:
         return {}
 
     async def _logout(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
-        await self.runner.submit(lambda now: cmds.Logout(now, agent_id))
+        """Log out (idempotent: an agent already logged out gets an ack) and
+        revoke the session token: the socket stays, a reconnect needs the password."""
+        if self.runner.engine.agents[agent_id].status != LOGGED_OUT:
+            await self.runner.submit(lambda now: cmds.Logout(now, agent_id))
+        self._forget(agent_id)
         return {}
 
     async def _available(self, agent_id: str, frame: dict[str, Any]) -> dict[str, Any]:
@@ -444,7 +459,3 @@ class AgentDesks:
         if conv.agent_id != agent_id:
             raise NotYourContact(f"contact {cid!r} is not connected to {agent_id!r}")
         return conv
-
-
-# Verified against when the agent id is unknown, so a miss costs as much as a hit.
-_DUMMY_HASH = "pbkdf2_sha256$200000$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="

@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 import msgpack
-from aiohttp import WSMsgType, web
+from aiohttp import WSMsgType
 
 from acd.codec import MalformedMessage
 from acd.errors import InvalidRequest
@@ -43,6 +43,8 @@ def decode(kind: WSMsgType, data: Any) -> dict[str, Any]:
             obj = msgpack.unpackb(data, raw=False, strict_map_key=True)
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as e:
         raise MalformedMessage(f"not valid {'JSON' if kind == WSMsgType.TEXT else 'msgpack'}: {e}") from None
+    except RecursionError:
+        raise MalformedMessage("the frame is nested too deeply") from None
     if not isinstance(obj, dict):
         raise MalformedMessage(f"expected an object, got {type(obj).__name__}")
     if not isinstance(obj.get("type"), str):
@@ -55,11 +57,23 @@ def _what(frame: dict[str, Any]) -> str:
     return str(frame.get("type", "request"))
 
 
+def valid_unicode(v: str) -> bool:
+    """No lone surrogates (JSON's ``"\ud800"``): such text cannot be stored
+    or sent as UTF-8, so the edge refuses it. O(len(v))."""
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def text(frame: dict[str, Any], key: str, limit: int = 200) -> str:
-    """A required non-empty string field."""
+    """A required non-empty string field of valid Unicode (refused, not repaired)."""
     v = frame.get(key)
     if not isinstance(v, str) or not v or len(v) > limit:
         raise MalformedMessage(f"{_what(frame)}: {key!r} must be a non-empty string of at most {limit}")
+    if not valid_unicode(v):
+        raise MalformedMessage(f"{_what(frame)}: {key!r} is not valid Unicode (a lone surrogate)")
     return v
 
 
@@ -78,6 +92,10 @@ def mapping(frame: dict[str, Any], key: str) -> dict[str, str]:
     for k, x in v.items():
         if not isinstance(x, (str, int, float)) or isinstance(x, bool) or len(str(x)) > 500:
             raise MalformedMessage(f"{_what(frame)}: {key}.{k} must be a string or a number")
+        if not (len(str(k)) <= 100 and valid_unicode(str(k)) and valid_unicode(str(x))):
+            raise MalformedMessage(
+                f"{_what(frame)}: {key} keys are at most 100 characters, all valid Unicode"
+            )
         out[str(k)] = str(x)
     return out
 
@@ -95,8 +113,9 @@ def error(rid: str | int | None, code: str, message: str) -> dict[str, Any]:
     return {"type": "error", "id": rid, "error": {"code": code, "message": message}}
 
 
-async def send(ws: web.WebSocketResponse, frame: dict[str, Any], binary: bool) -> None:
+def encode(frame: dict[str, Any], binary: bool) -> str | bytes:
+    """A server frame as msgpack bytes or JSON text (UTF-8 when sent)."""
     if binary:
-        await ws.send_bytes(msgpack.packb(frame, use_bin_type=True))
-    else:
-        await ws.send_str(json.dumps(frame, separators=(",", ":")))
+        data: bytes = msgpack.packb(frame, use_bin_type=True)
+        return data
+    return json.dumps(frame, separators=(",", ":"))  # ASCII: its length is its size in bytes

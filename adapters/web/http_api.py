@@ -1,28 +1,47 @@
 """HTTP: health, metrics and the supervisor REST API (aiohttp).
 
 Handlers translate between HTTP and the engine; the one table below maps
-error codes to statuses. Everything under ``/v1`` needs the admin token
-(``Authorization: Bearer ...``), checked against its salted hash; with no
-hash configured the API is closed.
+error codes to statuses, and every answer that is not a success, from a
+404 to an unexpected 500, is ``{"error": {"code", "message"}}``. Everything
+under ``/v1`` needs the admin token (``Authorization: Bearer ...``, the
+scheme in any case), checked against its keyed digest; with no hash
+configured the API is closed. Failed tokens are limited per client address
+(:mod:`acd.adapters.security.auth`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from acd.adapters.daemon.config_file import AcdSettings
 from acd.adapters.daemon.runner import EngineRunner
-from acd.adapters.security.passwords import verify_password
+from acd.adapters.security.auth import AuthGuard, RateLimited, client_address
 from acd.adapters.web.metrics import Metrics
-from acd.errors import AcdError, ConfigError
+from acd.codec import MalformedMessage
+from acd.errors import AcdError, ConfigError, InvalidRequest
+
+log = logging.getLogger("acd.http")
 
 STATUS_BY_CODE: dict[str, int] = {
     "unauthorized": 401,
+    "rate-limited": 429,
+    "busy": 503,
+    "not-found": 404,
+    "method-not-allowed": 405,
+    "body-too-large": 413,
+    "unsupported-media-type": 415,
+    "internal-error": 500,
+    "conflict": 409,
+    "idempotency-key-reused": 422,
     "unknown-gateway": 404,
     "replayed": 409,
     "admin-disabled": 403,
@@ -33,6 +52,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unknown-customer": 404,
     "unknown-merge": 404,
     "invalid-transition": 409,
+    "contact-ended": 409,
     "queue-full": 409,
     "queue-closed": 409,
     "transfer-loop": 409,
@@ -40,6 +60,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid-config": 422,
 }
 DEFAULT_ERROR_STATUS = 400
+MAX_BODY = 256 * 1024  # bytes in a REST body; beyond: 413 body-too-large
 PUBLIC_PATHS = frozenset({"/v1/agent/ws", "/v1/chat/ws"})
 
 RUNNER: web.AppKey[EngineRunner] = web.AppKey("runner", EngineRunner)
@@ -47,16 +68,37 @@ SETTINGS: web.AppKey[AcdSettings] = web.AppKey("settings", AcdSettings)
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 READY: web.AppKey[dict[str, bool]] = web.AppKey("ready", dict)
 TOKENS: web.AppKey[set[str]] = web.AppKey("tokens", set)
+GUARD: web.AppKey[AuthGuard] = web.AppKey("guard", AuthGuard)
+# aiohttp's own refusals (no route, wrong method, body too big ...) by status
+_HTTP_CODES = {
+    400: "malformed-message",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "body-too-large",
+    415: "unsupported-media-type",
+}
 Reload = Callable[[], Awaitable[list[str]]]
 RELOAD: web.AppKey[Reload] = web.AppKey("reload")
 
 
-def error_response(code: str, message: str, problems: list[str] | None = None) -> web.Response:
-    status = STATUS_BY_CODE.get(code, DEFAULT_ERROR_STATUS)
+def error_response(
+    code: str, message: str, problems: list[str] | None = None, status: int | None = None
+) -> web.Response:
+    status = status or STATUS_BY_CODE.get(code, DEFAULT_ERROR_STATUS)
     body: dict[str, object] = {"code": code, "message": message}
     if problems is not None:
         body["problems"] = problems
-    return web.json_response({"error": body}, status=status)
+    headers = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="acd"'
+    return web.json_response({"error": body}, status=status, headers=headers)
+
+
+def acd_error_response(e: AcdError) -> web.Response:
+    r = error_response(e.code, e.message)
+    if isinstance(e, RateLimited):
+        r.headers["Retry-After"] = str(math.ceil(e.retry_after_s))
+    return r
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -67,34 +109,80 @@ async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamR
     # The agent and customer sockets authenticate in their first frame,
     # gateways by signing each request.
     path = request.path
-    if path.startswith("/v1/") and path not in PUBLIC_PATHS and not path.startswith("/v1/gateways/"):
-        denied = _check_admin(request)
-        if denied is not None:
-            return denied
     try:
+        if path.startswith("/v1/") and path not in PUBLIC_PATHS and not path.startswith("/v1/gateways/"):
+            denied = await _check_admin(request)
+            if denied is not None:
+                return denied
         return await handler(request)
     except ConfigError as e:
         return error_response(e.code, "the configuration was not applied", e.problems)
     except AcdError as e:
-        return error_response(e.code, e.message)
+        return acd_error_response(e)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        code = _HTTP_CODES.get(e.status, "malformed-message" if e.status < 500 else "internal-error")
+        return error_response(code, e.reason, status=e.status)
+    except Exception:  # a bug: a JSON 500 and a logged traceback, never the server
+        log.exception("%s %s failed", request.method, path)
+        return error_response("internal-error", "the server failed to handle this request")
 
 
-def _check_admin(request: web.Request) -> web.Response | None:
+def bearer(request: web.Request) -> str:
+    """The token of ``Authorization: Bearer <token>`` (the scheme in any case, RFC 7235), or ''."""
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def _check_admin(request: web.Request) -> web.Response | None:
     stored = request.app[SETTINGS].server.admin_token_hash
     if stored is None:
         return error_response("admin-disabled", "no admin token is configured (server.admin_token_hash)")
-    auth = request.headers.get("Authorization", "")
-    token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+    token = bearer(request)
     if not token:
         return error_response("unauthorized", "an admin token is required (Authorization: Bearer ...)")
-    # PBKDF2 is slow on purpose; remember tokens already verified (by digest).
+    # A PBKDF2-hashed token (older configs) is slow to check: remember the
+    # ones verified (by digest). A keyed-digest hash needs no memory.
     digest = hashlib.sha256(token.encode()).hexdigest()
     known = request.app[TOKENS]
     if digest not in known:
-        if not verify_password(token, stored):
+        guard = request.app[GUARD]
+        if not await guard.verify(client_address(request.remote), "admin-token", token, stored):
             return error_response("unauthorized", "invalid admin token")
-        known.add(digest)
+        if len(known) < MAX_KNOWN_TOKENS:
+            known.add(digest)
     return None
+
+
+MAX_KNOWN_TOKENS = 64
+
+
+async def json_body(request: web.Request, required: bool = False) -> dict[str, Any]:
+    """A JSON object body: UTF-8 (RFC 8259), ``Content-Type: application/json``
+    (else 415), nesting bounded (else ``malformed-message``)."""
+    if not request.can_read_body:
+        if required:
+            raise MalformedMessage("a JSON object body is required")
+        return {}
+    if request.content_type not in ("application/json", "application/octet-stream") and not (
+        request.content_type.endswith("+json")
+    ):
+        raise UnsupportedMediaType(f"expected Content-Type: application/json, got {request.content_type!r}")
+    raw = await request.read()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise MalformedMessage(f"the body is not JSON: {e}") from None
+    except RecursionError:
+        raise MalformedMessage("the body is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise MalformedMessage("the body must be a JSON object")
+    return data
+
+
+class UnsupportedMediaType(InvalidRequest):
+    code = "unsupported-media-type"
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -135,9 +223,10 @@ async def reload(request: web.Request) -> web.Response:
 
 
 def build_app(
-    settings: AcdSettings, runner: EngineRunner, metrics_: Metrics, reload_: Reload
+    settings: AcdSettings, runner: EngineRunner, metrics_: Metrics, reload_: Reload, guard: AuthGuard
 ) -> web.Application:
-    app = web.Application(middlewares=[errors_and_auth])
+    app = web.Application(middlewares=[errors_and_auth], client_max_size=MAX_BODY)
+    app[GUARD] = guard
     app[SETTINGS] = settings
     app[RUNNER] = runner
     app[METRICS] = metrics_

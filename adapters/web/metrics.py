@@ -8,7 +8,7 @@ offer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Histogram
@@ -35,6 +35,9 @@ CONNECTIONS = f"{PREFIX}_websocket_connections"
 AMI_CONNECTED = f"{PREFIX}_ami_connected"
 AMI_LOGINS = f"{PREFIX}_ami_logins"
 CALLBACKS_WAITING = f"{PREFIX}_callbacks_waiting"
+AUTH_FAILURES = f"{PREFIX}_auth_failures"
+AUTH_REFUSED = f"{PREFIX}_auth_rate_limited"
+LIMIT_REFUSALS = f"{PREFIX}_limit_refusals"
 
 
 class EngineCollector(Collector):
@@ -124,6 +127,50 @@ class AmiCollector(Collector):
         )
 
 
+class GuardState(Protocol):
+    @property
+    def failures(self) -> Mapping[str, int]: ...
+    @property
+    def refused(self) -> int: ...
+
+
+class GuardCollector(Collector):
+    """Failed authentications by credential kind, attempts refused by the
+    per-address limit, and every other limit's refusals by name."""
+
+    def __init__(self, guard: GuardState, refusals: Mapping[str, int]) -> None:
+        self.guard = guard
+        self.refusals = refusals
+
+    def collect(self) -> Iterator[Metric]:
+        f = CounterMetricFamily(AUTH_FAILURES, "Failed authentications", labels=["kind"])
+        for kind in ("admin-token", "agent-password", "agent-session", "identity-token"):
+            f.add_metric([kind], self.guard.failures.get(kind, 0))
+        yield f
+        yield CounterMetricFamily(
+            AUTH_REFUSED, "Authentications refused by the per-address limit", value=self.guard.refused
+        )
+        r = CounterMetricFamily(
+            LIMIT_REFUSALS, "Requests or connections refused by a limit", labels=["limit"]
+        )
+        for name in LIMIT_NAMES:
+            r.add_metric([name], self.refusals.get(name, 0))
+        yield r
+
+
+# Every limit of [limits] that refuses something, as counted in acd_limit_refusals_total.
+LIMIT_NAMES = (
+    "outbox_bytes",
+    "transcript_chars",
+    "chat_starts_per_minute",
+    "chat_sockets",
+    "chat_sockets_per_address",
+    "chat_idle_s",
+    "origin",
+    "password_backlog",
+)
+
+
 class Metrics:
     """A registry per server (tests run several servers in one process)."""
 
@@ -138,6 +185,9 @@ class Metrics:
             registry=self.registry,
             buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 1e-2),
         )
+
+    def watch_guard(self, guard: GuardState, refusals: Mapping[str, int]) -> None:
+        self.registry.register(GuardCollector(guard, refusals))
 
     def watch_ami(self, link: AmiState) -> None:
         self.registry.register(AmiCollector(link))

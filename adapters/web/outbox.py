@@ -1,34 +1,48 @@
 """One writer per WebSocket: frames go out in the order they were put.
 
 The event pump must never wait on a slow client (one stuck desktop would
-stall routing for everyone), so ``put`` never blocks: frames queue here and
-the outbox's own task writes them. A client that falls ``limit`` frames
-behind is disconnected (it reconnects and gets a fresh state snapshot)
-rather than letting memory grow without bound.
+stall routing for everyone), so ``put`` never blocks: frames are encoded at
+once and queue here, and the outbox's own task writes them. What a socket
+may hold unsent is bounded in bytes (``[limits] outbox_bytes``) as well as
+frames: a client that falls that far behind is disconnected with close code
+4008 (it reconnects and gets a fresh state snapshot) rather than letting
+memory grow with what it does not read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from typing import Any
 
 from aiohttp import web
 
-from acd.adapters.web.frames import send
+from acd.adapters.web.frames import encode
 
 log = logging.getLogger("acd.outbox")
 
 _CLOSE = object()
 SLOW_CLIENT = 4008  # WebSocket close code: too far behind
+DEFAULT_BYTES = 8 * 1024 * 1024
 
 
 class Outbox:
-    def __init__(self, ws: web.WebSocketResponse, label: str, limit: int = 2000) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        label: str,
+        limit: int = 2000,
+        max_bytes: int = DEFAULT_BYTES,
+        refusals: Counter[str] | None = None,
+    ) -> None:
         self.ws = ws
         self.label = label
         self.binary = False  # answer msgpack once the client speaks it
         self.limit = limit
+        self.max_bytes = max_bytes
+        self.refusals = refusals
+        self.queued_bytes = 0
         self._q: asyncio.Queue[Any] = asyncio.Queue()
         self._closing = False
         self._task = asyncio.create_task(self._run(), name=f"acd-outbox-{label}")
@@ -38,14 +52,29 @@ class Outbox:
         return not self._closing and not self.ws.closed
 
     def put(self, frame: dict[str, Any]) -> None:
-        """Queue a frame. O(1), never awaits."""
+        """Encode and queue a frame. O(size of the frame), never awaits."""
         if self._closing:
             return
-        if self._q.qsize() >= self.limit:
-            log.warning("%s is %d frames behind: disconnecting it", self.label, self.limit)
+        try:
+            data = encode(frame, self.binary)
+        except (TypeError, ValueError) as e:  # a bug upstream: this frame is lost, not the socket
+            log.error(
+                "%s: a %s frame could not be encoded: %s", self.label, frame.get("type"), type(e).__name__
+            )
+            return
+        if self._q.qsize() >= self.limit or self.queued_bytes + len(data) > self.max_bytes:
+            log.warning(
+                "%s is too far behind (%d frames, %d bytes unsent): disconnecting it",
+                self.label,
+                self._q.qsize(),
+                self.queued_bytes,
+            )
+            if self.refusals is not None:
+                self.refusals["outbox_bytes"] += 1
             self.put_close(SLOW_CLIENT, b"too slow")
             return
-        self._q.put_nowait(frame)
+        self.queued_bytes += len(data)
+        self._q.put_nowait(data)
 
     def put_close(self, code: int, message: bytes, bye: str | None = None) -> None:
         """After what is queued, send ``{"type": "bye", "reason": bye}`` (when
@@ -53,7 +82,7 @@ class Outbox:
         awaits the writer when its loop ends)."""
         if not self._closing:
             if bye is not None:
-                self._q.put_nowait({"type": "bye", "reason": bye})
+                self._q.put_nowait(encode({"type": "bye", "reason": bye}, self.binary))
             self._closing = True
             self._q.put_nowait((_CLOSE, code, message))
 
@@ -66,12 +95,16 @@ class Outbox:
         try:
             while True:
                 item = await self._q.get()
-                if isinstance(item, tuple) and item[0] is _CLOSE:
+                if isinstance(item, tuple):
                     await self.ws.close(code=item[1], message=item[2])
                     return
+                self.queued_bytes -= len(item)
                 if self.ws.closed:
                     continue  # drain without writing; close() still ends us
-                await send(self.ws, item, self.binary)
+                if isinstance(item, bytes):
+                    await self.ws.send_bytes(item)
+                else:
+                    await self.ws.send_str(item)
         except (ConnectionError, RuntimeError) as e:  # the peer went away mid-write
             log.info("%s: write failed: %s", self.label, e)
             self._closing = True

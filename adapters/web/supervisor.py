@@ -9,7 +9,6 @@ event and, every few seconds, the live queue statistics.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import asdict
 from typing import Any
 
@@ -19,6 +18,7 @@ from acd import commands as cmds
 from acd.adapters.daemon.conversations import Conversation
 from acd.adapters.daemon.hub import Hub
 from acd.adapters.web import frames
+from acd.adapters.web.http_api import json_body
 from acd.adapters.web.outbox import Outbox
 from acd.codec import MalformedMessage
 
@@ -26,22 +26,10 @@ HUB: web.AppKey[Hub] = web.AppKey("hub", Hub)
 STATS_INTERVAL_S = 2.0
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise MalformedMessage(f"the body is not JSON: {e}") from None
-    if not isinstance(data, dict):
-        raise MalformedMessage("the body must be a JSON object")
-    return data
-
-
 async def create_contact(request: web.Request) -> web.Response:
     """A work item from a back office (e-mail, task, a test call)."""
     hub = request.app[HUB]
-    data = await _body(request)
+    data = await json_body(request)
     queue = frames.text(data, "queue")
     channel = frames.opt_text(data, "channel")
     spec = hub.runner.engine.queues.get(queue)
@@ -71,7 +59,7 @@ async def create_contact(request: web.Request) -> web.Response:
 async def move_contact(request: web.Request) -> web.Response:
     """Move a waiting (or ringing) contact to another queue or agent."""
     hub = request.app[HUB]
-    data = await _body(request)
+    data = await json_body(request)
     cid = request.match_info["id"]
     queue, agent = frames.opt_text(data, "queue"), frames.opt_text(data, "agent")
     if queue is None and agent is None:
@@ -83,7 +71,7 @@ async def move_contact(request: web.Request) -> web.Response:
 async def agent_away(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     aid = request.match_info["id"]
-    reason = frames.opt_text(await _body(request), "reason") or "supervisor"
+    reason = frames.opt_text(await json_body(request), "reason") or "supervisor"
     await hub.runner.submit(lambda now: cmds.SetAway(now, aid, reason))
     return web.json_response(asdict(hub.runner.engine.agent_stats(aid)))
 
@@ -100,7 +88,7 @@ async def supervisor_ws(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     ws = web.WebSocketResponse(heartbeat=20.0)
     await ws.prepare(request)
-    box = Outbox(ws, "supervisor", limit=20_000)
+    box = hub.outbox(ws, "supervisor", limit=20_000)
     hub.track("supervisor", box)
     hub.supervisors.add(box)
     box.put({"type": "hello", "api": "acd-supervisor/1"})

@@ -190,7 +190,7 @@ def test_asterisk_example_and_its_problems(tmp_path: Path) -> None:
         )
     assert e.value.problems == [
         "bad.toml: asterisk.fastagi_listen: expected host:port (\"\" turns FastAGI off), got 'nowhere'",
-        "bad.toml: asterisk.announce_every_s: must be >= 0 (0: no announcements), got -1",
+        "bad.toml: asterisk.announce_every_s: must be a number in 0..3600, got -1",
         "bad.toml: asterisk.queues.ghost: unknown queue 'ghost' (queues: none)",
         "bad.toml: asterisk.ami.username: required to use AMI (leave [asterisk.ami] out to run without it)",
     ]
@@ -211,7 +211,7 @@ def test_asterisk_example_and_its_problems(tmp_path: Path) -> None:
         "cb.toml: asterisk.queues.sales.callback_key: expected one of 0 1 2 3 4 5 6 7 8 9 * #, got '12'",
         "cb.toml: asterisk.callback_dial: a dial string with {number} where the caller id goes,"
         " got 'PJSIP/trunk'",
-        "cb.toml: asterisk.callback_ring_s: must be > 0, got 0",
+        "cb.toml: asterisk.callback_ring_s: must be a number in 0.01..600, got 0",
         "cb.toml: asterisk.queues.sales.callback: needs [asterisk.ami]:"
         " the key press and the call back go through AMI",
     ]
@@ -245,7 +245,7 @@ def test_customers_section_and_its_problems() -> None:
         'c.toml: customers.store: expected "sqlite" or "redis", got \'mongo\'',
         "c.toml: customers.redis_url_env: environment variable NOPE is not set",
         "c.toml: customers.country_code: expected 1-3 digits without + (86, 1, 49), got '+86'",
-        "c.toml: customers.history_limit: must be 0..100, got 500",
+        "c.toml: customers.history_limit: must be a number in 0..100, got 500",
     ]
 
 
@@ -312,6 +312,6 @@ def test_hours_rules_dispositions_and_surveys_and_their_problems() -> None:
         "rules[0] (r).skills: unknown skill 'cooking'",
         "rules[0] (r).when_customers: expected kind:value",
         "rules[1] (idle): does nothing",
-        "survey.answer_wait_s: must be > 0",
+        "survey.answer_wait_s: must be a number in 0.01..86400",
     ):
         assert expected in text, expected
