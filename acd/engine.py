@@ -1183,8 +1183,9 @@ class Engine:
             c.extra = normalise(cmd.skills)
         if cmd.preferred_agent is not None and cmd.preferred_agent in self.agents:
             wait = spec.preferred_wait_s if cmd.preferred_wait_s is None else cmd.preferred_wait_s
-            c.hold_agent = cmd.preferred_agent
-            c.hold_until = now + wait
+            if wait > 0:  # 0: the queue does not prefer anyone (no hold, no jump ahead)
+                c.hold_agent = cmd.preferred_agent
+                c.hold_until = now + wait
         self.contacts[c.id] = c
         self._enter_queue(c, cmd.queue, now, "new")
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import hashlib
 import hmac
@@ -33,6 +34,24 @@ from typing import Any
 import aiohttp
 
 ADMIN_TOKEN = "admin-demo-token"
+# config/acd.toml's [webchat] identity_secret: the demo plays the shop's backend,
+# which vouches for its logged-in visitors by signing an identity token.
+IDENTITY_SECRET = "demo-identity-secret-for-loopback-only-0123456789"
+
+
+def identity_token(claims: dict[str, Any]) -> str:
+    """An HS256 JWT, as a shop's backend makes one (docs/protocol.md)."""
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    now = int(time.time())
+    head = b64(b'{"alg":"HS256","typ":"JWT"}')
+    body = b64(json.dumps({**claims, "iat": now, "exp": now + 300}).encode())
+    mac = hmac.new(IDENTITY_SECRET.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(mac)}"
+
+
 WECHAT_SECRET = "demo-wechat-secret-change-me"
 AGENTS = ("alice", "bob", "chen", "dana")
 
@@ -135,16 +154,20 @@ class Demo:
 
     async def web_customer(self, http: aiohttp.ClientSession, queue: str) -> None:
         n = next(self.ids)
-        async with http.ws_connect(f"{self.ws_url}/v1/chat/ws") as ws:
-            await ws.send_json(
-                {
-                    "type": "start",
-                    "id": 1,
-                    "queue": queue,
-                    "identity": {"name": f"Visitor {n}", "email": f"visitor{n}@example.com"},
-                    "text": self.rng.choice(["Is this in stock?", "My order is late", "Do you ship abroad?"]),
-                }
+        start: dict[str, Any] = {
+            "type": "start",
+            "id": 1,
+            "queue": queue,
+            "text": self.rng.choice(["Is this in stock?", "My order is late", "Do you ship abroad?"]),
+        }
+        if n % 2:  # logged in at the shop: verified, so their history follows them
+            start["identity_token"] = identity_token(
+                {"name": f"Visitor {n}", "email": f"visitor{n}@example.com"}
             )
+        else:  # anonymous: what they type is shown to the agent as claimed, nothing more
+            start["identity"] = {"name": f"Visitor {n}"}
+        async with http.ws_connect(f"{self.ws_url}/v1/chat/ws") as ws:
+            await ws.send_json(start)
             self.tally.customers += 1
             patience = self.rng.uniform(8, 40)
             deadline = time.monotonic() + patience

@@ -55,7 +55,11 @@ class Conversation:
     priority: int
     customer: str  # the customer key (phone, chat user, e-mail ...)
     origin: str  # "webchat", a gateway's name, "api", "voice"
+    # verified: from a source the ACD can check (caller id, a signed gateway
+    # webhook, a signed identity token, the admin API); only these find a customer
     identity: dict[str, str] = field(default_factory=dict)
+    # claimed: typed by an anonymous visitor; shown to agents as unverified, nothing more
+    claimed: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, str] = field(default_factory=dict)
     sink: CustomerSink | None = None
     external_user: str | None = None  # a gateway's user id
@@ -71,12 +75,20 @@ class Conversation:
     notes: list[Message] = field(default_factory=list)
     disposition: str | None = None
     consultant: str | None = None  # the agent the connected agent consults about it (warm transfer)
+    max_chars: int = 100_000  # [limits] transcript_chars
+    chars: int = 0  # characters in the transcript so far
+    offered_seq: int = 0  # the last message the current offer's screen pop carried
 
     def add(self, sender: str, text: str, at: float, agent_id: str | None = None) -> Message:
         if len(self.transcript) >= MAX_MESSAGES:
             raise ConversationFull(f"conversation {self.contact_id!r} reached {MAX_MESSAGES} messages")
+        if self.chars + len(text) > self.max_chars:
+            raise ConversationFull(
+                f"conversation {self.contact_id!r} reached {self.max_chars} characters of messages"
+            )
         m = Message(len(self.transcript) + 1, at, sender, text, agent_id)
         self.transcript.append(m)
+        self.chars += len(text)
         return m
 
     def note(self, agent_id: str, text: str, at: float) -> Message:
@@ -93,7 +105,12 @@ class Conversation:
 
     def screen_pop(self) -> dict[str, Any]:
         """What an agent's desktop shows with an offer."""
-        customer: dict[str, Any] = {"key": self.customer, "identity": self.identity}
+        customer: dict[str, Any] = {
+            "key": self.customer,
+            "identity": self.identity,
+            "verified": bool(self.identity),
+            "claimed": self.claimed,
+        }
         if self.profile is not None:
             customer.update(
                 id=self.profile.id,

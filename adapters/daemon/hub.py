@@ -26,7 +26,7 @@ from acd import commands as cmds
 from acd import events as ev
 from acd.adapters.customers.desk import CustomerDesk
 from acd.adapters.daemon.config_file import LimitSettings, QueueOptions
-from acd.adapters.daemon.conversations import Conversation, Conversations
+from acd.adapters.daemon.conversations import Conversation, ConversationFull, Conversations, Message
 from acd.adapters.daemon.runner import EngineRunner
 from acd.adapters.daemon.surveys import Surveys
 from acd.adapters.web.outbox import Outbox
@@ -133,6 +133,7 @@ class Hub:
         this customer last). The conversation exists before the engine can
         offer it, so the offer carries it; if the engine refuses, it is
         forgotten again and the error propagates."""
+        conv.max_chars = self.limits.transcript_chars
         self.conversations.add(conv)  # at once: a second message of the same user finds it
         if first_text:
             conv.add("customer", first_text, self.wall_clock())
@@ -194,18 +195,26 @@ class Hub:
 
     def customer_message(self, conv: Conversation, text: str) -> dict[str, Any]:
         """A customer wrote: keep it, pass it to the connected agent (if any;
-        otherwise the agent reads it in the offer's transcript)."""
-        m = conv.add("customer", text, self.wall_clock())
+        otherwise the agent reads it in the offer's transcript, or at connect)."""
+        m = self._add(conv, "customer", text)
         frame = {"type": "message", "contact": conv.contact_id, **m.to_dict()}
         if conv.agent_id is not None:
             self.to_desk(conv.agent_id, frame)
         return frame
 
     def agent_message(self, conv: Conversation, agent_id: str, text: str) -> dict[str, Any]:
-        m = conv.add("agent", text, self.wall_clock(), agent_id)
+        m = self._add(conv, "agent", text, agent_id)
         frame = {"type": "message", "contact": conv.contact_id, **m.to_dict()}
         conv.to_customer(frame)
         return frame
+
+    def _add(self, conv: Conversation, sender: str, text: str, agent_id: str | None = None) -> Message:
+        try:
+            return conv.add(sender, text, self.wall_clock(), agent_id)
+        except ConversationFull:
+            self.refusals["transcript_chars"] += 1
+            log.warning("contact %s: transcript full, a %s message refused", conv.contact_id, sender)
+            raise
 
     # ------------------------------------------------------------- routing
 
@@ -269,6 +278,9 @@ class Hub:
 
     def _offered(self, e: ev.ContactOffered) -> None:
         self._positions.pop(e.contact_id, None)
+        conv = self.conversations.get(e.contact_id)
+        if conv is not None:  # what the customer writes from now on reaches the agent at connect
+            conv.offered_seq = len(conv.transcript)
         if e.agent_id in self.desks:
             frame = self.offer_frame(e.contact_id, e.queue, e.channel, e.expires_at - e.at)
             frame["decision"] = asdict(e.decision)
@@ -282,6 +294,11 @@ class Hub:
         self.to_desk(e.agent_id, {"type": "connected", "contact": e.contact_id, "queue": e.queue})
         if conv is not None:
             conv.agent_id = e.agent_id
+            # Messages the customer sent while the offer rang: after the
+            # offer's transcript, before anything live, in order.
+            for m in conv.transcript[conv.offered_seq :]:
+                if m.sender == "customer":
+                    self.to_desk(e.agent_id, {"type": "message", "contact": e.contact_id, **m.to_dict()})
             agent = self.runner.engine.agents.get(e.agent_id)
             name = agent.spec.name if agent is not None else e.agent_id
             conv.to_customer({"type": "agent-joined", "agent": {"name": name}})

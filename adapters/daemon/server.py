@@ -59,6 +59,7 @@ class Server:
         engine = Engine(self.settings.routing, now=loop.time())
         self.runner = EngineRunner(engine)
         self.hub = Hub(self.runner, srv.position_interval_s)
+        self.hub.limits = self.settings.limits
         metrics = Metrics(engine, self.hub.connection_counts)
         self.runner.listen(metrics.on_handled)
         lim = self.settings.limits
@@ -68,7 +69,9 @@ class Server:
         self.desks = AgentDesks(
             self.hub, dict(self.settings.credentials), srv.agent_grace_s, srv.heartbeat_s, self.guard
         )
-        self.webchat = WebChat(self.hub, srv.customer_grace_s, srv.heartbeat_s)
+        self.webchat = WebChat(
+            self.hub, srv.customer_grace_s, srv.heartbeat_s, self.settings.webchat, self.guard
+        )
         self.hub.conversations.on_remove.append(self.webchat.forget)
         self.gateways = Gateways(self.hub, dict(self.settings.gateways))
         cs = self.settings.customers
@@ -169,12 +172,16 @@ class Server:
         self.surveys.settings = new.survey
         self.hours.update(_schedules(new))
         self.desks.credentials = dict(new.credentials)
+        self.webchat.settings = new.webchat
+        if new.limits != self.settings.limits:
+            notes.append("[limits] changes apply at the next restart")
         await self.gateways.update(dict(new.gateways))
         self.settings = replace(
             new,
             server=self.settings.server,
             asterisk=self.settings.asterisk,
             customers=self.settings.customers,
+            limits=self.settings.limits,
         )
         log.info(
             "reloaded %s: %d queues, %d agents, %d contacts kept",

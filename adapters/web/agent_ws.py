@@ -39,6 +39,7 @@ from acd.adapters.daemon.hub import Hub
 from acd.adapters.security.auth import RATE_LIMITED_CLOSE, AuthGuard, RateLimited, Verifier, client_address
 from acd.adapters.web import frames
 from acd.adapters.web.frames import Unauthorized, UnknownFrame
+from acd.adapters.web.origin import check_origin
 from acd.adapters.web.outbox import Outbox
 from acd.adapters.web.requests import answer_requests
 from acd.codec import MalformedMessage
@@ -123,6 +124,7 @@ class AgentDesks:
     # --------------------------------------------------------- connection
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        check_origin(request, self.hub.limits.allowed_origins)
         ws = web.WebSocketResponse(heartbeat=self.heartbeat_s, max_msg_size=frames.MAX_FRAME)
         await ws.prepare(request)
         box = self.hub.outbox(ws, "agent-desk")

@@ -10,6 +10,14 @@ A dropped page gets a grace period: ``resume`` with the token from the
 ``start`` acknowledgement rebinds the conversation, with the transcript so far;
 otherwise the contact is abandoned (or ended, if an agent had it).
 
+Anyone can open this socket, so everything here is bounded (``[limits]``):
+sockets in total and per client address, conversations started per address
+per minute, a socket that holds no conversation is closed when idle, the
+transcript of a conversation, and the bytes a socket may leave unread. The
+identity a visitor types is *claimed*: shown to the agent as such, never
+used to find a customer. Only a signed ``identity_token`` from the site's
+backend is *verified* (:mod:`acd.adapters.security.identity_token`).
+
 See docs/protocol.md for every frame.
 """
 
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,13 +33,18 @@ from typing import Any
 from aiohttp import web
 
 from acd import commands as cmds
+from acd.adapters.daemon.config_file import WebChatSettings
 from acd.adapters.daemon.conversations import Conversation
 from acd.adapters.daemon.grace import Graces
 from acd.adapters.daemon.hub import Hub
+from acd.adapters.security import identity_token
+from acd.adapters.security.auth import AuthGuard, RateLimited, client_address
+from acd.adapters.security.limits import Counts, RateLimit
 from acd.adapters.web import frames
 from acd.adapters.web.frames import Unauthorized, UnknownFrame
+from acd.adapters.web.origin import OriginNotAllowed, check_origin
 from acd.adapters.web.outbox import Outbox
-from acd.adapters.web.requests import answer_requests
+from acd.adapters.web.requests import IDLE, answer_requests
 from acd.errors import AcdError, InvalidRequest
 
 log = logging.getLogger("acd.chat_ws")
@@ -40,11 +54,20 @@ class NoConversation(InvalidRequest):
     code = "no-conversation"
 
 
+class ChannelNotAllowed(InvalidRequest):
+    code = "channel-not-allowed"
+
+
+class TooManyConnections(AcdError):
+    code = "too-many-connections"
+
+
 class WebChatSink:
     """Frames for the customer go to whichever socket holds the conversation now."""
 
-    def __init__(self, box: Outbox | None) -> None:
+    def __init__(self, box: Outbox | None, address: str = "unknown") -> None:
         self.box = box
+        self.address = address
         self.conv: Conversation | None = None  # the one open conversation of this socket
         self.resume_digest: str | None = None
 
@@ -58,8 +81,20 @@ def _digest(token: str) -> str:
 
 
 class WebChat:
-    def __init__(self, hub: Hub, grace_s: float = 30.0, heartbeat_s: float = 20.0) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        grace_s: float = 30.0,
+        heartbeat_s: float = 20.0,
+        settings: WebChatSettings | None = None,
+        guard: AuthGuard | None = None,
+    ) -> None:
         self.hub = hub
+        self.settings = settings or WebChatSettings()
+        self.guard = guard
+        lim = hub.limits
+        self.starts = RateLimit(lim.chat_starts_per_minute, lim.chat_start_burst)
+        self.sockets = Counts()
         self.runner = hub.runner
         self.grace_s = grace_s
         self.heartbeat_s = heartbeat_s
@@ -78,11 +113,33 @@ class WebChat:
     async def close(self) -> None:
         await self.graces.close()
 
+    def _admit(self, request: web.Request, address: str) -> None:
+        """Refuse the upgrade (nothing held yet) beyond the socket limits or from a foreign page."""
+        lim = self.hub.limits
+        try:
+            check_origin(request, lim.allowed_origins)
+        except OriginNotAllowed:
+            self.hub.refusals["origin"] += 1
+            raise
+        if self.sockets.total >= lim.chat_sockets:
+            self.hub.refusals["chat_sockets"] += 1
+            log.warning("web chat refused from %s: %d sockets open in total", address, self.sockets.total)
+            raise TooManyConnections("the chat service is full: try again shortly")
+        if self.sockets.get(address) >= lim.chat_sockets_per_address:
+            self.hub.refusals["chat_sockets_per_address"] += 1
+            log.warning(
+                "web chat refused from %s: %d sockets open from it", address, self.sockets.get(address)
+            )
+            raise RateLimited("too many chat connections from this address", 60.0)
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        address = client_address(request.remote)
+        self._admit(request, address)
         ws = web.WebSocketResponse(heartbeat=self.heartbeat_s, max_msg_size=frames.MAX_FRAME)
         await ws.prepare(request)
-        box = Outbox(ws, "web-chat")
-        sink = WebChatSink(box)
+        self.sockets.add(address)
+        box = self.hub.outbox(ws, "web-chat")
+        sink = WebChatSink(box, address)
         self.hub.track("customer", box)
         box.put({"type": "hello", "api": "acd-chat/1"})
 
@@ -94,9 +151,16 @@ class WebChat:
                 )
             return await handler(sink, frame)
 
+        def idle_s() -> float | None:
+            # A waiting or served customer may be silent; a socket holding nothing may not.
+            return None if sink.conv is not None and not sink.conv.ended else self.hub.limits.chat_idle_s
+
         try:
-            await answer_requests(ws, box, dispatch)
+            if await answer_requests(ws, box, dispatch, idle_s=idle_s):
+                self.hub.refusals["chat_idle_s"] += 1
+                box.put_close(IDLE, b"idle", bye="idle")
         finally:
+            self.sockets.remove(address)
             self.hub.untrack("customer", box)
             conv = sink.conv
             # A handed-off contact is a work item now: it needs no page to stay.
@@ -122,9 +186,18 @@ class WebChat:
         if sink.conv is not None and not sink.conv.ended:
             raise InvalidRequest("this connection already has an open conversation")
         queue = frames.text(frame, "queue")
-        channel = frames.opt_text(frame, "channel") or "chat"
-        identity = frames.mapping(frame, "identity")
+        allowed = self.settings.channels
+        channel = frames.opt_text(frame, "channel") or allowed[0]
+        if channel not in allowed:
+            raise ChannelNotAllowed(f"a web chat may start {', '.join(allowed)}, not {channel!r}")
+        claimed = frames.mapping(frame, "identity")
+        identity = self._verified(frame, sink.address)
         first = frames.opt_text(frame, "text", frames.MAX_TEXT)
+        wait = self.starts.take(sink.address, self.hub.wall_clock())
+        if wait > 0:
+            self.hub.refusals["chat_starts_per_minute"] += 1
+            log.warning("web chat start refused from %s: too many conversations started", sink.address)
+            raise RateLimited(f"too many conversations started: retry in {math.ceil(wait)} s", wait)
         cid = self.hub.new_contact_id("webchat")
         customer = identity.get("email") or identity.get("phone") or identity.get("user") or cid
         conv = Conversation(
@@ -135,6 +208,7 @@ class WebChat:
             customer=customer,
             origin="webchat",
             identity=identity,
+            claimed={k: v for k, v in claimed.items() if identity.get(k) != v},
             attributes=frames.mapping(frame, "attributes"),
             sink=sink,
         )
@@ -148,6 +222,27 @@ class WebChat:
             sink.conv = None  # the hub already forgot the conversation and its token
             raise
         return {"contact": cid, "resume_token": token}
+
+    def _verified(self, frame: dict[str, Any], address: str) -> dict[str, str]:
+        """The identity an ``identity_token`` vouches for ({} without one)."""
+        token = frames.opt_text(frame, "identity_token", identity_token.MAX_TOKEN)
+        if token is None:
+            return {}
+        secret = self.settings.identity_secret
+        if secret is None:
+            raise identity_token.BadIdentityToken(
+                "this server verifies no identity tokens ([webchat] identity_secret)"
+            )
+        if self.guard is not None:
+            self.guard.check(address, "identity-token")
+        try:
+            return identity_token.verify(
+                token, secret, self.hub.wall_clock(), self.settings.identity_max_age_s
+            )
+        except identity_token.BadIdentityToken:
+            if self.guard is not None:
+                self.guard.failed(address, "identity-token")
+            raise
 
     async def _resume_conv(self, sink: WebChatSink, frame: dict[str, Any]) -> dict[str, Any]:
         digest = _digest(frames.text(frame, "token"))

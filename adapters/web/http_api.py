@@ -46,6 +46,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "replayed": 409,
     "admin-disabled": 403,
     "not-your-contact": 403,
+    "origin-not-allowed": 403,
+    "too-many-connections": 503,
     "unknown-agent": 404,
     "unknown-contact": 404,
     "unknown-queue": 404,

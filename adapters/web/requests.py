@@ -8,6 +8,7 @@ traceback, never the connection either).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,8 +24,15 @@ log = logging.getLogger("acd.requests")
 Dispatch = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
+IDLE = 4010  # close code: nothing sent for too long (the socket had nothing open)
+
+
 def _never(error: AcdError) -> bool:
     return False
+
+
+def _no_idle_limit() -> float | None:
+    return None
 
 
 async def answer_requests(
@@ -32,10 +40,23 @@ async def answer_requests(
     box: Outbox,
     dispatch: Dispatch,
     stop_after: Callable[[AcdError], bool] = _never,
-) -> None:
+    idle_s: Callable[[], float | None] = _no_idle_limit,
+) -> bool:
     """Until the socket closes (or ``stop_after(error)`` says so): each frame
-    goes to ``dispatch``; its result is the ack, its AcdError the error."""
-    async for msg in ws:
+    goes to ``dispatch``; its result is the ack, its AcdError the error.
+    ``idle_s()``, asked before each frame, bounds the wait for it (None: no
+    bound); pings and pongs do not count as frames. Returns True if the
+    client went idle."""
+    loop = asyncio.get_running_loop()
+    while True:
+        limit = idle_s()
+        try:
+            async with asyncio.timeout_at(loop.time() + limit if limit is not None else None):
+                msg = await ws.receive()
+        except TimeoutError:
+            return True
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            return False
         if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
             continue
         box.binary = msg.type == WSMsgType.BINARY
@@ -47,7 +68,7 @@ async def answer_requests(
         except AcdError as e:
             box.put(frames.error(rid, e.code, e.message))
             if stop_after(e):
-                return
+                return False
         except Exception:  # a bug: answer, log, keep the connection
             log.exception("%s: frame failed", box.label)
             box.put(frames.error(rid, "internal-error", "the server failed to handle this frame"))

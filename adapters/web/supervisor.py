@@ -19,6 +19,7 @@ from acd.adapters.daemon.conversations import Conversation
 from acd.adapters.daemon.hub import Hub
 from acd.adapters.web import frames
 from acd.adapters.web.http_api import json_body
+from acd.adapters.web.origin import check_origin
 from acd.adapters.web.outbox import Outbox
 from acd.codec import MalformedMessage
 
@@ -86,6 +87,7 @@ async def agent_logout(request: web.Request) -> web.Response:
 async def supervisor_ws(request: web.Request) -> web.StreamResponse:
     """Every engine event as it happens, and queue statistics every few seconds."""
     hub = request.app[HUB]
+    check_origin(request, hub.limits.allowed_origins)
     ws = web.WebSocketResponse(heartbeat=20.0)
     await ws.prepare(request)
     box = hub.outbox(ws, "supervisor", limit=20_000)

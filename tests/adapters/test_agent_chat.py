@@ -47,7 +47,7 @@ async def test_a_chat_end_to_end() -> None:
     async with session() as s:
         alice = await s.agent("alice")
         await alice.expect("presence", presence="available")
-        cust, cid = await s.customer("sales", "I want to buy", identity={"name": "Wang", "email": "w@x.cn"})
+        cust, cid = await s.customer("sales", "I want to buy", verified={"name": "Wang", "email": "w@x.cn"})
         offer = await alice.expect("offer", contact=cid)
         assert offer["channel"] == "chat" and offer["queue"] == "sales"
         customer = offer["customer"]

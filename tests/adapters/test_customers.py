@@ -125,7 +125,7 @@ async def test_a_caller_who_then_chats_is_one_customer_with_the_call_in_the_scre
         await server.customer_desk.drained()
 
         chat, cid = await s.customer(
-            "sales", "about my call", identity={"phone": "15551230001", "email": "Li@X.cn", "name": "Li"}
+            "sales", "about my call", verified={"phone": "15551230001", "email": "Li@X.cn", "name": "Li"}
         )
         offer = await desk.expect("offer", contact=cid)
         assert offer["customer"]["id"] == call_customer  # the phone number linked them
@@ -156,9 +156,9 @@ async def test_the_daemon_keeps_profiles_and_history_in_redis(redis_url: str) ->
     async with session(settings(extra=extra)) as s:
         assert isinstance(s.server.store, RedisStore)
         bob = await s.agent("bob")
-        chat, first = await s.customer("support", "my card was charged twice", identity={"email": "li@x.cn"})
+        chat, first = await s.customer("support", "my card was charged twice", verified={"email": "li@x.cn"})
         await s.serve(bob, first)
-        again, second = await s.customer("support", "about that charge", identity={"email": "Li@x.cn"})
+        again, second = await s.customer("support", "about that charge", verified={"email": "Li@x.cn"})
         offer = await bob.expect("offer", contact=second)
         (past,) = offer["history"]
         assert past["contact"] == first and past["summary"] == "my card was charged twice"

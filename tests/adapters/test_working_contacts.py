@@ -34,10 +34,10 @@ async def test_a_returning_customer_is_offered_first_to_the_agent_who_served_the
     extra = {"queues": {"sales": {**SALES, "preferred_wait_s": 30}}}
     async with session(settings(extra=extra)) as s:
         bob = await s.agent("bob")
-        chat, first = await s.customer("sales", "hello", identity={"email": "li@x.cn"})
+        chat, first = await s.customer("sales", "hello", verified={"email": "li@x.cn"})
         await s.serve(bob, first)
         alice = await s.agent("alice")  # now the longest idle: she would win otherwise
-        again, second = await s.customer("sales", "me again", identity={"email": "LI@x.cn"})
+        again, second = await s.customer("sales", "me again", verified={"email": "LI@x.cn"})
         offer = await bob.expect("offer", contact=second)
         assert offer["decision"]["strategy"] == "preferred-agent"
         assert offer["history"][0]["agents"] == ["bob"]
@@ -59,8 +59,8 @@ async def test_keyword_and_vip_rules_pick_the_queue_and_the_priority() -> None:
         # Bob serves sales too and has room: out of the way, or he takes both.
         await bob.call("away", reason="lunch")
 
-        plain, _ = await s.customer("sales", "hi", identity={"email": "a@x.cn"})
-        vip, second = await s.customer("sales", "hi", identity={"email": "b@x.cn", "tier": "gold"})
+        plain, _ = await s.customer("sales", "hi", verified={"email": "a@x.cn"})
+        vip, second = await s.customer("sales", "hi", verified={"email": "b@x.cn", "tier": "gold"})
         alice = await s.agent("alice")  # one agent for two waiting: the VIP goes first
         offer = await alice.expect("offer")
         assert (offer["contact"], offer["priority"], offer["rules"]) == (second, 10, ["vip"])
@@ -104,7 +104,7 @@ async def test_disposition_notes_and_the_chat_survey_land_in_history_and_statist
     sales = {**SALES, "wrapup_s": 30, "dispositions": ["sale", "no-sale"], "disposition_required": True}
     async with session(settings(extra={"queues": {"sales": {**sales, "survey": True}}})) as s:
         alice = await s.agent("alice")
-        chat, cid = await s.customer("sales", "price of the blue one?", identity={"email": "li@x.cn"})
+        chat, cid = await s.customer("sales", "price of the blue one?", verified={"email": "li@x.cn"})
         offer = await alice.expect("offer", contact=cid)
         customer_id = offer["customer"]["id"]
         await alice.call("accept", contact=cid)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,10 +19,12 @@ import msgpack
 
 from acd.adapters.daemon.config_file import AcdSettings, parse
 from acd.adapters.daemon.server import Server
+from acd.adapters.security.identity_token import sign as sign_identity
 from acd.adapters.security.passwords import hash_password
 
 TIMEOUT = 5.0
 ADMIN = "test-admin-token"
+IDENTITY_SECRET = "test-identity-secret-0123456789-abcdef"  # [webchat] identity_secret of settings()
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
 
@@ -86,6 +89,11 @@ class WSClient:
         ]
 
 
+def identity_token(identity: dict[str, str], ttl_s: float = 300.0) -> str:
+    now = time.time()
+    return sign_identity({**identity, "iat": int(now), "exp": int(now + ttl_s)}, IDENTITY_SECRET)
+
+
 def pw(agent: str) -> str:
     return f"{agent}-secret"
 
@@ -128,6 +136,7 @@ def settings(
             "support": {"channels": ["chat"], "skills": {"support": 1}, "offer_timeout_s": 5, "wrapup_s": 30},
         },
         "agents": agents,
+        "webchat": {"identity_secret": IDENTITY_SECRET},
     }
     for k, v in (extra or {}).items():
         data[k] = {**data[k], **v} if k == "queues" else v
@@ -162,9 +171,15 @@ class Session:
             await c.call("login")
         return c
 
-    async def customer(self, queue: str, text: str = "hello", **fields: Any) -> tuple[WSClient, str]:
+    async def customer(
+        self, queue: str, text: str = "hello", verified: dict[str, str] | None = None, **fields: Any
+    ) -> tuple[WSClient, str]:
+        """A web chat customer; ``verified``: an identity the site's backend
+        vouches for (signed into an identity token), ``identity``: one merely typed."""
         c = WSClient(await self.http.ws_connect(self.url("/v1/chat/ws")))
         await c.expect("hello")
+        if verified is not None:
+            fields["identity_token"] = identity_token(verified)
         ack = await c.call("start", queue=queue, text=text, **fields)
         return c, ack["contact"]
 

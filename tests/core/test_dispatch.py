@@ -339,6 +339,18 @@ def test_preferred_agent_gets_it_when_free() -> None:
     assert (offer.agent_id, offer.decision.strategy) == ("pref", "preferred-agent")
 
 
+def test_preferred_wait_zero_prefers_no_one() -> None:
+    """preferred_wait_s = 0 turns the preference off: the contact goes to
+    whom the strategy picks (longest idle: 'any'), and nobody holds it."""
+    agents = voice_agents("pref", "any")
+    run = Run(config([sales(wrapup_s=0)], agents))
+    run(c.Login(0, "any"))
+    run(c.Login(1, "pref"))
+    run(c.NewContact(2, "k1", "sales", preferred_agent="pref", preferred_wait_s=0))
+    assert run.offers() == [("k1", "any")]
+    assert run.engine.explain("k1").held_for is None
+
+
 def test_transfer_by_agent_to_queue_and_to_agent() -> None:
     support = QueueSpec("support", channels=("voice", "chat"), skills={"support": 1})
     agents = [
