@@ -185,7 +185,7 @@ class Callbacks:
         try:
             # g: a customer who hangs up returns 0 and the agent's leg goes on;
             # -1 means the agent hung up (transcripts 10, 11b).
-            reply = await s.command(f'EXEC Dial "{dial},{ring},g"')
+            reply = await s.command(f'EXEC Dial "{dial},{ring},g"', None)  # returns when the call ends
             if reply.result != -1:
                 status = (await s.command("GET VARIABLE DIALSTATUS")).data or "UNKNOWN"
         finally:

@@ -68,7 +68,8 @@ from acd.states import CONNECTED, OFFERED, QUEUED
 
 log = logging.getLogger("acd.fastagi")
 
-ENV_TIMEOUT_S = 10.0  # Asterisk sends the environment at once; a silent peer is not Asterisk
+ENV_TIMEOUT_S = 5.0  # Asterisk sends the environment at once; a silent peer is not Asterisk
+COMMAND_TIMEOUT_S = 120.0  # the longest a prompt or a GET DATA may take before the peer counts as gone
 MAX_ENV_BYTES = 16384
 SHUTDOWN_WAIT_S = 2.0
 
@@ -171,13 +172,19 @@ class CallSession:
             self.gone = True
             self.intents.put_nowait(_CallerGone())
 
-    async def command(self, line: str) -> AgiReply:
-        """Send one AGI command, wait for its reply. O(1)."""
+    async def command(self, line: str, timeout_s: float | None = COMMAND_TIMEOUT_S) -> AgiReply:
+        """Send one AGI command, wait for its reply (at most ``timeout_s``:
+        Asterisk answers every command but Dial within seconds; a peer that
+        does not is treated as gone). O(1)."""
         if self.closed:
             raise AgiClosed("Asterisk closed the AGI session")
         self.pending = asyncio.get_running_loop().create_future()
         self.writer.write(line.encode() + b"\n")
-        return await self.pending
+        try:
+            return await asyncio.wait_for(asyncio.shield(self.pending), timeout_s)
+        except TimeoutError:
+            self.closed = True
+            raise AgiClosed(f"no reply to {line.split(' ', 1)[0]} within {timeout_s:g} s") from None
 
     async def set_variable(self, name: str, value: str) -> None:
         quoted = (
@@ -188,11 +195,19 @@ class CallSession:
     # ----------------------------------------------------------- lifecycle
 
     async def run(self) -> None:
+        """Serve the session; on every path, the socket is closed at the end."""
         try:
-            block = await asyncio.wait_for(self.reader.readuntil(b"\n\n"), ENV_TIMEOUT_S)
-        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-            log.warning("FastAGI connection closed or silent before its environment ended")
-            return
+            try:
+                block = await asyncio.wait_for(self.reader.readuntil(b"\n\n"), self.calls.env_timeout_s)
+            except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                self.calls.probes += 1
+                log.warning("FastAGI connection closed or silent before its environment ended")
+                return
+            await self._session(block)
+        finally:
+            self.writer.close()
+
+    async def _session(self, block: bytes) -> None:
         reading = asyncio.create_task(self._read_replies(), name="acd-agi-reader")
         try:
             await self._serve(block.decode("utf-8", "replace"))
@@ -202,7 +217,6 @@ class CallSession:
             log.warning("AGI session %s ended: %s", self.uniqueid, e)
         finally:
             await self._forget()
-            self.writer.close()
             reading.cancel()
             await asyncio.gather(reading, return_exceptions=True)
 
@@ -320,7 +334,8 @@ class CallSession:
         options = "g" + self.calls.settings.dial_options.replace("g", "")
         self.dialing, self.dest_channel = agent_id, None
         try:
-            reply = await self.command(f'EXEC Dial "{endpoint},{ring},{options}"')
+            # No timeout: Dial returns when the conversation ends (or either side hangs up).
+            reply = await self.command(f'EXEC Dial "{endpoint},{ring},{options}"', None)
         finally:
             self.dialing = None
         if reply.result == -1:
@@ -381,7 +396,9 @@ class CallSession:
         surveys = self.calls.hub.surveys
         assert surveys is not None
         s = surveys.settings
-        reply = await self.command(f"GET DATA {s.sound} {round(s.voice_timeout_s * 1000)} 1")
+        reply = await self.command(
+            f"GET DATA {s.sound} {round(s.voice_timeout_s * 1000)} 1", s.voice_timeout_s + COMMAND_TIMEOUT_S
+        )
         if reply.result == -1:
             self._caller_gone()
             return
@@ -433,6 +450,8 @@ class VoiceCalls:
         self.hub = hub
         self.settings = settings
         self.sessions: dict[str, CallSession] = {}
+        self.env_timeout_s = ENV_TIMEOUT_S
+        self.probes = 0  # connections that never sent a whole environment (closed at once)
         self.by_uniqueid: dict[str, CallSession] = {}
         self._server: asyncio.Server | None = None
         self._running: set[asyncio.Task[Any]] = set()

@@ -5,6 +5,7 @@ the transcripts show it. No AMI here: answers are learnt when Dial returns."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -291,3 +292,40 @@ async def test_position_announcements_while_waiting() -> None:
         for caller in (first, second):
             caller.hang_up()
             await caller.finished()
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_probes_that_close_or_go_silent_leave_no_descriptor_behind() -> None:
+    """Connect-and-close, half an environment then close, and silence: the
+    server closes every one (a silent peer after env_timeout_s), and the
+    process holds as many descriptors as before."""
+    async with centre() as ctr:
+        calls = ctr.server.voice
+        calls.env_timeout_s = 0.2
+        port = ctr.server.bound_agi_port
+        before = open_fds()
+
+        async def probe(kind: str) -> None:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            if kind == "half":
+                writer.write(b"agi_network: yes\nagi_network_script: queue/sales\n")
+            if kind in ("close", "half"):
+                writer.close()
+                await writer.wait_closed()
+                return
+            assert await asyncio.wait_for(reader.read(), TIMEOUT) == b""  # the server hung up on silence
+            writer.close()
+            await writer.wait_closed()
+
+        for batch in range(5):
+            kinds = ["close"] * 60 + ["half"] * 20 + ["silent"] * 20
+            await asyncio.gather(*(probe(k) for k in kinds))
+            await asyncio.wait_for(asyncio.gather(*list(calls._running)), TIMEOUT)
+            assert calls.probes == 100 * (batch + 1)
+        assert open_fds() <= before
+        caller = await ctr.call()  # and the port still serves calls
+        await ctr.expect(ev.ContactQueued)
+        await caller.close()
