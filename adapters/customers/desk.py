@@ -78,8 +78,8 @@ class Customers:
         kinds = IDENTIFIER_KINDS | extra_kinds
         described = {k: v for k, v in identity.items() if k not in kinds}
         ks, problems = keys({k: v for k, v in identity.items() if k in kinds}, self.country_code)
-        for p in problems:
-            log.info("identifier left out: %s", p)
+        if problems:  # counted, not shown: the values are the customer's data
+            log.info("%d identifier(s) left out: not usable as given", len(problems))
         if not ks:
             return None
         async with self._lock:
@@ -313,7 +313,7 @@ class CustomerDesk:
 
     async def _write(self, rec: ContactRecord) -> None:
         """Store one record; a failing store is retried with back-off, then
-        the record is logged whole so nothing is silently lost."""
+        given up on with an error line naming the contact (never its content)."""
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 await self.customers.record(rec)
@@ -322,6 +322,7 @@ class CustomerDesk:
             except Exception as e:  # keep serving whatever the store does
                 if attempt + 1 == WRITE_ATTEMPTS:
                     self.failed += 1
-                    log.error("history of contact %s not stored (%s): %r", rec.contact_id, e, rec)
+                    # Ids and the reason only: the record holds customer text and identifiers.
+                    log.error("history of contact %s not stored: %s", rec.contact_id, type(e).__name__)
                 else:
                     await asyncio.sleep(0.1 * 2**attempt)

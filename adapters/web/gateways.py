@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -41,7 +42,7 @@ from acd.errors import InvalidRequest
 
 log = logging.getLogger("acd.gateways")
 
-WINDOW_S = 300.0  # accepted clock skew, and how long message ids are remembered
+WINDOW_S = 300.0  # accepted clock skew either way; message ids are remembered twice as long
 TIMESTAMP = "X-Acd-Timestamp"
 SIGNATURE = "X-Acd-Signature"
 RETRIES_S = (0.2, 1.0, 5.0)  # waits between delivery attempts
@@ -69,7 +70,7 @@ def check_signature(secret: str, timestamp: str, body: bytes, signature: str, no
         ts = float(timestamp)
     except ValueError:
         raise Unauthorized(f"{TIMESTAMP} must be Unix seconds") from None
-    if abs(now - ts) > WINDOW_S:
+    if not math.isfinite(ts) or abs(now - ts) > WINDOW_S:
         raise Unauthorized(f"{TIMESTAMP} is more than {WINDOW_S:.0f} s away from the server's clock")
     if not hmac.compare_digest(sign(secret, timestamp, body), signature):
         raise Unauthorized("bad signature")
@@ -87,8 +88,12 @@ class Gateway:
         self.failed = 0
 
     def remember(self, message_id: str, now: float) -> None:
-        """Raise Replayed for an id seen within the window. O(1) amortised."""
-        while self._seen and next(iter(self._seen.values())) < now - WINDOW_S:
+        """Raise Replayed for an id seen within the window. O(1) amortised.
+
+        A signature is fresh while its timestamp is within WINDOW_S of the
+        clock, either way: a message signed for now + WINDOW_S can be
+        replayed until now + 2 x WINDOW_S, so ids are kept that long."""
+        while self._seen and next(iter(self._seen.values())) < now - 2 * WINDOW_S:
             self._seen.popitem(last=False)
         if message_id in self._seen:
             raise Replayed(f"message {message_id!r} was already received")

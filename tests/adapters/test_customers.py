@@ -172,3 +172,18 @@ async def test_the_daemon_keeps_profiles_and_history_in_redis(redis_url: str) ->
         assert rec.contact_id == first and rec.agents == ("bob",)
     finally:
         await reopened.close()
+
+
+async def test_a_record_that_cannot_be_stored_is_logged_by_id_without_customer_data(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with session() as s:
+        bob = await s.agent("bob")
+        chat, cid = await s.customer("support", "my secret order 4711", verified={"email": "li@x.cn"})
+        await s.server.store.close()  # the store fails from now on
+        await s.serve(bob, cid)
+        assert s.server.customer_desk.failed == 1
+        await chat.ws.close()
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any(cid in m and "not stored" in m for m in errors)
+    assert "4711" not in caplog.text and "li@x.cn" not in caplog.text

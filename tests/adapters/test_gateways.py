@@ -126,6 +126,32 @@ async def test_bad_signatures_stale_timestamps_and_replays_are_refused() -> None
         assert [m.text for m in conv.transcript] == ["hi", "again"]
 
 
+async def test_a_message_signed_for_the_future_cannot_be_replayed_later() -> None:
+    """A timestamp may lie up to the window ahead: its id must be remembered
+    until that signature is stale, not the window after receipt."""
+    async with gateway_centre() as (s, _):
+        clock = {"now": time.time()}
+        for gw in s.server.gateways.gateways.values():
+            gw.wall_clock = lambda: clock["now"]
+        s.server.gateways.wall_clock = lambda: clock["now"]
+        msg = {"message_id": "future", "user": "u", "text": "hi"}
+        signed_at = clock["now"] + 295
+        assert (await post(s, msg, ts=signed_at))[0] == 202
+        clock["now"] += 310  # the window after receipt is over; the signature is still fresh
+        status, body = await post(s, msg, ts=signed_at)
+        assert (status, body["error"]["code"]) == (409, "replayed")
+
+
+async def test_a_non_finite_timestamp_is_refused() -> None:
+    async with gateway_centre() as (s, _):
+        raw = json.dumps({"message_id": "n", "user": "u", "text": "hi"}).encode()
+        for stamp in ("nan", "inf", "-inf", "1e999"):
+            headers = {TIMESTAMP: stamp, SIGNATURE: sign(SECRET, stamp, raw)}
+            async with s.http.post(s.url("/v1/gateways/wechat/messages"), data=raw, headers=headers) as r:
+                assert r.status == 401, stamp
+        assert len(s.server.hub.conversations) == 0
+
+
 async def test_a_gateway_user_answers_the_survey_with_a_digit() -> None:
     async with gateway_centre(survey=True) as (s, peer):
         status, body = await post(
