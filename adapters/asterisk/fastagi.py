@@ -482,6 +482,10 @@ class VoiceCalls:
         spec = self.hub.runner.engine.queues.get(queue)
         return max(1, math.ceil(spec.offer_timeout_s if spec is not None else 20.0))
 
+    def has_call(self, contact_id: str) -> bool:
+        """A live phone leg holds this contact (a caller's session, or a callback being made)."""
+        return contact_id in self.sessions or contact_id in self.callbacks.pending
+
     def contact_state(self, contact_id: str) -> tuple[str | None, str | None]:
         """(contact state, agent) in the engine now; (None, None) once gone."""
         c = self.hub.runner.engine.contacts.get(contact_id)

@@ -18,6 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -32,8 +33,9 @@ from acd.adapters.daemon.surveys import Surveys
 from acd.adapters.web.outbox import Outbox
 from acd.codec import to_wire
 from acd.contact_rules import ContactFacts, Rule, apply_rules
+from acd.errors import DuplicateContact, InvalidRequest
 from acd.identity import keys
-from acd.states import AWAY, LOGGED_OUT
+from acd.states import AWAY, CONNECTED, LOGGED_OUT, NOT_RESPONDING, WRAP_UP
 
 log = logging.getLogger("acd.hub")
 
@@ -42,10 +44,20 @@ GOING_AWAY = 1001
 
 def estimated_wait(position: int, aht_s: float | None, staffed: int) -> float | None:
     """A rough forecast for a customer: people ahead x handle time / agents
-    staffed. None until the queue has a handled contact to learn from."""
+    staffed. None until the queue has a handled contact to learn from, and
+    while nobody is staffed (no number is better than a false one)."""
     if aht_s is None or staffed <= 0:
         return None
     return round(position * aht_s / staffed, 1)
+
+
+# Presences that will take the queue's next contact sooner or later: not
+# logged out, not away, not left unanswered (not-responding needs a person first).
+_UNSTAFFED = frozenset({LOGGED_OUT, AWAY, NOT_RESPONDING})
+
+
+def staffed(agents_by_presence: dict[str, int]) -> int:
+    return sum(n for p, n in agents_by_presence.items() if p not in _UNSTAFFED)
 
 
 _NO_OPTIONS = QueueOptions()
@@ -75,6 +87,8 @@ class Hub:
         self.surveys: Surveys | None = None
         self.rules: tuple[Rule, ...] = ()  # routing rules, in file order
         self.queue_options: Callable[[str], QueueOptions] = lambda queue: _NO_OPTIONS
+        # Whether a contact is a call with a live phone leg (FastAGI, callbacks): the call ends it.
+        self.has_call: Callable[[str], bool] = lambda contact_id: False
         self._routes: dict[type, Callable[[Any], None]] = {
             ev.AgentPresenceChanged: self._presence,
             ev.AgentPhoneChanged: self._phone,
@@ -133,6 +147,9 @@ class Hub:
         this customer last). The conversation exists before the engine can
         offer it, so the offer carries it; if the engine refuses, it is
         forgotten again and the error propagates."""
+        if conv.contact_id in self.conversations.by_id or conv.contact_id in self.runner.engine.contacts:
+            # Checked before anything changes: a refused duplicate must not touch the original.
+            raise DuplicateContact(f"contact {conv.contact_id!r} already exists")
         conv.max_chars = self.limits.transcript_chars
         self.conversations.add(conv)  # at once: a second message of the same user finds it
         if first_text:
@@ -160,6 +177,30 @@ class Hub:
         except Exception:
             self.conversations.remove(conv.contact_id)
             raise
+
+    async def release_contacts(self, agent_id: str) -> None:
+        """Before an agent leaves for good (logout, a desktop that did not
+        come back): every contact nobody else could end goes back to its
+        queue (its conversation and notes travel with it), and its wrap-ups
+        end. A call with a live phone leg stays: the call still ends it."""
+        engine = self.runner.engine
+        if agent_id not in engine.agents:
+            return
+        for cid, state in engine.agent_stats(agent_id).contacts.items():
+            c = engine.contacts.get(cid)
+            if state == CONNECTED and c is not None and not self.has_call(cid):
+                queue = c.queue
+                await self._quietly(partial(cmds.Transfer, contact_id=cid, by_agent=agent_id, to_queue=queue))
+        # Read again: the transfers above put those contacts in wrap-up too.
+        for cid, state in engine.agent_stats(agent_id).contacts.items():
+            if state == WRAP_UP:
+                await self._quietly(partial(cmds.EndWrapUp, agent_id=agent_id, contact_id=cid))
+
+    async def _quietly(self, make: Callable[[float], cmds.Command]) -> None:
+        try:
+            await self.runner.submit(make)
+        except InvalidRequest as e:  # the state moved on meanwhile (the contact ended ...)
+            log.info("release step skipped: %s", e.message)
 
     def _route(self, conv: Conversation, text: str) -> tuple[tuple[str, int], ...]:
         """Apply the routing rules: the conversation's queue and priority
@@ -381,11 +422,10 @@ class Hub:
             self._positions[cid] = pos
             if conv.queue not in stats_cache:
                 s = engine.queue_stats(conv.queue)
-                staffed = sum(n for p, n in s.agents.items() if p not in (LOGGED_OUT, AWAY))
-                stats_cache[conv.queue] = (s.aht_s, staffed)
-            aht, staffed = stats_cache[conv.queue]
+                stats_cache[conv.queue] = (s.aht_s, staffed(s.agents))
+            aht, working = stats_cache[conv.queue]
             conv.to_customer(
-                {"type": "position", "position": pos, "estimated_wait_s": estimated_wait(pos, aht, staffed)}
+                {"type": "position", "position": pos, "estimated_wait_s": estimated_wait(pos, aht, working)}
             )
             sent += 1
         return sent

@@ -92,6 +92,7 @@ class Server:
         self._apply_policies(self.settings)
         self.hours = OpeningHours(self.runner, _schedules(self.settings))
         self.voice = VoiceCalls(self.hub, self.settings.asterisk)
+        self.hub.has_call = self.voice.has_call
         ami = self.settings.asterisk.ami
         self.ami = AmiLink(ami, self.runner, self.voice) if ami is not None else None
         if self.ami is not None:

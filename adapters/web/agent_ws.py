@@ -27,7 +27,6 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -258,17 +257,7 @@ class AgentDesks:
         self._forget(agent_id)
         if agent_id not in self.runner.engine.agents:
             return
-        for cid, state in self.runner.engine.agent_stats(agent_id).contacts.items():
-            conv = self.hub.conversations.get(cid)
-            phones = self.runner.engine.phone_channels  # calls stay: the phone line is still up
-            if state == CONNECTED and conv is not None and conv.channel not in phones:
-                await self._submit(
-                    partial(cmds.Transfer, contact_id=cid, by_agent=agent_id, to_queue=conv.queue)
-                )
-        # Read again: the transfers above put those chats in wrap-up too.
-        for cid, state in self.runner.engine.agent_stats(agent_id).contacts.items():
-            if state == WRAP_UP:
-                await self._submit(partial(cmds.EndWrapUp, agent_id=agent_id, contact_id=cid))
+        await self.hub.release_contacts(agent_id)
         await self._submit(lambda now: cmds.Logout(now, agent_id))
         log.info("agent %s did not come back within %.0f s: logged out", agent_id, self.grace_s)
 
@@ -301,6 +290,7 @@ class AgentDesks:
         """Log out (idempotent: an agent already logged out gets an ack) and
         revoke the session token: the socket stays, a reconnect needs the password."""
         if self.runner.engine.agents[agent_id].status != LOGGED_OUT:
+            await self.hub.release_contacts(agent_id)
             await self.runner.submit(lambda now: cmds.Logout(now, agent_id))
         self._forget(agent_id)
         return {}

@@ -13,6 +13,7 @@ binary → msgpack).
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 import msgpack
@@ -97,6 +98,24 @@ def mapping(frame: dict[str, Any], key: str) -> dict[str, str]:
                 f"{_what(frame)}: {key} keys are at most 100 characters, all valid Unicode"
             )
         out[str(k)] = str(x)
+    return out
+
+
+def rounded(obj: Any, digits: int = 3) -> Any:
+    """Statistics for people and dashboards: floats to ``digits`` places
+    (``asa_s 1.336``, not ``1.3360000000000127``), recursively. O(size)."""
+    if isinstance(obj, float):
+        return round(obj, digits)
+    if isinstance(obj, dict):
+        return {k: rounded(v, digits) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [rounded(v, digits) for v in obj]
+    return obj
+
+
+def stats(record: Any) -> dict[str, Any]:
+    """A statistics dataclass (queue, agent, explanation) as rounded JSON."""
+    out: dict[str, Any] = rounded(asdict(record))
     return out
 
 

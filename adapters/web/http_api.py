@@ -16,7 +16,6 @@ import json
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from acd.adapters.daemon.config_file import AcdSettings
 from acd.adapters.daemon.runner import EngineRunner
 from acd.adapters.security.auth import AuthGuard, RateLimited, client_address
+from acd.adapters.web import frames
 from acd.adapters.web.metrics import Metrics
 from acd.codec import MalformedMessage
 from acd.errors import AcdError, ConfigError, InvalidRequest
@@ -203,17 +203,17 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def queues(request: web.Request) -> web.Response:
     engine = request.app[RUNNER].engine
-    return web.json_response({"queues": [asdict(engine.queue_stats(q)) for q in engine.queues]})
+    return web.json_response({"queues": [frames.stats(engine.queue_stats(q)) for q in engine.queues]})
 
 
 async def agents(request: web.Request) -> web.Response:
     engine = request.app[RUNNER].engine
-    return web.json_response({"agents": [asdict(engine.agent_stats(a)) for a in engine.agents]})
+    return web.json_response({"agents": [frames.stats(engine.agent_stats(a)) for a in engine.agents]})
 
 
 async def contact(request: web.Request) -> web.Response:
     engine = request.app[RUNNER].engine
-    return web.json_response(asdict(engine.explain(request.match_info["id"])))
+    return web.json_response(frames.stats(engine.explain(request.match_info["id"])))
 
 
 async def reload(request: web.Request) -> web.Response:

@@ -9,7 +9,12 @@ event and, every few seconds, the live queue statistics.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
+import hashlib
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -22,15 +27,28 @@ from acd.adapters.web.http_api import json_body
 from acd.adapters.web.origin import check_origin
 from acd.adapters.web.outbox import Outbox
 from acd.codec import MalformedMessage
+from acd.errors import InvalidRequest, UnknownAgent, UnknownContact
+from acd.states import CONNECTED, LOGGED_OUT, OFFERED
+
+log = logging.getLogger("acd.supervisor")
 
 HUB: web.AppKey[Hub] = web.AppKey("hub", Hub)
 STATS_INTERVAL_S = 2.0
 
 
 async def create_contact(request: web.Request) -> web.Response:
-    """A work item from a back office (e-mail, task, a test call)."""
+    """A work item from a back office (e-mail, task, a test call). With an
+    ``Idempotency-Key`` header, a retry with the same key and body gets the
+    first answer again instead of a second contact."""
     hub = request.app[HUB]
-    data = await json_body(request)
+    data = await json_body(request, required=True)
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return await _create_contact(hub, data)
+    return await request.app[IDEMPOTENCY].once(key, data, lambda: _create_contact(hub, data))
+
+
+async def _create_contact(hub: Hub, data: dict[str, Any]) -> web.Response:
     queue = frames.text(data, "queue")
     channel = frames.opt_text(data, "channel")
     spec = hub.runner.engine.queues.get(queue)
@@ -38,10 +56,12 @@ async def create_contact(request: web.Request) -> web.Response:
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise MalformedMessage("'priority' must be an integer")
     skills = data.get("skills", {})
-    if not isinstance(skills, dict) or not all(
-        isinstance(v, int) and not isinstance(v, bool) for v in skills.values()
+    if (
+        not isinstance(skills, dict)
+        or len(skills) > 50
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in skills.values())
     ):
-        raise MalformedMessage("'skills' must map skill names to levels")
+        raise MalformedMessage("'skills' must map at most 50 skill names to levels")
     cid = frames.opt_text(data, "id") or hub.new_contact_id("api")
     conv = Conversation(
         contact_id=cid,
@@ -50,11 +70,89 @@ async def create_contact(request: web.Request) -> web.Response:
         priority=priority,
         customer=frames.opt_text(data, "customer") or cid,
         origin="api",
-        identity=frames.mapping(data, "identity"),
+        identity=frames.mapping(data, "identity"),  # the back office is authenticated: verified
         attributes=frames.mapping(data, "attributes"),
     )
-    await hub.start_contact(conv, frames.opt_text(data, "text"), tuple(sorted(skills.items())))
-    return web.json_response({"contact": cid}, status=201)
+    await hub.start_contact(
+        conv, frames.opt_text(data, "text", frames.MAX_TEXT), tuple(sorted(skills.items()))
+    )
+    return web.json_response({"contact": cid}, status=201, headers={"Location": f"/v1/contacts/{cid}"})
+
+
+async def end_contact(request: web.Request) -> web.Response:
+    """A supervisor ends any contact, whatever holds it: waiting or ringing,
+    it is abandoned; connected, it ends (by the agent's hand) and its
+    wrap-up is closed, so the agent is free at once."""
+    hub = request.app[HUB]
+    cid = request.match_info["id"]
+    engine = hub.runner.engine
+    c = engine.contacts.get(cid)
+    if c is None:
+        raise UnknownContact(f"no open contact {cid!r}")
+    agent = c.agent_id
+    asg = engine.agents[agent].assignments.get(cid) if agent is not None and agent in engine.agents else None
+    if agent is None or asg is None or asg.state == OFFERED:
+        await hub.runner.submit(lambda now: cmds.Abandon(now, cid))
+    else:
+        if asg.state == CONNECTED:
+            await hub.runner.submit(lambda now: cmds.EndContact(now, agent, cid))
+        if cid in engine.contacts:  # in wrap-up now (a queue without wrap-up completed it)
+            await hub.runner.submit(lambda now: cmds.EndWrapUp(now, agent, cid))
+    log.info("contact %s ended by a supervisor", cid)
+    return web.json_response({"contact": cid, "ended": True})
+
+
+class Idempotency:
+    """Answers to ``POST /v1/contacts`` by ``Idempotency-Key``, for 24 h, at
+    most ``capacity`` of them (the oldest forgotten first). The same key with
+    another body is refused; a retry while the first is running waits for it."""
+
+    def __init__(self, capacity: int, keep_s: float = 86_400.0) -> None:
+        self.capacity = capacity
+        self.keep_s = keep_s
+        self._done: OrderedDict[str, tuple[float, str, asyncio.Future[tuple[int, bytes, str | None]]]] = (
+            OrderedDict()
+        )
+
+    async def once(
+        self, key: str, body: dict[str, Any], run: Callable[[], Awaitable[web.Response]]
+    ) -> web.Response:
+        if not key or len(key) > 200 or not key.isprintable():
+            raise MalformedMessage("Idempotency-Key must be 1..200 printable characters")
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        now = time.monotonic()
+        while self._done and next(iter(self._done.values()))[0] < now - self.keep_s:
+            self._done.popitem(last=False)
+        got = self._done.get(key)
+        if got is not None:
+            if got[1] != digest:
+                raise IdempotencyKeyReused("this Idempotency-Key was used with another body")
+            status, text, location = await asyncio.shield(got[2])
+            return _replay(status, text, location)
+        fut: asyncio.Future[tuple[int, bytes, str | None]] = asyncio.get_running_loop().create_future()
+        if self.capacity:
+            self._done[key] = (now, digest, fut)
+            if len(self._done) > self.capacity:
+                self._done.popitem(last=False)
+        try:
+            r = await run()
+        except BaseException as e:
+            self._done.pop(key, None)  # refused: nothing to remember, a retry runs again
+            fut.set_exception(e)
+            fut.exception()  # retrieved: a retry that waited sees it, nobody else must
+            raise
+        assert isinstance(r.body, bytes)
+        fut.set_result((r.status, r.body, r.headers.get("Location")))
+        return r
+
+
+def _replay(status: int, body: bytes, location: str | None) -> web.Response:
+    headers = {"Idempotent-Replayed": "true", **({"Location": location} if location else {})}
+    return web.Response(status=status, body=body, content_type="application/json", headers=headers)
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    code = "idempotency-key-reused"
 
 
 async def move_contact(request: web.Request) -> web.Response:
@@ -74,14 +172,20 @@ async def agent_away(request: web.Request) -> web.Response:
     aid = request.match_info["id"]
     reason = frames.opt_text(await json_body(request), "reason") or "supervisor"
     await hub.runner.submit(lambda now: cmds.SetAway(now, aid, reason))
-    return web.json_response(asdict(hub.runner.engine.agent_stats(aid)))
+    return web.json_response(frames.stats(hub.runner.engine.agent_stats(aid)))
 
 
 async def agent_logout(request: web.Request) -> web.Response:
+    """Log an agent out (idempotent); what nobody else could end goes back to its queue first."""
     hub = request.app[HUB]
     aid = request.match_info["id"]
-    await hub.runner.submit(lambda now: cmds.Logout(now, aid))
-    return web.json_response(asdict(hub.runner.engine.agent_stats(aid)))
+    a = hub.runner.engine.agents.get(aid)
+    if a is None:
+        raise UnknownAgent(f"unknown agent {aid!r}")
+    if a.status != LOGGED_OUT:
+        await hub.release_contacts(aid)
+        await hub.runner.submit(lambda now: cmds.Logout(now, aid))
+    return web.json_response(frames.stats(hub.runner.engine.agent_stats(aid)))
 
 
 async def supervisor_ws(request: web.Request) -> web.StreamResponse:
@@ -118,7 +222,7 @@ async def supervisor_ws(request: web.Request) -> web.StreamResponse:
 
 def _stats_frame(hub: Hub) -> dict[str, Any]:
     engine = hub.runner.engine
-    return {"type": "stats", "queues": [asdict(engine.queue_stats(q)) for q in engine.queues]}
+    return {"type": "stats", "queues": [frames.stats(engine.queue_stats(q)) for q in engine.queues]}
 
 
 async def _stream_stats(hub: Hub, box: Outbox) -> None:
@@ -134,10 +238,15 @@ async def survey_stats(request: web.Request) -> web.Response:
     return web.json_response(surveys.stats() if surveys is not None else {"queues": {}, "agents": {}})
 
 
+IDEMPOTENCY: web.AppKey[Idempotency] = web.AppKey("idempotency", Idempotency)
+
+
 def add_routes(app: web.Application, hub: Hub) -> None:
     app[HUB] = hub
+    app[IDEMPOTENCY] = Idempotency(hub.limits.idempotency_keys)
     app.router.add_post("/v1/contacts", create_contact)
     app.router.add_post("/v1/contacts/{id}/move", move_contact)
+    app.router.add_post("/v1/contacts/{id}/end", end_contact)
     app.router.add_post("/v1/agents/{id}/away", agent_away)
     app.router.add_post("/v1/agents/{id}/logout", agent_logout)
     app.router.add_get("/v1/supervisor/ws", supervisor_ws)
