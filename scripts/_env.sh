@@ -30,12 +30,21 @@ installed() {
     [ -f "$stamp" ] && { grep -qxF -- "$want" "$stamp" || { [ -z "$EXTRAS" ] && grep -qxF -- "${sources}[dev]" "$stamp"; }; }
 }
 if ! installed; then
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    # Compiles the routing core with mypyc in place (setup.py), ~30 s.
-    "$VENV/bin/python" -m pip install -q -e "$ROOT${EXTRAS}"
+    if [ -n "$EXTRAS" ] && [ -f "$stamp" ] && grep -qxF -- "$sources" "$stamp"; then
+        # ./scripts/run built this very source: add the extras' tools, do not
+        # rebuild (and recompile) the project for them.
+        "$VENV/bin/python" -c 'import sys, tomllib
+extras = tomllib.load(open(sys.argv[1], "rb"))["project"]["optional-dependencies"]
+print("\n".join(extras[sys.argv[2].strip("[]")]))' "$ROOT/pyproject.toml" "$EXTRAS" |
+            xargs "$VENV/bin/python" -m pip install -qq
+    else
+        "$VENV/bin/python" -m pip install -qq --upgrade pip
+        # Compiles the routing core with mypyc in place (setup.py), ~30 s.
+        "$VENV/bin/python" -m pip install -qq -e "$ROOT${EXTRAS}"
+    fi
     echo "$want" >"$stamp"
 elif [ -z "${ACD_PURE_PYTHON:-}" ] &&
     (cd "$ROOT" && "$VENV/bin/python" -c 'import sys, acd.compiled as c; sys.exit(0 if c.STALE else 1)'); then
     echo "the compiled routing core is older than its sources: rebuilding (~30 s)" >&2
-    "$VENV/bin/python" -m pip install -q -e "$ROOT${EXTRAS}"
+    "$VENV/bin/python" -m pip install -qq -e "$ROOT${EXTRAS}"
 fi

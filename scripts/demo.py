@@ -77,6 +77,7 @@ class Demo:
         self.t0 = time.monotonic()
         self.tally = Tally()
         self.ids = itertools.count(1)
+        self.held: dict[str, set[str]] = {}  # agent -> contacts answered and not yet ended
 
     def say(self, who: str, text: str) -> None:
         line = f"[{time.monotonic() - self.t0:5.1f}s] {who:<9} {text}"
@@ -128,18 +129,36 @@ class Demo:
                 for t in work:
                     t.cancel()
                 await asyncio.gather(stopper, *work, return_exceptions=True)
-                await send("logout")
+                if not ws.closed:  # the end of the shift: finish what is open, then log out
+                    for cid in sorted(self.held.pop(name, set())):
+                        await send("end", contact=cid)
+                        await send("wrap-up-done", contact=cid)
+                    await send("logout")
+                    await self.drain(ws)
+
+    @staticmethod
+    async def drain(ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Read until the server has answered everything sent (the last frame sent has id 'bye')."""
+        await ws.send_json({"type": "ping", "id": "bye"})
+        while True:
+            msg = await ws.receive(timeout=5)
+            if msg.type != aiohttp.WSMsgType.TEXT or json.loads(msg.data).get("id") == "bye":
+                return
 
     async def handle(self, name: str, offer: dict[str, Any], send: Any) -> None:
         cid = offer["contact"]
         await asyncio.sleep(self.rng.uniform(0.3, 1.5))
         await send("accept", contact=cid)
+        held = self.held.setdefault(name, set())
+        held.add(cid)
         self.tally.answered += 1
         self.say(name, f"answers  {cid}")
         if offer["channel"] != "voice":
             await send("message", contact=cid, text=f"Hello, this is {name}. How can I help?")
         await asyncio.sleep(self.rng.uniform(2, 6))
-        if offer["queue"] == "sales" and offer["channel"] != "voice" and self.rng.random() < 0.3:
+        held.discard(cid)  # from here on the contact leaves this agent
+        chat = offer["channel"] != "voice"
+        if offer["queue"] == "sales" and chat and (self.tally.transferred == 0 or self.rng.random() < 0.3):
             await send("transfer", contact=cid, queue="support")
             self.tally.transferred += 1
             self.say(name, f"transfers {cid} to support")

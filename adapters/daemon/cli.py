@@ -61,6 +61,17 @@ def with_listen(settings: AcdSettings, listen: str) -> AcdSettings:
     return replace(settings, server=replace(settings.server, host=host, port=port))
 
 
+def with_agi_listen(settings: AcdSettings, listen: str) -> AcdSettings:
+    """``--agi-listen``: FastAGI's address (a container listens on 0.0.0.0; "" turns it off)."""
+    if not listen:
+        return replace(settings, asterisk=replace(settings.asterisk, fastagi_port=None))
+    address = parse_listen(listen)
+    if address is None:
+        raise ConfigError([f"--agi-listen: expected host:port, got {listen!r}"])
+    host, port = address
+    return replace(settings, asterisk=replace(settings.asterisk, fastagi_host=host, fastagi_port=port))
+
+
 def describe(settings: AcdSettings) -> str:
     """What an operator wants to see after a successful check."""
     r = settings.routing
@@ -98,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--listen", metavar="HOST:PORT", help="override server.listen (e.g. 0.0.0.0:8080 in a container)"
     )
+    run.add_argument(
+        "--agi-listen",
+        metavar="HOST:PORT",
+        help="override [asterisk] fastagi_listen (e.g. 0.0.0.0:4573 in a container; '' turns FastAGI off)",
+    )
     check = sub.add_parser("check-config", help="validate a configuration file and explain it")
     check.add_argument("path")
     hp = sub.add_parser(
@@ -124,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             settings = settings_for(args.config)
             if args.listen is not None:
                 settings = with_listen(settings, args.listen)
+            if args.agi_listen is not None:
+                settings = with_agi_listen(settings, args.agi_listen)
         except ConfigError as e:
             for problem in e.problems:
                 logging.getLogger("acd").error("%s", problem)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import random
 import time
+from dataclasses import replace
 from typing import TextIO
 
 from acd import Engine, default_config
@@ -81,7 +82,7 @@ def run_demo(seed: int, minutes: float, speed: float, out: TextIO) -> int:
             delay = start + when / speed - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        cmd = type(cmd)(**{**{f: getattr(cmd, f) for f in cmd.__slots__}, "now": when})
+        cmd = replace(cmd, now=when)  # compiled commands have no __slots__ to copy from
         try:
             events = engine.handle(cmd)
         except InvalidRequest:

@@ -43,6 +43,15 @@ from acd.hours import Schedule
 log = logging.getLogger("acd.server")
 
 
+class StartError(ConfigError):
+    """The server cannot start as configured (a port in use): said in one line."""
+
+    code = "cannot-start"
+
+    def __init__(self, message: str) -> None:
+        super().__init__([message])
+
+
 @dataclass
 class Server:
     settings: AcdSettings
@@ -111,7 +120,20 @@ class Server:
             tls.load_cert_chain(srv.tls_cert, srv.tls_key)
         port = srv.port if self.port is None else self.port
         site = web.TCPSite(self._web, srv.host, port, ssl_context=tls)
-        await site.start()
+        ast = self.settings.asterisk
+        # Both ports first, before any task runs: a port in use stops the
+        # start-up cleanly with one line, nothing half started.
+        try:
+            await site.start()
+            if ast.fastagi_port is not None:
+                agi_port = ast.fastagi_port if self.agi_port is None else self.agi_port
+                self.bound_agi_port = await self.voice.start(ast.fastagi_host, agi_port)
+        except OSError as e:
+            await self.voice.stop()
+            await self._web.cleanup()
+            await self.store.close()
+            self.verifier.close()
+            raise StartError(f"cannot listen: {e.strerror or e}") from None
         sockets = self._web.addresses
         self.bound_port = int(sockets[0][1]) if sockets else port
         await self.runner.start()
@@ -119,24 +141,28 @@ class Server:
         await self.customer_desk.start()
         await self.hub.start()
         await self.gateways.start()
-        ast = self.settings.asterisk
-        if ast.fastagi_port is not None:
-            agi_port = ast.fastagi_port if self.agi_port is None else self.agi_port
-            self.bound_agi_port = await self.voice.start(ast.fastagi_host, agi_port)
         if self.ami is not None:
             await self.ami.start()
         tune_gc()
         self.app[READY]["ready"] = True
         agi = f", FastAGI on {ast.fastagi_host}:{self.bound_agi_port}" if self.bound_agi_port else ""
         log.info(
-            "serving on %s:%d (%d queues, %d agents%s; routing core: %s)",
+            "serving on %s:%d (config %s: %d queues, %d agents%s; routing core: %s)",
             srv.host,
             self.bound_port,
+            self.settings.path or self.settings.source,
             len(self.settings.routing.queues),
             len(self.settings.routing.agents),
             agi,
             CORE_BUILD,
         )
+        if self.settings.path is None:
+            log.warning(
+                "running the embedded defaults: no agent has a password (nobody can log in) and the admin "
+                "API is off (no admin_token_hash); give --config FILE (see config/acd.toml)"
+            )
+        for w in self.settings.warnings:
+            log.warning("config: %s", w)
 
     async def reload(self) -> list[str]:
         """Read the config file again and apply it, or raise ConfigError with
@@ -265,7 +291,12 @@ async def serve(settings: AcdSettings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     loop.add_signal_handler(signal.SIGHUP, hup.set)
-    await server.start()
+    try:
+        await server.start()
+    except ConfigError as e:  # a port in use, a store that cannot open: said, not a traceback
+        for problem in e.problems:
+            log.error("%s", problem)
+        return 1
     reloader = asyncio.create_task(_reload_on_hup(server, hup), name="acd-sighup")
     await stop.wait()
     reloader.cancel()

@@ -106,5 +106,5 @@ class Outbox:
                 else:
                     await self.ws.send_str(item)
         except (ConnectionError, RuntimeError) as e:  # the peer went away mid-write
-            log.info("%s: write failed: %s", self.label, e)
+            log.debug("%s: the peer left mid-write: %s", self.label, e)  # normal: a page closed
             self._closing = True

@@ -28,10 +28,13 @@ async def test_demo_script_drives_the_shipped_config() -> None:
     await server.start()
     try:
         out = io.StringIO()
-        tally = await demo.Demo(f"http://127.0.0.1:{server.bound_port}", 4.0, seed=3, out=out).run()
+        tally = await demo.Demo(f"http://127.0.0.1:{server.bound_port}", 6.0, seed=3, out=out).run()
+        engine = server.runner.engine
+        # The shift ended cleanly: everyone logged out, holding nothing.
+        assert all(a.status == "logged-out" and not a.assignments for a in engine.agents.values())
     finally:
         await server.stop()
     text = out.getvalue()
     assert tally.customers >= 2 and tally.offers >= 1 and tally.answered >= 1, text
     assert "error:" not in text, text
-    assert "summary" in text
+    assert "summary" in text and " transfers " in text, text
