@@ -126,14 +126,20 @@ class NewContact:
 
 @dataclass(init=False, unsafe_hash=True, slots=True)
 class Accept:
+    """The agent took the offer. ``answered_ago``: it happened that many
+    seconds before ``now`` (a PBX that reports the answer only when the call
+    ends, as Dial's ANSWEREDTIME_MS does); bounded by when it was offered."""
+
     now: Final[float]
     agent_id: Final[str]
     contact_id: Final[str]
+    answered_ago: Final[float]
 
-    def __init__(self, now: float, agent_id: str, contact_id: str) -> None:
+    def __init__(self, now: float, agent_id: str, contact_id: str, answered_ago: float = 0.0) -> None:
         self.now = now
         self.agent_id = agent_id
         self.contact_id = contact_id
+        self.answered_ago = answered_ago
 
 
 @dataclass(init=False, unsafe_hash=True, slots=True)

@@ -1195,7 +1195,9 @@ class Engine:
         c = self.contacts[cmd.contact_id]
         asg.state = assignment_step(asg.state, "accept")
         c.state = contact_step(c.state, "accept")
-        asg.connected_at = now
+        # Answered when the PBX says, never before the offer (a clock skew cannot reorder them).
+        at = now - min(cmd.answered_ago, now - asg.since) if cmd.answered_ago > 0 else now
+        asg.connected_at = at
         c.offer_token = 0
         a.n_offered -= 1
         a.n_connected += 1
@@ -1205,7 +1207,7 @@ class Engine:
         q.connected += 1
         q.answered += 1
         q.count(c.channel, ANSWERS)
-        waited = now - c.entered
+        waited = at - c.entered
         q.wait_answered_total += waited
         if waited <= self.queues[c.queue].service_level_s:
             q.answered_in_sl += 1

@@ -55,12 +55,43 @@ log = logging.getLogger("acd.ami")
 LOGIN_TIMEOUT_S = 10.0  # also how long a Hangup (or a Ping, at most) may go unanswered
 # Every action we send: panoramisk keeps unanswered actions of any other kind
 # across a reconnect, to be sent again, which we never want.
-_OUR_ACTIONS = ("login", "ping", "devicestatelist", "coreshowchannels", "originate", "hangup")
+_OUR_ACTIONS = ("login", "filter", "ping", "devicestatelist", "coreshowchannels", "originate", "hangup")
 # Device states (DeviceStateChange State) that mean the phone cannot take a call,
 # and those that mean it is on a call (ours, or one we must route around).
 _DOWN = {"UNAVAILABLE", "INVALID"}
-_ON_A_CALL = {"INUSE", "BUSY", "ONHOLD", "RINGINUSE"}
+_ON_A_CALL = {"INUSE", "BUSY", "ONHOLD", "RINGING", "RINGINUSE"}
 _CONTACT_DOWN = {"Removed", "Unreachable"}
+_CONTACT_UP = {"Created", "Reachable", "NonQualified"}
+# What the ACD reads, and no more (Login's Events mask, then a session filter).
+EVENT_CLASSES = "call,user,system,dtmf"
+WANTED_EVENTS = (
+    "DialBegin",
+    "DialEnd",
+    "DeviceStateChange",
+    "ContactStatus",
+    "UserEvent",
+    "DTMFEnd",
+    "OriginateResponse",
+)
+# A POSIX extended regex (Asterisk's regcomp), matched against the whole event:
+# its first line, the name ended by the CR (ERE has no \r escape, it has classes).
+EVENT_FILTER = f"^Event: ({'|'.join(WANTED_EVENTS)})[[:space:]]"
+
+
+def devices_of(endpoint: str) -> tuple[str, ...]:
+    """The devices whose state is the agent's phone, from its Dial string:
+    ``PJSIP/6001`` → itself; ``PJSIP/a&PJSIP/b`` → both (rung together);
+    ``Local/6001@agents/n`` → ``Local/6001@agents``; a number dialled
+    through a trunk (``PJSIP/trunk/sip:...``) has no device of its own."""
+    out = []
+    for part in endpoint.split("&"):
+        tech, _, rest = part.strip().partition("/")
+        resource, _, extra = rest.partition("/")
+        if not resource or (extra and tech.upper() != "LOCAL"):
+            continue
+        out.append(f"{tech}/{resource}")
+    return tuple(out)
+
 
 _Make = Callable[[float], cmds.Command]  # builds a command with the writer's clock
 
@@ -98,10 +129,14 @@ class AmiLink:
         self._proto: AMIProtocol | None = None
         self._lost = asyncio.Event()
         self._events: asyncio.Queue[Message] = asyncio.Queue()
+        self.received = 0  # events (and list items) read from Asterisk
         self._tasks: list[asyncio.Task[None]] = []
         self._outbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()  # actions nobody waits on
         self._phones: dict[str, str] = {}  # device → agent id
-        self._usable: dict[str, bool] = {}  # agent id → last usable sent
+        self._usable: dict[str, tuple[bool, str]] = {}  # agent id → (usable, reason) last sent
+        self._devices: dict[str, tuple[str, ...]] = {}  # agent id → its devices
+        self._device_states: dict[str, str] = {}  # device → its last DeviceStateChange State
+        self._unregistered: set[str] = set()  # agents whose PJSIP contact is gone
         # panoramisk's protocol reads these on its "factory"
         self.forgetable_actions = _OUR_ACTIONS
         self.awaiting_actions: list[Any] = []
@@ -111,12 +146,13 @@ class AmiLink:
     # ------------------------------------------------------------ lifecycle
 
     def remap(self) -> None:
-        """Agent endpoints from the running config (again after a reload)."""
-        self._phones = {
-            a.spec.endpoint: aid
+        """Agent devices from the running config's endpoints (again after a reload)."""
+        self._devices = {
+            aid: devices_of(a.spec.endpoint)
             for aid, a in self.runner.engine.agents.items()
             if a.spec.endpoint is not None
         }
+        self._phones = {d: aid for aid, ds in self._devices.items() for d in ds}
 
     async def start(self) -> None:
         self._tasks = [
@@ -185,7 +221,7 @@ class AmiLink:
 
     async def _serve(self, proto: AMIProtocol) -> str | None:
         s = self.settings
-        action = {"Action": "Login", "Username": s.username, "Secret": s.secret, "Events": "on"}
+        action = {"Action": "Login", "Username": s.username, "Secret": s.secret, "Events": EVENT_CLASSES}
         resp = await self._ask(proto, action)
         if isinstance(resp, list) or not resp.success:
             return f"login refused: {field(resp, 'Message') or 'no reason given'}"
@@ -193,6 +229,12 @@ class AmiLink:
         self.logins += 1
         self.failures = 0
         log.info("AMI logged in at %s:%d as %r", s.host, s.port, s.username)
+        # Only the events we read, whatever manager.conf's read= says: the
+        # class mask above, narrowed to names by a session filter (it needs
+        # the system write permission; without it the mask alone applies).
+        filtered = await self._ask(proto, {"Action": "Filter", "Operation": "Add", "Filter": EVENT_FILTER})
+        if isinstance(filtered, list) or not filtered.success:
+            log.info("AMI: no session event filter (%s): the class mask applies", field(filtered, "Message"))
         await self._resync(proto)
         while not self._lost.is_set():
             try:
@@ -277,7 +319,7 @@ class AmiLink:
     # ---------------------------------------------------------------- events
 
     async def _consume(self) -> None:
-        handlers: dict[str, Callable[[Message], _Make | None]] = {
+        handlers: dict[str, Callable[[Message], _Make | None]] = {  # every name in WANTED_EVENTS
             "DialBegin": self._on_dial_begin,
             "DialEnd": self._on_dial_end,
             "DeviceStateChange": self._on_device_state,
@@ -288,6 +330,7 @@ class AmiLink:
         }
         while True:
             msg = await self._events.get()
+            self.received += 1
             handler = handlers.get(field(msg, "Event"))
             if handler is None:
                 continue
@@ -321,33 +364,54 @@ class AmiLink:
             return None
         return self.voice.answered(field(msg, "Uniqueid"), None)
 
-    def _phone(self, agent_id: str, usable: bool, reason: str) -> _Make | None:
-        """A DeviceState, only when the phone's usability changes."""
-        if self._usable.get(agent_id, True) == usable:
+    def _phone(self, agent_id: str) -> _Make | None:
+        """A DeviceState from what the agent's devices say, only when it changes.
+
+        Any device on a call we did not route: busy (so is a phone ringing
+        with a private call, as app_queue's ringinuse=no has it). Every
+        device down: unregistered if its PJSIP contact is gone (whichever
+        of the two events came first), else unavailable. Otherwise usable."""
+        states = [self._device_states.get(d, "NOT_INUSE") for d in self._devices.get(agent_id, ())]
+        if any(st in _ON_A_CALL for st in states) and not self._routing_a_call(agent_id):
+            now_is: tuple[bool, str] = (False, "phone-busy")
+        elif states and all(st in _DOWN for st in states):
+            gone = agent_id in self._unregistered
+            now_is = (False, "phone-unregistered" if gone else "phone-unavailable")
+        elif agent_id in self._unregistered:
+            now_is = (False, "phone-unregistered")
+        else:
+            now_is = (True, "")
+        if self._usable.get(agent_id, (True, "")) == now_is:
             return None
-        self._usable[agent_id] = usable
+        self._usable[agent_id] = now_is
+        usable, reason = now_is
         return lambda now: cmds.DeviceState(now, agent_id, usable, reason)
 
+    def _routing_a_call(self, agent_id: str) -> bool:
+        """Our own call also puts the phone in use: only another call closes voice."""
+        a = self.runner.engine.agents.get(agent_id)
+        phones = self.runner.engine.phone_channels
+        return a is not None and any(x.channel in phones for x in a.assignments.values())
+
     def _on_device_state(self, msg: Message) -> _Make | None:
-        agent_id = self._phones.get(field(msg, "Device"))
+        device = field(msg, "Device")
+        agent_id = self._phones.get(device)
         if agent_id is None:
             return None
-        state = field(msg, "State")
-        if state in _DOWN:
-            return self._phone(agent_id, False, "phone-unavailable")
-        if state in _ON_A_CALL:
-            # Our own call also puts the phone in use: only another call closes voice.
-            a = self.runner.engine.agents.get(agent_id)
-            phones = self.runner.engine.phone_channels
-            ours = a is not None and any(x.channel in phones for x in a.assignments.values())
-            return None if ours else self._phone(agent_id, False, "phone-busy")
-        return self._phone(agent_id, True, "")
+        self._device_states[device] = field(msg, "State")
+        return self._phone(agent_id)
 
     def _on_contact_status(self, msg: Message) -> _Make | None:
         agent_id = self._phones.get(f"PJSIP/{field(msg, 'EndpointName')}")
-        if agent_id is None or field(msg, "ContactStatus") not in _CONTACT_DOWN:
+        if agent_id is None:
             return None
-        return self._phone(agent_id, False, "phone-unregistered")
+        if field(msg, "ContactStatus") in _CONTACT_DOWN:
+            self._unregistered.add(agent_id)
+        elif field(msg, "ContactStatus") in _CONTACT_UP:
+            self._unregistered.discard(agent_id)
+        else:
+            return None
+        return self._phone(agent_id)
 
     def _on_user_event(self, msg: Message) -> _Make | None:
         if field(msg, "UserEvent") != "ACDAgent":

@@ -348,7 +348,10 @@ class CallSession:
         if state == OFFERED:  # no answer supervision, or not answered: ask the Dial
             status = await self._dial_status()
             if status == "ANSWER":
-                await self._submit(lambda now: cmds.Accept(now, agent_id, cid))
+                # No AMI told us when: Dial's ANSWEREDTIME_MS (Asterisk >= 16.4) places
+                # the answer, so waiting and handle times come out right.
+                talked = await self._answered_seconds()
+                await self._submit(lambda now: cmds.Accept(now, agent_id, cid, talked))
             elif status == "CANCEL" or self.gone:
                 return True  # _forget abandons the call
             else:
@@ -359,6 +362,13 @@ class CallSession:
             return await self._resume_waiting()  # gone from the engine unanswered: an overflow follows
         # Answered (AMI told us, the Dial did, or the desktop already ended it): over.
         return await self._end(agent_id)
+
+    async def _answered_seconds(self) -> float:
+        """Seconds from the answer to the end of the Dial just returned; 0 if unknown."""
+        if self.closed:
+            return 0.0
+        raw = (await self.command("GET VARIABLE ANSWEREDTIME_MS")).data or ""
+        return int(raw) / 1000 if raw.isascii() and raw.isdigit() else 0.0
 
     async def _dial_status(self) -> str:
         if self.closed:

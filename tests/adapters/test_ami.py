@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from acd import events as ev
+from acd.adapters.asterisk.ami import devices_of
 from acd.adapters.daemon.server import Server
 from tests.adapters.test_fastagi import TIMEOUT, Centre, centre, voice_settings
 from tests.peers.ami import AmiServer
@@ -70,7 +71,7 @@ async def test_answer_is_known_when_the_phone_is_picked_up() -> None:
         assert ended.by == "agent"
         await caller.finished()
         assert caller.variables["ACD_RESULT"] == "answered"
-        assert ctr.ami.actions[:3] == ["Login", "DeviceStateList", "CoreShowChannels"]
+        assert ctr.ami.actions[:4] == ["Login", "Filter", "DeviceStateList", "CoreShowChannels"]
 
 
 async def test_softphone_unregistered_gets_no_calls_until_it_registers_again() -> None:
@@ -170,3 +171,79 @@ async def test_link_dropped_mid_call_resyncs_and_learns_the_answer() -> None:
 def caller_contact(ctr: Centre) -> str:
     (cid,) = ctr.server.voice.sessions
     return cid
+
+
+async def test_the_link_asks_only_for_the_events_it_reads() -> None:
+    """Login's Events mask and a session filter, whatever manager.conf's
+    read= allows: a call routed by someone else costs the ACD nothing."""
+    async with ami_centre() as ctr:
+        await ctr.link_up()
+        login = next(r for r in ctr.ami.requests if r["Action"] == "Login")
+        assert login["Events"] == "call,user,system,dtmf"
+        assert "Filter" in ctr.ami.actions
+        before = ctr.server.ami.received if ctr.server.ami else 0
+        for _ in range(20):
+            ctr.ami.noise()
+        ctr.ami.device_state("PJSIP/6003", "NOT_INUSE")  # one it reads
+        await ctr.login("v1")
+        ctr.ami.device_state("PJSIP/6001", "INUSE")
+        await ctr.expect(ev.AgentPhoneChanged, agent_id="v1", reason="phone-busy")
+        assert ctr.server.ami is not None and ctr.server.ami.received - before == 2
+
+
+async def test_without_the_filter_permission_the_class_mask_still_applies() -> None:
+    pbx_filter_refused = True
+    async with ami_centre() as ctr:
+        ctr.ami.filter_allowed = not pbx_filter_refused
+        ctr.ami.drop()  # log in again, now without the permission
+        ctr.ami.restore()
+        await ctr.link_up()
+        await ctr.login("v1")
+        before = ctr.ami.delivered
+        for _ in range(5):
+            ctr.ami.noise()  # the Newchannel (call) passes the mask, the VarSet (dialplan) does not
+        ctr.ami.device_state("PJSIP/6001", "INUSE")
+        await ctr.expect(ev.AgentPhoneChanged, agent_id="v1", reason="phone-busy")
+        assert ctr.ami.delivered - before == 5 + 1
+
+
+async def test_a_phone_ringing_with_a_private_call_is_in_use() -> None:
+    async with ami_centre() as ctr:
+        await ctr.link_up()
+        await ctr.login("v1")
+        ctr.ami.device_state("PJSIP/6001", "RINGING")
+        await ctr.expect(ev.AgentPhoneChanged, agent_id="v1", reason="phone-busy")
+
+
+async def test_the_unregistered_reason_does_not_depend_on_event_order() -> None:
+    async with ami_centre() as ctr:
+        await ctr.link_up()
+        await ctr.login("v1", "v2")
+        ctr.ami.contact_status("6001", "Removed")
+        ctr.ami.device_state("PJSIP/6001", "UNAVAILABLE")
+        ctr.ami.device_state("PJSIP/6002", "UNAVAILABLE")  # the other order
+        ctr.ami.contact_status("6002", "Removed")
+        await ctr.expect(ev.AgentPhoneChanged, agent_id="v2", reason="phone-unregistered")
+        engine = ctr.server.runner.engine
+        assert engine.agent_stats("v1").phone == engine.agent_stats("v2").phone == "phone-unregistered"
+
+
+def test_dial_strings_name_their_devices() -> None:
+    assert devices_of("PJSIP/6001") == ("PJSIP/6001",)
+    assert devices_of("PJSIP/6001&PJSIP/6001-mobile") == ("PJSIP/6001", "PJSIP/6001-mobile")
+    assert devices_of("Local/6001@agents/n") == ("Local/6001@agents",)
+    assert devices_of("PJSIP/trunk/sip:+8613800000000@carrier") == ()
+
+
+async def test_an_agent_rung_on_two_phones_is_busy_when_either_is() -> None:
+    async with ami_centre() as ctr:
+        await ctr.link_up()
+        assert ctr.server.ami is not None
+        ctr.server.ami._devices["v1"] = devices_of("PJSIP/6001&PJSIP/7001")
+        ctr.server.ami._phones["PJSIP/7001"] = "v1"
+        await ctr.login("v1")
+        ctr.ami.device_state("PJSIP/7001", "INUSE")
+        await ctr.expect(ev.AgentPhoneChanged, agent_id="v1", reason="phone-busy")
+        ctr.ami.device_state("PJSIP/7001", "NOT_INUSE")
+        changed = await ctr.expect(ev.AgentPhoneChanged, agent_id="v1")
+        assert changed.reason is None

@@ -139,6 +139,24 @@ async def test_answered_call_ended_by_the_agent_goes_back_to_the_dialplan() -> N
         assert ctr.server.runner.engine.agents["v1"].presence == "available"
 
 
+async def test_without_ami_the_answer_is_placed_by_answeredtime_ms() -> None:
+    """No answer supervision: the answer is learnt when Dial returns, and
+    ANSWEREDTIME_MS puts it where it happened, so the wait is the ring and
+    the handle time is the talk, not the other way round."""
+    async with centre() as ctr:
+        phone = ctr.pbx.phone("PJSIP/6001", ring_s=0.05, talk_s=0.6)
+        await ctr.login("v1")
+        await ctr.call()
+        offer = await ctr.expect(ev.ContactOffered)
+        connected = await ctr.expect(ev.ContactConnected, contact_id=offer.contact_id)
+        ended = await ctr.expect(ev.ContactEnded, contact_id=offer.contact_id)
+        talked = phone.ended[-1] - phone.rings[-1] - 0.05
+        assert connected.waited_s < 0.4  # the ring, not the call
+        assert abs(ended.handle_s - talked) < 0.2
+        q = ctr.server.runner.engine.queue_stats("sales")
+        assert q.asa_s is not None and q.asa_s < 0.4
+
+
 async def test_caller_hangs_up_in_the_bridge() -> None:
     async with centre() as ctr:
         ctr.pbx.phone("PJSIP/6001")

@@ -21,6 +21,10 @@ manager as captured in ``tests/fixtures/ami/*.ami.raw``.
   the dial string, Uniqueid ``<unknown>``). An answered ``Application: AGI``
   leg opens a FastAGI session to ``Data`` like any Asterisk channel would.
 * ``Hangup`` (43, 44): ``Channel Hungup`` or ``No such channel``.
+* Login's ``Events`` class mask and the ``Filter`` action (a session regex
+  whitelist over the whole event, needing the system permission): not
+  captured, done as manager.c does them; :meth:`AmiServer.noise` emits
+  events of calls the ACD does not route, which they keep away.
 * ``DTMFBegin``/``DTMFEnd`` of a caller's key press. These were not captured:
   their fields are the channel snapshot every call event carries (taken
   from a captured ``Newchannel``) followed by Asterisk's documented
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -108,6 +113,20 @@ class _Session:
         self.writer = writer
         self.logged_in = False
         self.events = False
+        self.classes: set[str] | None = None  # Login's Events mask (None: all)
+        self.filters: list[re.Pattern[str]] = []  # session whitelist (Filter action)
+
+    def wants(self, data: bytes) -> bool:
+        """Asterisk's delivery test: the event's class is in the session's
+        mask, and with filters, one of them matches the whole event."""
+        if not (self.logged_in and self.events):
+            return False
+        text = data.decode()
+        privilege = next((ln[11:] for ln in text.split("\r\n") if ln.startswith("Privilege: ")), "")
+        classes = set(privilege.split(",")) - {"all"}
+        if self.classes is not None and not classes & self.classes:
+            return False
+        return not self.filters or any(f.search(text) for f in self.filters)
 
     def send(self, data: bytes) -> None:
         if not self.writer.is_closing():
@@ -153,7 +172,10 @@ class _Session:
                 self.send(response(aid, "Error", "Authentication failed"))
                 return False
             self.logged_in = True
-            self.events = f.get("Events", "on") != "off"
+            wanted = f.get("Events", "on").lower()
+            self.events = wanted != "off"
+            # "on": every class the user may read; else a list of classes (manager.c strings_to_mask)
+            self.classes = None if wanted == "on" else {c.strip() for c in wanted.split(",")}
             self.send(response(aid, "Success", "Authentication accepted"))
             if self.events:
                 self.send(render("FullyBooted"))
@@ -192,6 +214,18 @@ class _Session:
         elif action == "Originate" and f.get("Async", "").lower() == "true":
             self.send(response(aid, "Success", "Originate successfully queued"))
             srv.spawn(srv.originate(aid, f))
+        elif action == "Filter":
+            # Not captured. manager.c: needs the system write permission, a
+            # regex over the whole event, answered "Success".
+            if not srv.filter_allowed:
+                self.send(response(aid, "Error", "Permission denied"))
+            elif f.get("Operation", "").lower() != "add":
+                self.send(response(aid, "Error", "Unknown operation"))
+            else:
+                # POSIX ERE as regcomp reads it: the classes Python spells differently
+                posix = f.get("Filter", "").replace("[[:space:]]", r"\s").replace("[[:digit:]]", r"\d")
+                self.filters.append(re.compile(posix))
+                self.send(response(aid, "Success", "Success"))
         elif action == "Hangup":
             hang_up = srv.pbx.channels.get(f.get("Channel", ""))
             if hang_up is None:
@@ -228,6 +262,8 @@ class AmiServer:
         # AGI channels bridged inside a Dial: uniqueid -> (channel, bridge id)
         self.pbx_channels: dict[str, tuple[str, str]] = {}
         self.refusing = False  # True: Asterisk is unreachable (connections are closed at once)
+        self.filter_allowed = True  # the user has the system write permission (Filter action)
+        self.delivered = 0  # events sent to sessions
         self._bridges = itertools.count(1)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -351,8 +387,17 @@ class AmiServer:
 
     def emit(self, data: bytes) -> None:
         for s in self.sessions:
-            if s.logged_in and s.events:
+            if s.wants(data):
                 s.send(data)
+                self.delivered += 1
+
+    def noise(self, channel: str = "PJSIP/9999-00000001", uniqueid: str = "1700000000.99") -> None:
+        """Events of a call routed by someone else, which the ACD never reads:
+        a Newchannel (class call) and a VarSet (class dialplan)."""
+        self.emit(snapshot_event("Newchannel", "call,all", channel, uniqueid))
+        self.emit(
+            snapshot_event("VarSet", "dialplan,all", channel, uniqueid, ("Variable", "X"), ("Value", "1"))
+        )
 
     def device_state(self, device: str, state: str) -> None:
         self.device_states[device] = state

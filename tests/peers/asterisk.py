@@ -11,7 +11,8 @@ What it reproduces, line for line:
 * ``200 result=0`` for ANSWER (after ``answer_delay``: 500 ms on a real
   Local channel), ``SET MUSIC``, ``STREAM FILE`` (with ``endpos``) and
   ``SAY NUMBER``; ``200 result=1`` for ``SET VARIABLE``; ``GET VARIABLE``
-  as ``200 result=1 (value)`` or ``200 result=0``; ``510 Invalid or unknown
+  as ``200 result=1 (value)`` or ``200 result=0``; Dial sets ``DIALSTATUS``
+  and ``ANSWEREDTIME_MS`` (empty unless answered; 11b's VarSet events); ``510 Invalid or unknown
   command`` otherwise;
 * ``EXEC Dial "<endpoint>,<timeout>[,<options>]"``: BUSY / CONGESTION /
   CHANUNAVAIL at once with ``result=0``; NOANSWER after the timeout with
@@ -258,6 +259,7 @@ class Caller:
         timeout = float(timeout_s or 0) or 3600.0
         phone = self.pbx.phones.get(endpoint)
         self.dialing = True
+        self.variables["ANSWEREDTIME_MS"] = ""  # set empty by every Dial, filled when answered (11b)
         try:
             status, result = await self._ring(phone, timeout, "g" in options)
         finally:
@@ -308,8 +310,11 @@ class Caller:
             return "NOANSWER", 0
         tell("DialEnd", status="ANSWER")
         phone._hangup.clear()
+        answered = time.perf_counter()
         await first_set((phone._hangup, leg_gone, self._gone), phone.talk_s)
         phone.ended.append(time.perf_counter())
+        # Asterisk 22's Dial: ANSWEREDTIME_MS = answer to hang-up, in ms (transcript 11b: 22024)
+        self.variables["ANSWEREDTIME_MS"] = str(round((phone.ended[-1] - answered) * 1000))
         tell("Hangup")
         # The agent hung up: with Dial's g option the caller goes on (result=0,
         # transcript 11b), without it the Dial returns -1 anyway (11).
