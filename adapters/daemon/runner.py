@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -109,6 +110,7 @@ class EngineRunner:
                 return
             make, fut = item
             t0 = self.now()
+            started = time.perf_counter()  # engine time: loop.time() ticks in ms under uvloop
             try:
                 events = make(t0)
                 if not isinstance(events, list):  # a command, not a direct engine call
@@ -122,7 +124,7 @@ class EngineRunner:
                     fut.set_exception(e)
             else:
                 self.served += 1
-                self._publish(events, self.now() - t0)
+                self._publish(events, time.perf_counter() - started)
                 if not fut.done():
                     fut.set_result(events)
             self._wake.set()  # the next deadline may have moved

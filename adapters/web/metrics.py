@@ -8,10 +8,10 @@ offer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, GCCollector, Histogram, PlatformCollector, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -30,6 +30,7 @@ ANSWERED = f"{PREFIX}_contacts_answered"
 ABANDONED = f"{PREFIX}_contacts_abandoned"
 OVERFLOWED = f"{PREFIX}_contacts_overflowed"
 AGENTS = f"{PREFIX}_agents"
+AGENTS_TOTAL = f"{PREFIX}_agents_by_presence"
 DECISION_SECONDS = f"{PREFIX}_decision_seconds"
 CONNECTIONS = f"{PREFIX}_websocket_connections"
 AMI_CONNECTED = f"{PREFIX}_ami_connected"
@@ -58,8 +59,16 @@ class EngineCollector(Collector):
         abandoned = CounterMetricFamily(ABANDONED, "Contacts abandoned", labels=["queue", "channel"])
         overflowed = CounterMetricFamily(OVERFLOWED, "Contacts overflowed", labels=["queue"])
         agents = GaugeMetricFamily(
-            AGENTS, "Agents serving the queue, by presence", labels=["queue", "presence"]
+            AGENTS,
+            "Agents serving the queue, by presence (an agent counts once per queue it serves)",
+            labels=["queue", "presence"],
         )
+        total = GaugeMetricFamily(AGENTS_TOTAL, "Agents by presence, each once", labels=["presence"])
+        by_presence = dict.fromkeys(PRESENCES, 0)
+        for a in e.agents.values():
+            by_presence[a.presence] += 1
+        for presence, n in by_presence.items():
+            total.add_metric([presence], n)
         for name in e.queues:
             s = e.queue_stats(name)
             waiting.add_metric([name], s.waiting)
@@ -68,7 +77,10 @@ class EngineCollector(Collector):
             longest.add_metric([name], s.longest_wait_s)
             if s.service_level_pct is not None:
                 sl.add_metric([name], s.service_level_pct / 100)
-            for channel, (n_offered, n_answered, n_abandoned) in e.qstats[name].by_channel.items():
+            # Every configured (queue, channel) from the start, at 0: a rate() needs its first sample.
+            counts: dict[str, Sequence[int]] = dict.fromkeys(e.queues[name].channels, (0, 0, 0))
+            counts.update(e.qstats[name].by_channel)
+            for channel, (n_offered, n_answered, n_abandoned) in counts.items():
                 offered.add_metric([name, channel], n_offered)
                 answered.add_metric([name, channel], n_answered)
                 abandoned.add_metric([name, channel], n_abandoned)
@@ -76,6 +88,7 @@ class EngineCollector(Collector):
             for presence, n in zip(PRESENCES, e.qstats[name].agents.counts(), strict=True):
                 agents.add_metric([name, presence], n)
         yield from (
+            total,
             waiting,
             ringing,
             connected,
@@ -176,6 +189,10 @@ class Metrics:
 
     def __init__(self, engine: Engine, connections: Callable[[], dict[str, int]] | None = None) -> None:
         self.registry = CollectorRegistry()
+        # The process: CPU, memory, open descriptors (Linux), and the interpreter.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         self.registry.register(EngineCollector(engine))
         if connections is not None:
             self.registry.register(ConnectionCollector(connections))

@@ -135,3 +135,23 @@ async def test_statistics_are_rounded_and_no_forecast_without_staff() -> None:
     assert staffed({"busy": 1, "not-responding": 2, "away": 1, "logged-out": 3}) == 1
     assert estimated_wait(3, 60.0, staffed({"not-responding": 1})) is None
     assert estimated_wait(3, 60.0, 2) == 90.0
+
+
+async def test_metrics_count_from_zero_agents_once_and_the_process() -> None:
+    async with session() as s:
+        alice = await s.agent("alice")
+        async with s.http.get(s.url("/metrics")) as r:
+            text = await r.text()
+        # configured pairs exist before the first contact
+        assert 'acd_contacts_offered_total{channel="chat",queue="support"} 0.0' in text
+        # alice serves one queue, bob two: each counted once in the total
+        assert 'acd_agents_by_presence{presence="available"} 1.0' in text
+        assert 'acd_agents_by_presence{presence="logged-out"} 1.0' in text
+        assert "process_resident_memory_bytes" in text and "process_open_fds" in text
+        _, cid = await s.customer("sales", "hi")
+        await alice.expect("offer", contact=cid)
+        async with s.http.get(s.url("/metrics")) as r:
+            text = await r.text()
+        # engine time per offer from a fine clock, never a flat zero
+        line = next(ln for ln in text.splitlines() if ln.startswith("acd_decision_seconds_sum"))
+        assert float(line.split()[-1]) > 0
