@@ -2,12 +2,14 @@
 
 * ``GET /v1/customers?kind=phone&value=+8613800138000``: find by any identifier;
 * ``GET /v1/customers/{id}``: the profile (an id merged away finds its survivor);
-* ``GET /v1/customers/{id}/contacts?limit=20``: the history, newest first,
-  through merges;
+* ``GET /v1/customers/{id}/contacts?limit=20&before=<next>``: the history,
+  newest first, through merges, a page at a time;
 * ``POST /v1/customers/merges/{id}/undo``: reverse a merge.
 """
 
 from __future__ import annotations
+
+import math
 
 from aiohttp import web
 
@@ -31,11 +33,28 @@ async def profile(request: web.Request) -> web.Response:
 
 
 async def contacts(request: web.Request) -> web.Response:
+    """A page of the history, newest first; ``next`` is the ``before`` of
+    the following page (null on the last one)."""
     raw = request.query.get("limit", "20")
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise MalformedMessage(f"limit must be 1..{MAX_LIMIT}, got {raw!r}")
-    records = await request.app[CUSTOMERS].history(request.match_info["id"], int(raw))
-    return web.json_response({"contacts": [to_doc(r) for r in records]})
+        raise MalformedMessage(f"limit must be 1..{MAX_LIMIT}, got {raw[:20]!r}")
+    before = _cursor(request.query.get("before"))
+    limit = int(raw)
+    records = await request.app[CUSTOMERS].history(request.match_info["id"], limit, before)
+    nxt = repr(records[-1].queued_at) if len(records) == limit else None
+    return web.json_response({"contacts": [to_doc(r) for r in records], "next": nxt})
+
+
+def _cursor(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if len(raw) > 32 or not math.isfinite(value):
+        raise MalformedMessage("before must be the 'next' of a previous page")
+    return value
 
 
 async def undo_merge(request: web.Request) -> web.Response:

@@ -115,7 +115,7 @@ class Customers:
             raise UnknownCustomer(f"no customer with {k}")
         return found[k]
 
-    async def history(self, profile_id: str, limit: int) -> list[ContactRecord]:
+    async def history(self, profile_id: str, limit: int, before: float | None = None) -> list[ContactRecord]:
         """The latest contacts of this customer and of every profile merged
         into it (and into those), newest first."""
         top = await self.customer(profile_id)
@@ -125,7 +125,7 @@ class Customers:
             if p is not None and p.id not in ids:
                 ids.append(p.id)
                 todo.extend(p.absorbed)
-        return await self.store.contacts(ids, limit)
+        return await self.store.contacts(ids, limit, before)
 
     async def record(self, rec: ContactRecord) -> None:
         await self.store.add_contact(rec)

@@ -18,6 +18,7 @@ serialises resolutions so two contacts of one person never race.
 from __future__ import annotations
 
 import asyncio
+import math
 import sqlite3
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -64,8 +65,11 @@ class CustomerStore(Protocol):
 
     async def add_contact(self, record: ContactRecord) -> None: ...
 
-    async def contacts(self, profile_ids: list[str], limit: int) -> list[ContactRecord]:
-        """The latest ``limit`` contacts of these profiles, newest first."""
+    async def contacts(
+        self, profile_ids: list[str], limit: int, before: float | None = None
+    ) -> list[ContactRecord]:
+        """The latest ``limit`` contacts of these profiles, newest first
+        (queued before ``before``, Unix time, when given: the next page)."""
         ...
 
 
@@ -159,12 +163,14 @@ class SqliteStore:
             lambda: self._conn().execute("INSERT OR REPLACE INTO contacts VALUES (?, ?, ?, ?)", row)
         )
 
-    async def contacts(self, profile_ids: list[str], limit: int) -> list[ContactRecord]:
+    async def contacts(
+        self, profile_ids: list[str], limit: int, before: float | None = None
+    ) -> list[ContactRecord]:
         def read() -> list[ContactRecord]:
             marks = ",".join("?" * len(profile_ids))
             rows = self._conn().execute(
-                f"SELECT doc FROM contacts WHERE profile IN ({marks}) ORDER BY at DESC LIMIT ?",
-                [*profile_ids, limit],
+                f"SELECT doc FROM contacts WHERE profile IN ({marks}) AND at < ? ORDER BY at DESC LIMIT ?",
+                [*profile_ids, math.inf if before is None else before, limit],
             )
             return [_unpack(ContactRecord, doc) for (doc,) in rows]
 
@@ -230,15 +236,18 @@ class RedisStore:
             tx.zadd(self._k("history", record.profile_id), {record.contact_id: record.queued_at})
             await tx.execute()
 
-    async def contacts(self, profile_ids: list[str], limit: int) -> list[ContactRecord]:
-        """O(p·log n + limit): the newest ``limit`` of each profile, then the
-        newest ``limit`` of those."""
+    async def contacts(
+        self, profile_ids: list[str], limit: int, before: float | None = None
+    ) -> list[ContactRecord]:
+        """O(p·log n + limit): the newest ``limit`` of each profile (before
+        ``before``), then the newest ``limit`` of those."""
         if not profile_ids or limit <= 0:
             return []
         r = self._redis()
+        top = "+inf" if before is None else f"({before!r}"
         async with r.pipeline(transaction=False) as p:
             for pid in profile_ids:
-                p.zrevrange(self._k("history", pid), 0, limit - 1, withscores=True)
+                p.zrevrangebyscore(self._k("history", pid), top, "-inf", start=0, num=limit, withscores=True)
             lists = await p.execute()
         newest = sorted(((s, _text(m)) for lst in lists for m, s in lst), reverse=True)[:limit]
         if not newest:

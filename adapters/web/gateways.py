@@ -55,6 +55,10 @@ class Replayed(InvalidRequest):
     code = "replayed"
 
 
+class NoConversation(InvalidRequest):
+    code = "no-conversation"
+
+
 class UnknownGateway(InvalidRequest):
     code = "unknown-gateway"
 
@@ -221,7 +225,7 @@ class Gateways:
         text = frames.text(data, "text", frames.MAX_TEXT) if data["type"] == "message" else ""
         conv = self.hub.conversations.of_user(name, user)
         if data["type"] == "end" and (conv is None or conv.ended):
-            raise InvalidRequest(f"user {user!r} has no open conversation")
+            raise NoConversation(f"user {user[:100]!r} has no open conversation")
         gw.remember(message_id, now)  # only once valid: a corrected retry is not a replay
         if data["type"] == "end":
             assert conv is not None

@@ -79,6 +79,8 @@ async def test_history_reads_through_merges_and_unmerge_splits_it(customers: Cus
     assert [r.contact_id for r in history] == ["c3", "c2", "c1"]
     assert history[1].outcome == "abandoned" and history[1].agents == ("v1",)
     assert [r.contact_id for r in await customers.history(a.profile.id, 2)] == ["c3", "c2"]
+    # the next page starts below the last one seen, through merges too
+    assert [r.contact_id for r in await customers.history(a.profile.id, 2, before=2.0)] == ["c1"]
     s, back = await customers.unmerge(linked.merges[0].id)
     assert back.identifiers == ("email:li@x.cn",) and s.identifiers == ("phone:+15551230001",)
     assert (await customers.find("email", "li@x.cn")).id == b.profile.id
@@ -136,9 +138,14 @@ async def test_a_caller_who_then_chats_is_one_customer_with_the_call_in_the_scre
 
         async with s.http.get(s.url("/v1/customers?kind=email&value=LI@x.cn"), headers=AUTH) as r:
             assert r.status == 200 and (await r.json())["id"] == call_customer
-        url = s.url(f"/v1/customers/{call_customer}/contacts?limit=5")
+        url = s.url(f"/v1/customers/{call_customer}/contacts?limit=1")
         async with s.http.get(url, headers=AUTH) as r:
-            (rec,) = (await r.json())["contacts"]
+            page = await r.json()
+            (rec,) = page["contacts"]
+        async with s.http.get(url + f"&before={page['next']}", headers=AUTH) as r:
+            assert (await r.json()) == {"contacts": [], "next": None}  # one contact in all
+        async with s.http.get(url + "&before=nan", headers=AUTH) as r:
+            assert r.status == 400
         assert (
             rec["origin"] == "voice"
             and rec["customer"] == "15551230001"
