@@ -41,7 +41,7 @@ async def contacts(request: web.Request) -> web.Response:
     before = _cursor(request.query.get("before"))
     limit = int(raw)
     records = await request.app[CUSTOMERS].history(request.match_info["id"], limit, before)
-    nxt = repr(records[-1].queued_at) if len(records) == limit else None
+    nxt = records[-1].queued_at if len(records) == limit else None
     return web.json_response({"contacts": [to_doc(r) for r in records], "next": nxt})
 
 

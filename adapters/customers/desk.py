@@ -31,6 +31,7 @@ from acd.errors import InvalidRequest
 from acd.history import ContactRecord, Finished, HistoryBuilder
 from acd.identity import (
     IDENTIFIER_KINDS,
+    BadIdentifier,
     Merge,
     Profile,
     Resolution,
@@ -109,7 +110,10 @@ class Customers:
         raise UnknownCustomer(f"customer {profile_id!r}: merge chain too long")
 
     async def find(self, kind: str, value: str) -> Profile:
-        k = key(kind, value, self.country_code)
+        try:
+            k = key(kind, value, self.country_code)
+        except BadIdentifier:  # no customer can hold what is not an identifier
+            raise UnknownCustomer(f"no customer with {kind[:50]} {value[:50]!r}") from None
         found = await self.store.owners([k])
         if k not in found:
             raise UnknownCustomer(f"no customer with {k}")

@@ -130,7 +130,10 @@ async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamR
         if e.status < 400:
             raise
         code = _HTTP_CODES.get(e.status, "malformed-message" if e.status < 500 else "internal-error")
-        return error_response(code, e.reason, status=e.status)
+        r = error_response(code, e.reason, status=e.status)
+        if "Allow" in e.headers:  # 405: which methods the resource has (RFC 9110)
+            r.headers["Allow"] = e.headers["Allow"]
+        return r
     except Exception:  # a bug: a JSON 500 and a logged traceback, never the server
         log.exception("%s %s failed", request.method, path)
         return error_response("internal-error", "the server failed to handle this request")

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -117,8 +118,8 @@ class Idempotency:
     async def once(
         self, key: str, body: dict[str, Any], run: Callable[[], Awaitable[web.Response]]
     ) -> web.Response:
-        if not key or len(key) > 200 or not key.isprintable():
-            raise MalformedMessage("Idempotency-Key must be 1..200 printable characters")
+        if not _KEY.fullmatch(key):
+            raise MalformedMessage("Idempotency-Key must be 1..200 printable ASCII characters, no spaces")
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         now = time.monotonic()
         while self._done and next(iter(self._done.values()))[0] < now - self.keep_s:
@@ -149,6 +150,9 @@ class Idempotency:
 def _replay(status: int, body: bytes, location: str | None) -> web.Response:
     headers = {"Idempotent-Replayed": "true", **({"Location": location} if location else {})}
     return web.Response(status=status, body=body, content_type="application/json", headers=headers)
+
+
+_KEY = re.compile(r"[!-~]{1,200}")
 
 
 class IdempotencyKeyReused(InvalidRequest):
