@@ -41,9 +41,17 @@ class Message:
     agent_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """For agents and supervisors: ``agent`` is the writer's agent id."""
         out: dict[str, Any] = {"seq": self.seq, "at": self.at, "from": self.sender, "text": self.text}
         if self.agent_id is not None:
             out["agent"] = self.agent_id
+        return out
+
+    def for_customer(self, agent_name: Callable[[str], str]) -> dict[str, Any]:
+        """For the customer: ``agent`` is the writer's display name, never a login id."""
+        out = self.to_dict()
+        if self.agent_id is not None:
+            out["agent"] = agent_name(self.agent_id)
         return out
 
 

@@ -61,6 +61,7 @@ def staffed(agents_by_presence: dict[str, int]) -> int:
 
 
 _NO_OPTIONS = QueueOptions()
+_ENGINE_TIMES = ("at", "expires_at", "until")  # event fields on the engine's clock
 
 
 class Hub:
@@ -245,9 +246,13 @@ class Hub:
 
     def agent_message(self, conv: Conversation, agent_id: str, text: str) -> dict[str, Any]:
         m = self._add(conv, "agent", text, agent_id)
-        frame = {"type": "message", "contact": conv.contact_id, **m.to_dict()}
-        conv.to_customer(frame)
-        return frame
+        conv.to_customer({"type": "message", "contact": conv.contact_id, **m.for_customer(self.agent_name)})
+        return {"type": "message", "contact": conv.contact_id, **m.to_dict()}
+
+    def agent_name(self, agent_id: str) -> str:
+        """What customers see of an agent: the configured display name."""
+        a = self.runner.engine.agents.get(agent_id)
+        return a.spec.name if a is not None else "agent"
 
     def _add(self, conv: Conversation, sender: str, text: str, agent_id: str | None = None) -> Message:
         try:
@@ -262,14 +267,23 @@ class Hub:
     def on_events(self, events: list[ev.Event], seconds: float) -> None:
         """Route each event. O(recipients) per event."""
         sups = self.supervisors
+        offset = self.wall_clock() - self.runner.now() if sups else 0.0
         for e in events:
             route = self._routes.get(type(e))
             if route is not None:
                 route(e)
             if sups:
-                frame = {"type": "event", "event": to_wire(e)}
+                frame = {"type": "event", "event": self._wall_times(to_wire(e), offset)}
                 for box in sups:
                     box.put(frame)
+
+    @staticmethod
+    def _wall_times(wire: dict[str, Any], offset: float) -> dict[str, Any]:
+        """Engine times (a monotonic clock) as Unix time, like every other ``at``. O(fields)."""
+        for k in _ENGINE_TIMES:
+            if k in wire:
+                wire[k] = round(wire[k] + offset, 3)
+        return wire
 
     def to_desk(self, agent_id: str, frame: dict[str, Any]) -> None:
         box = self.desks.get(agent_id)
@@ -340,9 +354,7 @@ class Hub:
             for m in conv.transcript[conv.offered_seq :]:
                 if m.sender == "customer":
                     self.to_desk(e.agent_id, {"type": "message", "contact": e.contact_id, **m.to_dict()})
-            agent = self.runner.engine.agents.get(e.agent_id)
-            name = agent.spec.name if agent is not None else e.agent_id
-            conv.to_customer({"type": "agent-joined", "agent": {"name": name}})
+            conv.to_customer({"type": "agent-joined", "agent": {"name": self.agent_name(e.agent_id)}})
 
     def _ended(self, e: ev.ContactEnded) -> None:
         self.to_desk(e.agent_id, {"type": "ended", "contact": e.contact_id, "by": e.by})

@@ -27,6 +27,8 @@ import hashlib
 import logging
 import math
 import secrets
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -48,6 +50,9 @@ from acd.adapters.web.requests import IDLE, answer_requests
 from acd.errors import AcdError, InvalidRequest
 
 log = logging.getLogger("acd.chat_ws")
+
+
+MAX_ENDED = 10_000  # ended conversations a page away may still resume to see the end
 
 
 class NoConversation(InvalidRequest):
@@ -101,6 +106,8 @@ class WebChat:
         self.graces = Graces("chat-grace")
         self.closing = False  # shutting down: a dropped socket starts no grace
         self._resume: dict[str, str] = {}  # sha256(resume token) -> contact id
+        # sha256(resume token) -> (until, resume reply) of conversations that ended while the page was away
+        self._ended: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
         self._handlers: dict[str, Callable[[WebChatSink, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
             "start": self._start,
             "resume": self._resume_conv,
@@ -171,9 +178,19 @@ class WebChat:
         return ws
 
     def forget(self, conv: Conversation) -> None:
-        """The hub closed the conversation: its resume token dies with it."""
-        if isinstance(conv.sink, WebChatSink) and conv.sink.resume_digest is not None:
-            self._resume.pop(conv.sink.resume_digest, None)
+        """The hub closed the conversation: its resume token dies with it. If
+        the page was away when it ended, a resume within the grace still
+        shows the end (and the transcript): the page must not hang."""
+        sink = conv.sink
+        if not isinstance(sink, WebChatSink) or sink.resume_digest is None:
+            return
+        self._resume.pop(sink.resume_digest, None)
+        if sink.box is None and conv.ended:
+            self._ended[sink.resume_digest] = (time.monotonic() + self.grace_s, self._resumed(conv))
+            while self._ended and (
+                len(self._ended) > MAX_ENDED or next(iter(self._ended.values()))[0] < time.monotonic()
+            ):
+                self._ended.popitem(last=False)
 
     @staticmethod
     def _bound(sink: WebChatSink) -> Conversation:
@@ -248,7 +265,10 @@ class WebChat:
         digest = _digest(frames.text(frame, "token"))
         cid = self._resume.get(digest)
         conv = self.hub.conversations.get(cid) if cid is not None else None
-        if cid is None or conv is None or conv.ended:
+        if cid is None or conv is None:
+            ended = self._ended.pop(digest, None)
+            if ended is not None and ended[0] >= time.monotonic():
+                return ended[1]  # it ended while the page was away: show how
             raise Unauthorized("unknown or expired resume token")
         self.graces.cancel(cid)
         old = conv.sink
@@ -257,11 +277,17 @@ class WebChat:
         conv.sink = sink
         sink.conv = conv
         sink.resume_digest = digest
+        return self._resumed(conv)
+
+    def _resumed(self, conv: Conversation) -> dict[str, Any]:
+        """What a resumed page draws: the agent by display name (null while
+        waiting), whether it ended, the transcript as the customer sees it."""
         return {
-            "contact": cid,
+            "contact": conv.contact_id,
             "queue": conv.queue,
-            "agent": conv.agent_id is not None,
-            "transcript": [m.to_dict() for m in conv.transcript],
+            "agent": self.hub.agent_name(conv.agent_id) if conv.agent_id is not None else None,
+            "ended": conv.ended,
+            "transcript": [m.for_customer(self.hub.agent_name) for m in conv.transcript],
         }
 
     async def _message(self, sink: WebChatSink, frame: dict[str, Any]) -> dict[str, Any]:

@@ -186,3 +186,47 @@ async def test_a_message_sent_while_the_offer_rings_reaches_the_agent_in_order()
         await chat.call("message", text="third, live")
         got = [await alice.expect("message", contact=cid) for _ in range(2)]
         assert [(m["seq"], m["text"]) for m in got] == [(2, "second, while it rings"), (3, "third, live")]
+
+
+async def test_customers_see_the_agents_display_name_never_its_login() -> None:
+    carol_spec = {"name": "Carol W.", "profile": "chat", "skills": {"support": 2}, "queues": {"support": 1}}
+    async with session(settings(extra_agents={"carol": carol_spec})) as s:
+        carol = await s.agent("carol")
+        chat, cid = await s.customer("support", "hi")
+        await carol.expect("offer", contact=cid)
+        await carol.call("accept", contact=cid)
+        assert (await chat.expect("agent-joined"))["agent"] == {"name": "Carol W."}
+        await carol.call("message", contact=cid, text="hello, Carol here")
+        m = await chat.expect("message")
+        assert m["agent"] == "Carol W." and "carol" not in str(m).replace("Carol", "")
+
+
+async def test_a_page_away_when_the_agent_ends_sees_the_end_on_resume() -> None:
+    async with session() as s:
+        alice = await s.agent("alice")
+        c = WSClient(await s.http.ws_connect(s.url("/v1/chat/ws")))
+        await c.expect("hello")
+        ack = await c.call("start", queue="sales", text="hi")
+        cid = ack["contact"]
+        await alice.expect("offer", contact=cid)
+        await alice.call("accept", contact=cid)
+        await alice.call("message", contact=cid, text="one moment")
+        await c.ws.close()  # the page reloads ...
+        await alice.call("end", contact=cid)  # ... and the agent ends meanwhile
+        await alice.call("wrap-up-done", contact=cid)
+        again = WSClient(await s.http.ws_connect(s.url("/v1/chat/ws")))
+        await again.expect("hello")
+        resumed = await again.call("resume", token=ack["resume_token"])
+        assert resumed["ended"] is True and resumed["agent"] is None
+        assert [m["text"] for m in resumed["transcript"]] == ["hi", "one moment"]
+        assert resumed["transcript"][1]["agent"] == "alice"  # her display name is her id here
+
+
+async def test_supervisor_events_carry_unix_times() -> None:
+    async with session() as s:
+        sup = WSClient(await s.http.ws_connect(s.url("/v1/supervisor/ws"), headers=AUTH))
+        await sup.expect("hello")
+        alice = await s.agent("alice")
+        e = await sup.expect("event")
+        assert abs(e["event"]["at"] - time.time()) < 60
+        await alice.ws.close()
