@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from acd import commands as c
-from acd.adapters.daemon import cli
+from acd.adapters.daemon import cli, config_file
 from acd.adapters.daemon.config_file import load, parse
 from acd.adapters.security.passwords import hash_password, is_password_hash, verify_password
 from acd.engine import Engine
@@ -315,3 +315,45 @@ def test_hours_rules_dispositions_and_surveys_and_their_problems() -> None:
         "survey.answer_wait_s: must be a number in 0.01..86400",
     ):
         assert expected in text, expected
+
+
+def test_every_key_the_parser_accepts_is_in_the_configuration_reference() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    cf = config_file
+    keys = {
+        *cf._TOP_KEYS,
+        *cf._SERVER_TIMES,
+        "listen",
+        "tls_cert",
+        "tls_key",
+        "admin_token_hash",
+        *cf._LIMIT_RANGES,
+        "allowed_origins",
+        "identity_secret",
+        "identity_secret_env",
+        "identity_max_age_s",
+        *cf._QUEUE_KEYS,
+        *cf._STEP_KEYS,
+        *cf._AGENT_KEYS,
+        *cf._RULE_KEYS,
+        *cf._CUSTOMER_KEYS,
+        *cf._VOICE_KEYS,
+        *cf._SOUND_KEYS,
+        *cf._AMI_KEYS,
+        "like",
+        "exclusive",
+        "capacity",
+        "blocks",
+        "callback_url",
+        "question",
+        "thanks",
+        "answer_wait_s",
+        "voice_timeout_s",
+        "fastagi_listen",
+        "dial_options",
+        "callback_dial",
+        "callback_ring_s",
+    }
+    forms = ("`{}`", "`{}", "{}`", "[{}", ".{}]", ".{}`")
+    missing = sorted(k for k in keys if not any(f.format(k) in doc for f in forms))
+    assert not missing, missing
