@@ -7,7 +7,9 @@
   GIL while it hashes, so routing keeps its core meanwhile.
 * Every failure spends a token of the client address's bucket; an address
   whose bucket is empty is refused before any work (``rate-limited``: 429
-  with ``Retry-After`` on REST, close code 4029 on a WebSocket). Failures
+  with ``Retry-After`` on REST, close code 4029 on a WebSocket), and the
+  refusal is held back a second (a tarpit, bounded): a flood of wrong
+  tokens costs the attacker's connections, not the event loop. Failures
   are logged with the address and the kind of credential, never the secret,
   and counted per kind for ``/metrics``.
 """
@@ -29,6 +31,8 @@ from acd.errors import AcdError, InvalidRequest
 log = logging.getLogger("acd.auth")
 
 RATE_LIMITED_CLOSE = 4029  # WebSocket close code: too many failed attempts from this address
+TARPIT_S = 1.0  # how long a refusal of a limited address is held before it is answered
+MAX_TARPIT = 1000  # refusals held at once
 
 
 class RateLimited(InvalidRequest):
@@ -83,6 +87,7 @@ class AuthGuard:
         self.clock = clock
         self.failures: Counter[str] = Counter()  # per credential kind
         self.refused = 0  # attempts refused by the limit, before any check
+        self._held = 0  # refusals being held back now (the tarpit)
 
     def check(self, address: str, kind: str) -> None:
         """Raise RateLimited if this address failed too often lately. O(1)."""
@@ -92,6 +97,19 @@ class AuthGuard:
             raise RateLimited(
                 f"too many failed authentications from this address: retry in {math.ceil(wait)} s", wait
             )
+
+    async def tarpit(self) -> None:
+        """Hold a refusal back for TARPIT_S before it is answered: a client
+        retrying as fast as it can then costs one request per second per
+        connection, not a core. At most MAX_TARPIT are held at once (each is
+        a sleeping task); beyond, refusals are answered at once."""
+        if self._held >= MAX_TARPIT:
+            return
+        self._held += 1
+        try:
+            await asyncio.sleep(TARPIT_S)
+        finally:
+            self._held -= 1
 
     def failed(self, address: str, kind: str) -> None:
         self.limit.take(address, self.clock())

@@ -159,6 +159,7 @@ class AgentDesks:
         try:
             await answer_requests(ws, box, dispatch, too_many_failures)
             if limited:
+                await self.guard.tarpit()
                 await box.close(RATE_LIMITED_CLOSE, b"too many failed authentications from this address")
             elif failures >= MAX_AUTH_FAILURES:
                 await box.close(POLICY_VIOLATION, b"too many failed authentications")

@@ -125,6 +125,8 @@ async def errors_and_auth(request: web.Request, handler: Handler) -> web.StreamR
     except ConfigError as e:
         return error_response(e.code, "the configuration was not applied", e.problems)
     except AcdError as e:
+        if isinstance(e, RateLimited):
+            await request.app[GUARD].tarpit()
         return acd_error_response(e)
     except web.HTTPException as e:
         if e.status < 400:
