@@ -208,7 +208,10 @@ async def amplify(d: Daemon, messages: int, resumes: int) -> dict[str, Any]:
             token = f.get("resume_token")
         accepted = 0
         for i in range(messages):  # fill the conversation as far as the server lets it
-            await ws.send_json({"type": "message", "id": i + 1, "text": "😀" * 16_000})
+            # 16,000 emoji: 64,000 bytes of UTF-8, just under the frame limit
+            await ws.send_str(
+                json.dumps({"type": "message", "id": i + 1, "text": "😀" * 15_990}, ensure_ascii=False)
+            )
             while True:
                 f = await frame(ws)
                 if f.get("id") == i + 1:
