@@ -85,10 +85,12 @@ def describe(settings: AcdSettings) -> str:
     for q in r.queues:
         req = ", ".join(f"{s}>={lv}" for s, lv in q.skills.items()) or "no skill"
         steps = "; ".join(f"after {st.after:g}s" for st in q.escalation)
-        members = sum(1 for a in r.agents if q.name in a.queues)
+        members = [a for a in r.agents if q.name in a.queues]
+        able = sum(1 for a in members if all(a.skills.get(k, 0) >= lv for k, lv in q.skills.items()))
+        lacking = f" ({len(members) - able} lack its skills)" if able < len(members) else ""
         lines.append(
             f"  queue {q.name}: {'/'.join(q.channels)}, needs {req}, {q.strategy}, "
-            f"{members} agents" + (f", escalates {steps}" if steps else "")
+            f"{able} agents{lacking}" + (f", escalates {steps}" if steps else "")
         )
     no_login = [a.id for a in r.agents if a.id not in settings.credentials]
     lines.append(

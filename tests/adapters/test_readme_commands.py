@@ -80,6 +80,7 @@ def test_check_config_warns_about_a_centre_that_cannot_work(tmp_path: Path) -> N
     assert "warning: queue lonely: no agent serves it" in r.stdout
     assert "warning: queue calls: no member has its skills" in r.stdout
     assert "warning: queue calls: no member's capacity profile takes voice" in r.stdout
+    assert "queue calls: voice, needs t>=3, longest-idle, 0 agents (1 lack its skills)" in r.stdout
 
 
 async def test_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:

@@ -3,7 +3,10 @@ file without dropping anyone, and refuses a bad one with every problem."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from acd.adapters.daemon.config_file import load
 from acd.adapters.daemon.server import Server
@@ -40,6 +43,45 @@ skills = { sales = 1 }
 
 def write(path: Path, extra: str, hashes: dict[str, str]) -> None:
     path.write_text(BASE.format(extra=extra, member=", sales = 2" if extra else "", **hashes))
+
+
+async def test_every_reload_attempt_is_logged_and_a_failing_one_leaves_the_handler_alive(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reload refused over REST leaves a log line; one that fails with
+    something other than a config error (here the engine's reconfigure
+    raising) is logged with its traceback, and the next reload still works."""
+    caplog.set_level(logging.INFO, "acd.server")
+    hashes = {
+        "admin": hash_password(ADMIN, iterations=1000),
+        "bob": hash_password(pw("bob"), iterations=1000),
+    }
+    cfg = tmp_path / "acd.toml"
+    write(cfg, SALES_STRICT, hashes)
+    server = Server(load(cfg), port=0, agi_port=0)
+    await server.start()
+    s = Session(server)
+    try:
+        cfg.write_text(cfg.read_text().replace("sales = 4", "sales = 9"))
+        status, _ = await s.post("/v1/admin/reload")
+        assert status == 422 and "reload refused" in caplog.text
+        write(cfg, SALES_STRICT, hashes)
+        engine = server.runner.engine
+        real = engine.reconfigure
+
+        def broken(*args: object, **kw: object) -> object:
+            raise RuntimeError("a bug in reconfigure")
+
+        engine.reconfigure = broken  # type: ignore[method-assign]
+        status, body = await s.post("/v1/admin/reload")
+        assert status == 500 and body["error"]["code"] == "internal-error"
+        assert "reload failed" in caplog.text
+        engine.reconfigure = real  # type: ignore[method-assign]
+        status, body = await s.post("/v1/admin/reload")
+        assert status == 200 and "reloaded" in caplog.text
+    finally:
+        await s.close()
+        await server.stop()
 
 
 async def test_reload_applies_good_files_and_refuses_bad_ones(tmp_path: Path) -> None:
