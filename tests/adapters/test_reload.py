@@ -72,7 +72,7 @@ async def test_every_reload_attempt_is_logged_and_a_failing_one_leaves_the_handl
         def broken(*args: object, **kw: object) -> object:
             raise RuntimeError("a bug in reconfigure")
 
-        engine.reconfigure = broken  # type: ignore[method-assign]
+        engine.reconfigure = broken  # type: ignore[method-assign,assignment]
         status, body = await s.post("/v1/admin/reload")
         assert status == 500 and body["error"]["code"] == "internal-error"
         assert "reload failed" in caplog.text
