@@ -297,15 +297,15 @@ class _Reader:
             return default
         return v if integer else float(v)
 
-    def secret(self, tbl: Mapping[str, Any], path: str) -> tuple[str | None, str | None]:
-        """(secret, the environment variable named for it): ``secret_env``
-        wins over ``secret``; a variable that is not set is a problem."""
-        secret = self.get(tbl, "secret", path, str, None)
-        env_name = self.get(tbl, "secret_env", path, str, None)
+    def secret(self, tbl: Mapping[str, Any], path: str, key: str = "secret") -> tuple[str | None, str | None]:
+        """(secret, the environment variable named for it): ``<key>_env``
+        wins over ``<key>``; a variable that is not set is a problem."""
+        secret = self.get(tbl, key, path, str, None)
+        env_name = self.get(tbl, f"{key}_env", path, str, None)
         if env_name is not None:
             secret = self.env.get(env_name)
             if secret is None:
-                self.error(f"{path}.secret_env", f"environment variable {env_name} is not set")
+                self.error(f"{path}.{key}_env", f"environment variable {env_name} is not set")
         return secret, env_name
 
     def levels(self, tbl: Mapping[str, Any], key: str, path: str) -> dict[str, int]:
@@ -949,12 +949,7 @@ def _webchat(r: _Reader, data: Mapping[str, Any], channels: tuple[ChannelSpec, .
     for ch in allowed:
         if ch not in known:
             r.error(f"{path}.channels", f"unknown channel {ch!r} (channels: {', '.join(sorted(known))})")
-    secret = r.get(tbl, "identity_secret", path, str, None)
-    env_name = r.get(tbl, "identity_secret_env", path, str, None)
-    if env_name is not None:
-        secret = r.env.get(env_name)
-        if secret is None:
-            r.error(f"{path}.identity_secret_env", f"environment variable {env_name} is not set")
+    secret, _ = r.secret(tbl, path, "identity_secret")
     if secret is not None and len(secret) < 32:
         r.error(path, "the identity secret must be at least 32 characters")
     age = r.number(tbl, "identity_max_age_s", path, _WEBCHAT.identity_max_age_s, 10, 86_400)
