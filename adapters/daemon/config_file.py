@@ -84,6 +84,15 @@ class LimitSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class JournalSettings:
+    """Where the daemon keeps what it must not lose (``[journal]``)."""
+
+    store: str = "off"  # "directory": a local journal, rebuilt from at start
+    path: str = "data/journal"  # relative to the working directory
+    fsync: str = "batch"  # "always" | "batch" (once per event-loop iteration) | "off"
+
+
+@dataclass(frozen=True, slots=True)
 class WebChatSettings:
     """The public web chat (``[webchat]``): which channels a page may start,
     and the secret that verifies identity tokens from the customer's site."""
@@ -207,6 +216,8 @@ class AcdSettings:
     limits: LimitSettings = LimitSettings()
     webchat: WebChatSettings = WebChatSettings()
     warnings: tuple[str, ...] = ()  # loads, but cannot work as meant (check-config shows them)
+    journal: JournalSettings = JournalSettings()
+    text: str | None = field(default=None, repr=False)  # the file's text, for the journal
 
     def options(self, queue: str) -> QueueOptions:
         return self.queue_options.get(queue, _NO_OPTIONS)
@@ -956,7 +967,22 @@ def _webchat(r: _Reader, data: Mapping[str, Any], channels: tuple[ChannelSpec, .
     return WebChatSettings(allowed, secret, age)
 
 
+def _journal(r: _Reader, data: Mapping[str, Any]) -> JournalSettings:
+    path = "journal"
+    tbl = r.table(data, "journal", path)
+    r.only(tbl, ("store", "path", "fsync"), path)
+    d = JournalSettings()
+    store = r.get(tbl, "store", path, str, d.store)
+    if store not in ("off", "directory"):
+        r.error(f"{path}.store", f'expected "off" or "directory", got {store!r}')
+    fsync = r.get(tbl, "fsync", path, str, d.fsync)
+    if fsync not in ("always", "batch", "off"):
+        r.error(f"{path}.fsync", f'expected "always", "batch" or "off", got {fsync!r}')
+    return JournalSettings(store, r.get(tbl, "path", path, str, d.path), fsync)
+
+
 _TOP_KEYS = (
+    "journal",
     "limits",
     "webchat",
     "server",
@@ -994,6 +1020,7 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
     survey = _survey(r, data)
     limits = _limits(r, data)
     webchat = _webchat(r, data, channels)
+    journal = _journal(r, data)
     fallback = r.get(data, "fallback_queue", "", str, None)
     returns = r.number(data, "max_transfer_returns", "", 1, 0, 100, integer=True)
     routing = RoutingConfig(channels, profiles, skills, queues, agents, fallback, returns)
@@ -1017,6 +1044,7 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
         limits=limits,
         webchat=webchat,
         warnings=_warnings(routing, creds),
+        journal=journal,
     )
 
 
@@ -1063,4 +1091,4 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> AcdSettings:
         raise ConfigError([f"{p}: nested too deeply"]) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([f"{p}: not valid TOML: {e}"]) from None
-    return replace(parse(data, str(p), env), path=str(p))
+    return replace(parse(data, str(p), env), path=str(p), text=raw.decode("utf-8"))

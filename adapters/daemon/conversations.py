@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from acd.errors import InvalidRequest
+from acd.history import from_doc, to_doc
 from acd.identity import Profile
 
 MAX_MESSAGES = 2000  # per conversation; a runaway client cannot grow memory forever
@@ -24,6 +25,10 @@ SCREEN_POP_MESSAGES = 50
 
 class ConversationFull(InvalidRequest):
     code = "conversation-full"
+
+
+class Journal(Protocol):
+    def append(self, record: dict[str, Any]) -> None: ...
 
 
 class CustomerSink(Protocol):
@@ -46,6 +51,10 @@ class Message:
         if self.agent_id is not None:
             out["agent"] = self.agent_id
         return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Message:
+        return cls(d["seq"], d["at"], d["from"], d["text"], d.get("agent"))
 
     def for_customer(self, agent_name: Callable[[str], str]) -> dict[str, Any]:
         """For the customer: ``agent`` is the writer's display name, never a login id."""
@@ -86,6 +95,8 @@ class Conversation:
     max_chars: int = 100_000  # [limits] transcript_chars
     chars: int = 0  # characters in the transcript so far
     offered_seq: int = 0  # the last message the current offer's screen pop carried
+    resume_digest: str | None = None  # a web chat page's resume token (its SHA-256)
+    journal: Journal | None = None  # set once the conversation is on record: its changes follow
 
     def add(self, sender: str, text: str, at: float, agent_id: str | None = None) -> Message:
         if len(self.transcript) >= MAX_MESSAGES:
@@ -97,6 +108,8 @@ class Conversation:
         m = Message(len(self.transcript) + 1, at, sender, text, agent_id)
         self.transcript.append(m)
         self.chars += len(text)
+        if self.journal is not None:
+            self.journal.append({"k": "msg", "id": self.contact_id, "m": m.to_dict()})
         return m
 
     def note(self, agent_id: str, text: str, at: float) -> Message:
@@ -105,7 +118,71 @@ class Conversation:
             raise ConversationFull(f"conversation {self.contact_id!r} reached {MAX_NOTES} notes")
         m = Message(len(self.notes) + 1, at, "agent", text, agent_id)
         self.notes.append(m)
+        if self.journal is not None:
+            self.journal.append({"k": "msg", "id": self.contact_id, "m": m.to_dict(), "note": True})
         return m
+
+    def unnote(self, m: Message) -> None:
+        """Take back a note whose request was refused (a refused request changes nothing)."""
+        self.notes.remove(m)
+        if self.journal is not None:
+            self.journal.append({"k": "unnote", "id": self.contact_id, "seq": m.seq})
+
+    def set_disposition(self, code: str) -> None:
+        self.disposition = code
+        if self.journal is not None:
+            self.journal.append({"k": "disp", "id": self.contact_id, "d": code})
+
+    def record(self) -> dict[str, Any]:
+        """What the journal keeps of the customer side, as it is now."""
+        return {
+            "contact_id": self.contact_id,
+            "channel": self.channel,
+            "queue": self.queue,
+            "priority": self.priority,
+            "customer": self.customer,
+            "origin": self.origin,
+            "identity": self.identity,
+            "claimed": self.claimed,
+            "attributes": self.attributes,
+            "external_user": self.external_user,
+            "profile": to_doc(self.profile) if self.profile is not None else None,
+            "history": self.history,
+            "last_agent": self.last_agent,
+            "rules": list(self.rules),
+            "max_chars": self.max_chars,
+            "resume_digest": self.resume_digest,
+            "disposition": self.disposition,
+            "transcript": [m.to_dict() for m in self.transcript],
+            "notes": [m.to_dict() for m in self.notes],
+        }
+
+    @classmethod
+    def from_record(cls, doc: dict[str, Any]) -> Conversation:
+        conv = cls(
+            contact_id=doc["contact_id"],
+            channel=doc["channel"],
+            queue=doc["queue"],
+            priority=doc["priority"],
+            customer=doc["customer"],
+            origin=doc["origin"],
+            identity=dict(doc["identity"]),
+            claimed=dict(doc["claimed"]),
+            attributes=dict(doc["attributes"]),
+            external_user=doc["external_user"],
+            profile=from_doc(Profile, doc["profile"]) if doc["profile"] is not None else None,
+            history=list(doc["history"]),
+            last_agent=doc["last_agent"],
+            rules=tuple(doc["rules"]),
+            disposition=doc["disposition"],
+            max_chars=doc["max_chars"],
+            resume_digest=doc["resume_digest"],
+        )
+        conv.transcript = [Message.from_dict(m) for m in doc["transcript"]]
+        conv.notes = [Message.from_dict(m) for m in doc["notes"]]
+        conv.chars = sum(len(m.text) for m in conv.transcript)
+        conv.offered_seq = len(conv.transcript)  # whoever holds it now has seen it
+        return conv
 
     def to_customer(self, frame: dict[str, Any]) -> None:
         if self.sink is not None:

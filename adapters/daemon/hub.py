@@ -27,7 +27,13 @@ from acd import commands as cmds
 from acd import events as ev
 from acd.adapters.customers.desk import CustomerDesk
 from acd.adapters.daemon.config_file import LimitSettings, QueueOptions
-from acd.adapters.daemon.conversations import Conversation, ConversationFull, Conversations, Message
+from acd.adapters.daemon.conversations import (
+    Conversation,
+    ConversationFull,
+    Conversations,
+    Journal,
+    Message,
+)
 from acd.adapters.daemon.runner import EngineRunner
 from acd.adapters.daemon.surveys import Surveys
 from acd.adapters.web.outbox import Outbox
@@ -88,6 +94,7 @@ class Hub:
         self.surveys: Surveys | None = None
         self.rules: tuple[Rule, ...] = ()  # routing rules, in file order
         self.queue_options: Callable[[str], QueueOptions] = lambda queue: _NO_OPTIONS
+        self.journal: Journal | None = None  # where conversations go on record (adapters/durable)
         # Whether a contact is a call with a live phone leg (FastAGI, callbacks): the call ends it.
         self.has_call: Callable[[str], bool] = lambda contact_id: False
         self._routes: dict[type, Callable[[Any], None]] = {
@@ -162,6 +169,9 @@ class Hub:
             if self.rules:
                 for s, lvl in self._route(conv, first_text or ""):
                     wanted[s] = max(wanted.get(s, 0), lvl)
+            if self.journal is not None:  # on record before its contact is: replay finds both
+                self.journal.append({"k": "conv", "c": conv.record()})
+                conv.journal = self.journal
             return await self.runner.submit(
                 lambda now: cmds.NewContact(
                     now,

@@ -6,6 +6,9 @@ hands them to the engine and resolves the caller's future, so nothing awaits
 halfway through a state change (wazo-agentd's ServiceProxy, in asyncio form).
 A second task sleeps until the engine's next deadline and submits a ``Tick``.
 
+With a journal, every applied command is appended to it (refused ones
+change nothing and are not) before its events reach the listeners.
+
 Events go to listeners synchronously, before the caller's future resolves
 (the hub puts frames in outboxes, metrics count): so a desktop always sees
 the events its request caused before the acknowledgement, and no extra
@@ -26,14 +29,20 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
+from acd.codec import to_wire
 from acd.commands import Command, Tick
 from acd.engine import Engine
 from acd.errors import InvalidRequest
 from acd.events import Event
 
 log = logging.getLogger("acd.runner")
+
+
+class Journal(Protocol):
+    def append(self, record: dict[str, Any]) -> None: ...
+
 
 _STOP = object()
 
@@ -49,6 +58,7 @@ class EngineRunner:
         self._wake = asyncio.Event()
         self.served = 0
         self.refused = 0
+        self.journal: Journal | None = None  # where applied commands go (adapters/durable)
 
     def now(self) -> float:
         return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
@@ -114,7 +124,10 @@ class EngineRunner:
             try:
                 events = make(t0)
                 if not isinstance(events, list):  # a command, not a direct engine call
-                    events = self.engine.handle(events)
+                    cmd = events
+                    events = self.engine.handle(cmd)
+                    if self.journal is not None:  # applied: on record before its effects are scheduled
+                        self.journal.append({"k": "cmd", "w": time.time(), "c": to_wire(cmd)})
             except Exception as e:  # refused, or a bug: tell the caller, keep serving everyone else
                 if not isinstance(e, InvalidRequest):
                     log.exception("command failed unexpectedly")

@@ -11,24 +11,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import ssl
+import time
 from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
 
 from aiohttp import web
 
 from acd import CORE_BUILD
+from acd import commands as cmds
 from acd.adapters.asterisk.ami import AmiLink
 from acd.adapters.asterisk.fastagi import VoiceCalls
 from acd.adapters.customers.api import add_routes as add_customer_routes
 from acd.adapters.customers.desk import CustomerDesk, Customers
 from acd.adapters.customers.store import CustomerStore, RedisStore, SqliteStore
-from acd.adapters.daemon.config_file import AcdSettings, CustomerSettings, load
+from acd.adapters.daemon.config_file import AcdSettings, CustomerSettings, load, parse
+from acd.adapters.daemon.conversations import Conversation
 from acd.adapters.daemon.hub import Hub
 from acd.adapters.daemon.opening_hours import OpeningHours
 from acd.adapters.daemon.runner import EngineRunner
 from acd.adapters.daemon.runtime import tune_gc
 from acd.adapters.daemon.surveys import Surveys
+from acd.adapters.durable.journal import DirectoryJournal
+from acd.adapters.durable.recovery import Recovered, replay
 from acd.adapters.security.auth import AuthGuard, Verifier
 from acd.adapters.web.agent_ws import AgentDesks
 from acd.adapters.web.chat_ws import WebChat
@@ -39,8 +47,18 @@ from acd.adapters.web.supervisor import add_routes as add_supervisor_routes
 from acd.engine import Engine
 from acd.errors import ConfigError
 from acd.hours import Schedule
+from acd.settings import HANDOFF_CHANNEL, RoutingConfig, default_config
+from acd.states import CONNECTED, OFFERED, QUEUED, WRAP_UP
 
 log = logging.getLogger("acd.server")
+
+
+class _AnyEnv(dict[str, str]):
+    """An environment in which every variable is set: replaying a journal
+    needs a recorded configuration's routing, not its secrets."""
+
+    def get(self, key: str, default: Any = None) -> str:
+        return "x" * 32
 
 
 class StartError(ConfigError):
@@ -65,11 +83,25 @@ class Server:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         srv = self.settings.server
-        engine = Engine(self.settings.routing, now=loop.time())
-        self.runner = EngineRunner(engine)
+        self.recovered = self._open_journal(loop)
+        if self.recovered is not None:
+            # Engine time goes on from where the journal ends, downtime included
+            # (customers were waiting): the new clock is the old one, shifted.
+            rec = self.recovered
+            offset = rec.now + max(0.0, time.time() - rec.wall) - loop.time()
+            self.runner = EngineRunner(rec.engine, lambda: loop.time() + offset)
+        else:
+            engine = Engine(self.settings.routing, now=loop.time())
+            self.runner = EngineRunner(engine)
+            if self.journal is not None:
+                self.journal.append(
+                    {"k": "start", "now": loop.time(), "w": time.time(), "toml": self.settings.text}
+                )
+        self.runner.journal = self.journal
         self.hub = Hub(self.runner, srv.position_interval_s)
         self.hub.limits = self.settings.limits
-        metrics = Metrics(engine, self.hub.connection_counts)
+        self.hub.journal = self.journal
+        metrics = Metrics(self.runner.engine, self.hub.connection_counts)
         self.runner.listen(metrics.on_handled)
         lim = self.settings.limits
         self.verifier = Verifier(lim.password_workers, lim.password_backlog)
@@ -137,6 +169,8 @@ class Server:
         sockets = self._web.addresses
         self.bound_port = int(sockets[0][1]) if sockets else port
         await self.runner.start()
+        if self.recovered is not None:
+            await self._restore(self.recovered)
         await self.hours.start()
         await self.customer_desk.start()
         await self.hub.start()
@@ -164,6 +198,74 @@ class Server:
         for w in self.settings.warnings:
             log.warning("config: %s", w)
 
+    def _open_journal(self, loop: asyncio.AbstractEventLoop) -> Recovered | None:
+        """Open the journal (if configured) and replay what it holds."""
+        js = self.settings.journal
+        self.journal = DirectoryJournal(js.path, js.fsync) if js.store == "directory" else None
+        if self.journal is None:
+            return None
+        started = time.perf_counter()
+        records = self.journal.open()
+        if not records:
+            return None
+        rec = replay(records, self._routing)
+        log.info(
+            "recovered from the journal in %.3f s: %d records, %d commands, %d contacts, %d conversations",
+            time.perf_counter() - started,
+            len(records),
+            rec.commands,
+            len(rec.engine.contacts),
+            len(rec.conversations),
+        )
+        return rec
+
+    def _routing(self, data: dict[str, Any]) -> RoutingConfig:
+        """A journaled configuration's routing (its secrets may not be in
+        this environment: only the routing matters to the engine)."""
+        if not data:
+            return self.settings.routing if self.settings.path is None else default_config()
+        try:
+            return parse(data, "journal", env=os.environ).routing
+        except ConfigError:
+            return parse(data, "journal", env=_AnyEnv()).routing
+
+    async def _restore(self, rec: Recovered) -> None:
+        """Give the recovered contacts their customer side back, then apply
+        this start's configuration if it is not the journaled one."""
+        engine = self.runner.engine
+        for cid, doc in rec.conversations.items():
+            conv = Conversation.from_record(doc)
+            c = engine.contacts[cid]
+            conv.queue, conv.channel = c.queue, c.channel
+            conv.journal = self.journal
+            holder = engine.agents.get(c.agent_id or "")
+            asg = holder.assignments.get(cid) if holder is not None else None
+            if asg is not None and asg.state == CONNECTED:
+                conv.agent_id = holder.id if holder is not None else None
+            conv.ended = asg is not None and asg.state == WRAP_UP
+            conv.handed_off = conv.channel != doc["channel"] and conv.channel == HANDOFF_CHANNEL
+            self.hub.conversations.add(conv)
+            if conv.origin == "webchat":
+                self.webchat.restore(conv)
+            elif conv.origin in self.gateways.gateways:
+                conv.sink = self.gateways.gateways[conv.origin]
+        await self.desks.restore(rec.tokens)
+        # Calls: their FastAGI sessions died with the old process, and
+        # Asterisk went on in the dialplan. A caller still waiting is gone.
+        for cid, c in list(engine.contacts.items()):
+            held = self.hub.conversations.get(cid)
+            call = (held is None or held.origin == "voice") and c.channel in engine.phone_channels
+            if call and c.state in (QUEUED, OFFERED):
+                await self.runner.submit(partial(cmds.Abandon, contact_id=cid))
+        if self.settings.text is not None and self.settings.text != rec.toml:
+            await self.runner.submit(lambda now: self._reconfigure_to(self.settings, now))
+
+    def _reconfigure_to(self, settings: AcdSettings, now: float) -> list[Any]:
+        """In the writer: apply ``settings`` and put it on record (replay applies it too)."""
+        if self.journal is not None:
+            self.journal.append({"k": "config", "now": now, "w": time.time(), "toml": settings.text})
+        return self.runner.engine.reconfigure(settings.routing, now)
+
     async def reload(self) -> list[str]:
         """Read the config file again and apply it, or raise ConfigError with
         every problem and keep the running config. Returns notes for the
@@ -184,7 +286,7 @@ class Server:
         new = await asyncio.to_thread(load, path)
         engine = self.runner.engine
         before = set(engine.agents)
-        await self.runner.submit(lambda now: engine.reconfigure(new.routing, now))
+        await self.runner.submit(lambda now: self._reconfigure_to(new, now))
         self.desks.removed(before - set(engine.agents))
         if self.ami is not None:
             self.ami.remap()
@@ -259,6 +361,8 @@ class Server:
         await self.runner.stop()
         await self.customer_desk.stop()  # after the runner: every finished contact is queued
         await self.store.close()
+        if self.journal is not None:
+            self.journal.close()
         self.verifier.close()
 
 

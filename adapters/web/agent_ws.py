@@ -205,6 +205,8 @@ class AgentDesks:
         self._forget(agent_id)
         self._tokens[_digest(token)] = agent_id
         self._token_of[agent_id] = _digest(token)
+        if self.hub.journal is not None:  # a restart keeps it valid
+            self.hub.journal.append({"k": "tok", "a": agent_id, "d": _digest(token)})
         before = self._before_drop.pop(agent_id, None)
         a = self.runner.engine.agents[agent_id]
         # Only undo our own away: a supervisor may have set another reason meanwhile.
@@ -234,7 +236,9 @@ class AgentDesks:
         """The desktop went away: away now, logged out after the grace."""
         a = self.runner.engine.agents.get(agent_id)  # None: a reload removed the agent
         status = a.status if a is not None else LOGGED_OUT
-        if status == LOGGED_OUT or self.closing:
+        if self.closing:  # the server stops: the token stays valid for the desktop to come back
+            return
+        if status == LOGGED_OUT:
             self._forget(agent_id)
             return
         self._before_drop[agent_id] = status
@@ -267,6 +271,20 @@ class AgentDesks:
         digest = self._token_of.pop(agent_id, None)
         if digest is not None:
             self._tokens.pop(digest, None)
+            if self.hub.journal is not None:
+                self.hub.journal.append({"k": "tok", "a": agent_id, "d": None})
+
+    async def restore(self, tokens: dict[str, str]) -> None:
+        """After a restart: the session tokens in force, and every agent who
+        was logged in treated as a dropped desktop (away, with the grace to
+        come back: their desktops reconnect with the same token)."""
+        for agent_id, digest in tokens.items():
+            if agent_id in self.runner.engine.agents:
+                self._tokens[digest] = agent_id
+                self._token_of[agent_id] = digest
+        for agent_id, a in list(self.runner.engine.agents.items()):
+            if a.status != LOGGED_OUT:
+                await self._dropped(agent_id)
 
     async def _submit(self, make: Callable[[float], cmds.Command]) -> None:
         try:
@@ -339,7 +357,7 @@ class AgentDesks:
             )
         except InvalidRequest:
             if added is not None and conv is not None:
-                conv.notes.remove(added)  # refused: nothing changed, the note neither
+                conv.unnote(added)  # refused: nothing changed, the note neither
             raise
         return {"contact": cid}
 
@@ -426,7 +444,7 @@ class AgentDesks:
                 raise UnknownDisposition(
                     f"queue {conv.queue!r}: unknown disposition {code!r} (allowed: {allowed})"
                 )
-            conv.disposition = code
+            conv.set_disposition(code)
         if notes:
             conv.note(agent_id, notes, self.hub.wall_clock())
 

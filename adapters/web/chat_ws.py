@@ -177,6 +177,16 @@ class WebChat:
             await box.close()
         return ws
 
+    def restore(self, conv: Conversation) -> None:
+        """After a restart: the page is away until it resumes with its token,
+        within the grace (else the customer left)."""
+        sink = WebChatSink(None)
+        sink.conv, sink.resume_digest, conv.sink = conv, conv.resume_digest, sink
+        if conv.resume_digest is not None:
+            self._resume[conv.resume_digest] = conv.contact_id
+        if not (conv.ended or conv.handed_off):
+            self.graces.start(conv.contact_id, self.grace_s, lambda: self._left(conv.contact_id))
+
     def forget(self, conv: Conversation) -> None:
         """The hub closed the conversation: its resume token dies with it. If
         the page was away when it ended, a resume within the grace still
@@ -231,7 +241,7 @@ class WebChat:
         )
         token = secrets.token_urlsafe(24)
         sink.conv = conv
-        sink.resume_digest = _digest(token)
+        sink.resume_digest = conv.resume_digest = _digest(token)
         self._resume[sink.resume_digest] = cid
         try:
             await self.hub.start_contact(conv, first)

@@ -1,0 +1,96 @@
+"""The journal on a local disk: one append-only file of framed records.
+
+Every command the single writer applies, and the adapter state around it
+(conversations, their messages, session tokens), is appended in the order
+it happened. Appends are buffered and written together once per event-loop
+iteration: the first append of an iteration schedules the write with
+``call_soon``, so it runs before any callback scheduled after it, and
+every effect of a journaled change (a frame, an ack, an AGI command) is
+scheduled after its append. A frame therefore never leaves for a change
+that is not yet written: a burst costs one write (and one fsync).
+
+``fsync``: ``always`` (every append, before the append returns), ``batch``
+(once per iteration, the default) or ``off`` (written to the OS each
+iteration, which a crashed process does not lose; a crashed machine may).
+
+Opening reads what is there: a torn or damaged tail (a crash mid-write) is
+cut off at the last whole record and logged. See :mod:`acd.journal`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from acd import journal
+
+log = logging.getLogger("acd.journal")
+
+FILE = "journal.bin"
+FSYNC_MODES = ("always", "batch", "off")
+
+
+class DirectoryJournal:
+    def __init__(self, directory: str | Path, fsync: str = "batch") -> None:
+        assert fsync in FSYNC_MODES
+        self.path = Path(directory) / FILE
+        self.fsync = fsync
+        self._fd: int | None = None
+        self._buffer: list[bytes] = []
+        self._scheduled = False
+        self.records = 0  # appended since open
+        self.bytes = 0
+        self.syncs = 0
+
+    def open(self) -> list[dict[str, Any]]:
+        """Read the records already there (cutting a torn tail), then open for appending."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = self.path.read_bytes() if self.path.exists() else b""
+        records, good = journal.read(data)
+        if good < len(data):
+            log.warning(
+                "journal %s: %d damaged or torn bytes after record %d cut off (a crash mid-write)",
+                self.path,
+                len(data) - good,
+                len(records),
+            )
+            with self.path.open("r+b") as f:
+                f.truncate(good)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return records
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Queue a record; written before any later-scheduled callback runs. O(size)."""
+        data = journal.frame(record)
+        self._buffer.append(data)
+        self.records += 1
+        self.bytes += len(data)
+        if self.fsync == "always":
+            self.flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write what is buffered (and fsync, unless ``off``)."""
+        self._scheduled = False
+        if not self._buffer or self._fd is None:
+            return
+        data = b"".join(self._buffer)
+        self._buffer.clear()
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+        if self.fsync != "off":
+            os.fsync(self._fd)
+            self.syncs += 1
+
+    def close(self) -> None:
+        self.flush()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
