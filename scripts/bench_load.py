@@ -55,7 +55,7 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=lambda *a: print
 """
 
 
-def write_config(path: Path, agents: int, port: int) -> None:
+def write_config(path: Path, agents: int, port: int, journal: str = "off") -> None:
     pw = hash_password("bench", iterations=1000)
     lines = [
         'skills = ["chat"]',
@@ -63,6 +63,15 @@ def write_config(path: Path, agents: int, port: int) -> None:
         f'listen = "127.0.0.1:{port}"',
         f'admin_token_hash = "{hash_password(ADMIN, iterations=1000)}"',
         "position_interval_s = 1",
+        # The load comes from one address: its chats are not an attack.
+        "[limits]",
+        "chat_starts_per_minute = 100000",
+        "chat_start_burst = 100000",
+        "chat_sockets_per_address = 100000",
+        "password_backlog = 10000",  # every agent logs in at the same instant
+        "[journal]",
+        f'store = "{"off" if journal == "off" else "directory"}"',
+        f'fsync = "{journal if journal != "off" else "batch"}"',
         "[asterisk]",
         'fastagi_listen = ""',
         "[queues.chat]",
@@ -136,12 +145,16 @@ class Load:
         self.idle.put_nowait(ws)
 
 
-async def bench_acd(agents: int, rate: float, seconds: float) -> dict[str, Any]:
+async def bench_acd(
+    agents: int, rate: float, seconds: float, journal: str = "off", workdir: Path | None = None
+) -> dict[str, Any]:
+    """``journal``: off, or the fsync mode of a journal in the daemon's
+    working directory (``workdir``, else a fresh one)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "bench.toml"
-        write_config(cfg, agents, port)
-        proc = await start_daemon(cfg)
+        write_config(cfg, agents, port, journal)
+        proc = await start_daemon(cfg, workdir)
     load = Load(f"http://127.0.0.1:{port}")
     connector = aiohttp.TCPConnector(limit=0)
     try:

@@ -67,13 +67,12 @@ async def start_process(*args: str, ready: bytes, cwd: Path = ROOT) -> asyncio.s
     return proc
 
 
-async def start_daemon(config: Path) -> asyncio.subprocess.Process:
-    """``acd run`` with ``config``, in a fresh working directory (an empty
-    customer store), once it logs that it serves."""
+async def start_daemon(config: Path, cwd: Path | None = None) -> asyncio.subprocess.Process:
+    """``acd run`` with ``config``, in ``cwd`` or a fresh working directory
+    (an empty customer store and journal), once it logs that it serves."""
     args = ("-m", "acd.adapters.daemon.cli", "run", "--config", str(config))
-    return await start_process(
-        sys.executable, *args, ready=b"serving on", cwd=Path(tempfile.mkdtemp(prefix="acd-bench-data-"))
-    )
+    where = cwd or Path(tempfile.mkdtemp(prefix="acd-bench-data-"))
+    return await start_process(sys.executable, *args, ready=b"serving on", cwd=where)
 
 
 async def stop_process(proc: asyncio.subprocess.Process) -> None:

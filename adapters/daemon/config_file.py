@@ -89,7 +89,9 @@ class JournalSettings:
 
     store: str = "off"  # "directory": a local journal, rebuilt from at start
     path: str = "data/journal"  # relative to the working directory
-    fsync: str = "batch"  # "always" | "batch" (once per event-loop iteration) | "off"
+    fsync: str = (
+        "interval"  # "always" | "batch" (each event-loop iteration) | "interval" (each second) | "off"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -976,8 +978,8 @@ def _journal(r: _Reader, data: Mapping[str, Any]) -> JournalSettings:
     if store not in ("off", "directory"):
         r.error(f"{path}.store", f'expected "off" or "directory", got {store!r}')
     fsync = r.get(tbl, "fsync", path, str, d.fsync)
-    if fsync not in ("always", "batch", "off"):
-        r.error(f"{path}.fsync", f'expected "always", "batch" or "off", got {fsync!r}')
+    if fsync not in ("always", "batch", "interval", "off"):
+        r.error(f"{path}.fsync", f'expected "always", "batch", "interval" or "off", got {fsync!r}')
     return JournalSettings(store, r.get(tbl, "path", path, str, d.path), fsync)
 
 

@@ -79,6 +79,7 @@ class Server:
     runner: EngineRunner = field(init=False)
     bound_port: int = field(init=False, default=0)
     bound_agi_port: int | None = field(init=False, default=None)
+    _syncer: asyncio.Task[None] | None = field(init=False, default=None)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -169,6 +170,8 @@ class Server:
         sockets = self._web.addresses
         self.bound_port = int(sockets[0][1]) if sockets else port
         await self.runner.start()
+        if self.journal is not None and self.journal.fsync == "interval":
+            self._syncer = asyncio.create_task(self.journal.sync_every(), name="acd-journal-sync")
         if self.recovered is not None:
             await self._restore(self.recovered)
         await self.hours.start()
@@ -361,6 +364,9 @@ class Server:
         await self.runner.stop()
         await self.customer_desk.stop()  # after the runner: every finished contact is queued
         await self.store.close()
+        if self._syncer is not None:
+            self._syncer.cancel()
+            await asyncio.gather(self._syncer, return_exceptions=True)
         if self.journal is not None:
             self.journal.close()
         self.verifier.close()

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""What the journal costs the daemon, and what it takes to recover.
+
+    .venv/bin/python scripts/bench_journal.py --json           # 1,000 agents, 200 chats/s, 20 s per side
+    .venv/bin/python scripts/bench_journal.py --quick --json   # 200 agents, 100 chats/s, 5 s per side
+
+``bench_load.py``'s daemon and load, run in turns with the journal off
+(the baseline) and on (``fsync = interval``, then ``batch``), in the same run: offer latency,
+server CPU, and the journal's bytes per chat. Then recovery: the journal a
+run left, replayed by a fresh daemon, timed from process start to the
+"serving on" line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_load import bench_acd, write_config
+from benchlib import free_port, start_daemon, stop_process
+
+
+async def recovery(agents: int, rate: float, seconds: float) -> dict[str, Any]:
+    """Run the load with a journal in a kept directory, then time a fresh
+    daemon (same config) replaying it, from process start to serving."""
+    work = Path(tempfile.mkdtemp(prefix="acd-journal-"))
+    load = await bench_acd(agents, rate, seconds, "interval", work)
+    journal = work / "data" / "journal" / "journal.bin"
+    size = journal.stat().st_size
+    cfg = work / "again.toml"
+    write_config(cfg, agents, free_port(), "batch")
+    t0 = time.perf_counter()
+    proc = await start_daemon(cfg, work)
+    ready_s = time.perf_counter() - t0
+    await stop_process(proc)
+    return {"chats": load["chats"], "journal_bytes": size, "start_with_replay_s": round(ready_s, 3)}
+
+
+async def baseline_start(agents: int) -> float:
+    """The same daemon starting with no journal to replay: the floor."""
+    cfg = Path(tempfile.mkdtemp(prefix="acd-journal-")) / "bench.toml"
+    write_config(cfg, agents, free_port(), "batch")
+    t0 = time.perf_counter()
+    proc = await start_daemon(cfg)
+    ready_s = time.perf_counter() - t0
+    await stop_process(proc)
+    return round(ready_s, 3)
+
+
+KEEP = ("chats", "offer_ms", "server_cpu_s", "errors", "not_offered")
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    off = await bench_acd(args.agents, args.rate, args.seconds, "off")
+    out: dict[str, Any] = {"benchmark": "bench_journal", "agents": args.agents, "rate_per_s": args.rate}
+    out["journal_off"] = {k: off[k] for k in KEEP}
+    for mode in ("interval", "batch"):
+        on = await bench_acd(args.agents, args.rate, args.seconds, mode)
+        out[f"journal_{mode}"] = {k: on[k] for k in KEEP} | {
+            "offer_p50_ratio": round(on["offer_ms"]["p50"] / off["offer_ms"]["p50"], 3),
+            "offer_p99_ratio": round(on["offer_ms"]["p99"] / off["offer_ms"]["p99"], 3),
+            "cpu_ratio": round(on["server_cpu_s"] / off["server_cpu_s"], 3),
+        }
+    rec = await recovery(args.agents, args.rate, args.seconds)
+    rec["start_without_journal_s"] = await baseline_start(args.agents)
+    out["journal_bytes_per_chat"] = round(rec["journal_bytes"] / max(1, rec["chats"]))
+    out["recovery"] = rec
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--agents", type=int, default=1000)
+    p.add_argument("--rate", type=float, default=200.0)
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    if args.quick:
+        args.agents, args.rate, args.seconds = 200, 100.0, 5.0
+    result = asyncio.run(main_async(args))
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
