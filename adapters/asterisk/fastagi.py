@@ -61,6 +61,7 @@ from acd.adapters.asterisk.agi_protocol import (
 from acd.adapters.asterisk.callback import Callbacks
 from acd.adapters.daemon.config_file import AsteriskSettings
 from acd.adapters.daemon.conversations import Conversation
+from acd.adapters.daemon.grace import Graces
 from acd.adapters.daemon.hub import Hub
 from acd.adapters.daemon.surveys import parse_score
 from acd.errors import InvalidRequest, PeerProtocolError
@@ -246,6 +247,9 @@ class CallSession:
         if calls.settings.answer:
             await self.command("ANSWER")
         await self._music()
+        if self.uniqueid is not None and self.uniqueid in calls.orphans:
+            await self._come_back(calls.orphans.pop(self.uniqueid))
+            return
         identity = {"phone": call.customer} if req.get("callerid") else {}
         conv = Conversation(
             calls.hub.new_contact_id("call"),
@@ -268,6 +272,24 @@ class CallSession:
         if calls.callback_offer(call.queue):
             await self._offer_callback()
         await self._wait_and_connect(calls.settings.for_queue(call.queue).announce_every_s)
+
+    async def _come_back(self, contact_id: str) -> None:
+        """The same call (its Uniqueid) back after a restart of the ACD: it
+        takes its place again, not the back of the line; if it was ringing
+        an agent, that agent's phone rings again."""
+        calls = self.calls
+        calls.graces.cancel(contact_id)
+        conv = calls.hub.conversations.get(contact_id)
+        self.contact_id = contact_id
+        if conv is None or contact_id not in calls.hub.runner.engine.contacts:
+            return  # it ended meanwhile (a supervisor, the grace): nothing to wait for
+        conv.sink = self
+        calls.register(self)
+        log.info("call %s came back after a restart: contact %s, in its place", self.uniqueid, contact_id)
+        state, holder = self.state()
+        if state == OFFERED and holder is not None:
+            self.intents.put_nowait(_Dial(holder))
+        await self._wait_and_connect(calls.settings.for_queue(self.queue).announce_every_s)
 
     def deliver(self, conv: Conversation, frame: dict[str, Any]) -> None:
         """The hub's frames for this customer: only the place in line is of
@@ -447,7 +469,9 @@ class CallSession:
         """The session is over: a contact still waiting is abandoned, so no
         call is left queued without a caller behind it."""
         cid = self.contact_id
-        if cid is not None and self.state()[0] is not None:
+        # Stopping, the call keeps its place: the journal carries it over the
+        # restart, and the dialplan's retry brings the caller back to it.
+        if cid is not None and self.state()[0] is not None and not self.calls.closing:
             await self._submit(lambda now: cmds.Abandon(now, cid))
         self.calls.unregister(self)
 
@@ -468,6 +492,22 @@ class VoiceCalls:
         self.pbx: PbxActions | None = None  # the AMI link sets itself here
         hub.runner.listen(self.on_events)
         self.callbacks = Callbacks(self)
+        # Calls recovered from the journal whose FastAGI session died with the
+        # old process: Uniqueid -> contact id, until the dialplan sends the
+        # same channel back (docs/asterisk.md) or the grace runs out.
+        self.orphans: dict[str, str] = {}
+        self.graces = Graces("call-grace")
+        self.closing = False
+
+    def adopt(self, uniqueid: str, contact_id: str, grace_s: float) -> None:
+        """After a restart: keep a waiting call's place for ``grace_s``."""
+        self.orphans[uniqueid] = contact_id
+
+        async def gone() -> None:
+            if self.orphans.pop(uniqueid, None) is not None:
+                await self.submit(lambda now: cmds.Abandon(now, contact_id), contact_id)
+
+        self.graces.start(contact_id, grace_s, gone)
 
     # -------------------------------------------------------------- config
 
@@ -530,6 +570,7 @@ class VoiceCalls:
         """Stop listening; callers still waiting go back to the dialplan with
         ``ACD_RESULT=shutdown``; calls in a Dial keep talking until it ends or
         the wait runs out."""
+        self.closing = True
         if self._server is not None:
             self._server.close()
         for s in list(self.sessions.values()):
@@ -541,6 +582,7 @@ class VoiceCalls:
                 t.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         await self.callbacks.stop()
+        await self.graces.close()
 
     def register(self, s: CallSession) -> None:
         if s.contact_id is not None:

@@ -253,13 +253,18 @@ class Server:
             elif conv.origin in self.gateways.gateways:
                 conv.sink = self.gateways.gateways[conv.origin]
         await self.desks.restore(rec.tokens)
-        # Calls: their FastAGI sessions died with the old process, and
-        # Asterisk went on in the dialplan. A caller still waiting is gone.
+        # Calls: their FastAGI sessions died with the old process and Asterisk
+        # went on in the dialplan, which may send the same channel back
+        # (docs/asterisk.md): a waiting call keeps its place for the grace.
         for cid, c in list(engine.contacts.items()):
             held = self.hub.conversations.get(cid)
             call = (held is None or held.origin == "voice") and c.channel in engine.phone_channels
             if call and c.state in (QUEUED, OFFERED):
-                await self.runner.submit(partial(cmds.Abandon, contact_id=cid))
+                uniqueid = held.attributes.get("uniqueid") if held is not None else None
+                if uniqueid:
+                    self.voice.adopt(uniqueid, cid, self.settings.server.customer_grace_s)
+                else:
+                    await self.runner.submit(partial(cmds.Abandon, contact_id=cid))
         if self.settings.text is not None and self.settings.text != rec.toml:
             await self.runner.submit(lambda now: self._reconfigure_to(self.settings, now))
 

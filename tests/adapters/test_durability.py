@@ -21,6 +21,7 @@ from acd import journal as framing
 from acd.adapters.durable.journal import FILE, DirectoryJournal
 from acd.adapters.security.passwords import hash_password, hash_token
 from tests.adapters.wsclient import WSClient
+from tests.peers.asterisk import Caller, Pbx
 
 ADMIN = "durability-admin-token"
 
@@ -84,6 +85,15 @@ class Daemon:
             line = await asyncio.wait_for(self.proc.stderr.readline(), 30)
             assert line, self.log.decode()
             self.log += line
+
+    async def read_until(self, marker: bytes) -> bytes:
+        """The log so far, read until ``marker`` shows (the daemon logs it)."""
+        assert self.proc is not None and self.proc.stderr is not None
+        while marker not in self.log:
+            line = await asyncio.wait_for(self.proc.stderr.readline(), 30)
+            assert line, self.log.decode()
+            self.log += line
+        return self.log
 
     async def stop(self, sig: int) -> None:
         assert self.proc is not None
@@ -183,3 +193,42 @@ def test_a_torn_last_record_is_cut_off_and_the_rest_read(tmp_path: Path) -> None
     damaged = bytearray(whole)
     damaged[-2] ^= 0xFF  # a flipped bit in the last record: its checksum fails
     assert framing.read(bytes(damaged)) == (records[:1], len(framing.frame(records[0])))
+
+
+async def test_a_call_that_comes_back_after_a_crash_keeps_its_place(tmp_path: Path) -> None:
+    """The FastAGI session dies with the process; the dialplan sends the same
+    channel (same Uniqueid) back once the ACD is up again: the call is the
+    same contact, ahead of a call that arrived after it."""
+    agi_port = free_port()
+    async with daemon(tmp_path) as d, aiohttp.ClientSession() as http:
+        text = (tmp_path / "acd.toml").read_text()
+        text = text.replace('fastagi_listen = ""', f'fastagi_listen = "127.0.0.1:{agi_port}"')
+        text = text.replace('channels = ["chat"]', 'channels = ["chat", "voice"]')
+        (tmp_path / "acd.toml").write_text(text)
+        await d.start()
+        auth = {"Authorization": f"Bearer {ADMIN}"}
+        sup = WSClient(await http.ws_connect(d.url("/v1/supervisor/ws"), headers=auth))
+        pbx = Pbx()
+        first = Caller(pbx, agi_port, "queue/sales", uniqueid="1700000000.11")
+        second = Caller(pbx, agi_port, "queue/sales", uniqueid="1700000000.12")
+        queued = []
+        for caller in (first, second):
+            await caller.start()
+            e = await sup.expect("event")
+            while e["event"]["type"] != "ContactQueued":
+                e = await sup.expect("event")
+            queued.append(e["event"]["contact_id"])
+
+        await d.stop(signal.SIGKILL)
+        await first.closed.wait()
+        await d.start()
+        again = Caller(pbx, agi_port, "queue/sales", uniqueid="1700000000.11")  # the dialplan's retry
+        await again.start()
+        await again.received("SET MUSIC ON default")
+        assert b"came back after a restart" in await d.read_until(b"came back")
+        async with http.get(d.url("/v1/queues"), headers=auth) as r:
+            assert (await r.json())["queues"][0]["waiting"] == 2  # the same contact, not a third
+        async with http.get(d.url(f"/v1/contacts/{queued[0]}"), headers=auth) as r:
+            assert (await r.json())["position"] == 1  # still ahead of the one that came after
+        for c in (first, second, again):
+            await c.close()
