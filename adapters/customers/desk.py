@@ -245,6 +245,14 @@ class CustomerDesk:
         except Exception:  # the store is down or broken: the contact must still be routed
             log.exception("contact %s: customer lookup failed; routed without history", conv.contact_id)
 
+    def adopt(self, builder: HistoryBuilder, conversations: list[Conversation]) -> None:
+        """After a restart: the open contacts' events so far, and their
+        identified conversations, so each gets its record when it finishes."""
+        self.builder = builder
+        for conv in conversations:
+            if conv.profile is not None:
+                self._convs[conv.contact_id] = conv
+
     def on_events(self, events: list[ev.Event], seconds: float) -> None:
         """In the writer: remember conversations of new contacts, and queue a
         record for each finished one. O(events)."""

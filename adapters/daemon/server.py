@@ -253,6 +253,7 @@ class Server:
             elif conv.origin in self.gateways.gateways:
                 conv.sink = self.gateways.gateways[conv.origin]
         await self.desks.restore(rec.tokens)
+        self.customer_desk.adopt(rec.history, list(self.hub.conversations.by_id.values()))
         # Calls: their FastAGI sessions died with the old process and Asterisk
         # went on in the dialplan, which may send the same channel back
         # (docs/asterisk.md): a waiting call keeps its place for the grace.

@@ -32,6 +32,7 @@ from typing import Any
 from acd.codec import from_wire
 from acd.engine import Engine
 from acd.errors import AcdError
+from acd.history import HistoryBuilder
 from acd.settings import RoutingConfig
 
 log = logging.getLogger("acd.recovery")
@@ -47,6 +48,8 @@ class Recovered:
     commands: int = 0
     refused: int = 0
     toml: str | None = None  # the configuration in force at the end
+    # the contacts still open, as the customer history follows them (their events so far)
+    history: HistoryBuilder = field(default_factory=HistoryBuilder)
 
 
 def routing_of(text: str | None, parse: Callable[[dict[str, Any]], RoutingConfig]) -> RoutingConfig:
@@ -66,14 +69,14 @@ def replay(records: list[dict[str, Any]], parse: Callable[[dict[str, Any]], Rout
         if kind == "cmd":
             cmd = from_wire(rec["c"])
             try:
-                engine.handle(cmd)
+                r.history.feed(engine.handle(cmd))
             except AcdError as e:  # it was applied once: a refusal now means the replay diverged
                 r.refused += 1
                 log.error("journal replay: a recorded %s was refused: %s", type(cmd).__name__, e)
             r.commands += 1
             r.now, r.wall = cmd.now, rec["w"]
         elif kind == "config":
-            engine.reconfigure(routing_of(rec.get("toml"), parse), rec["now"])
+            r.history.feed(engine.reconfigure(routing_of(rec.get("toml"), parse), rec["now"]))
             r.now, r.wall, r.toml = rec["now"], rec["w"], rec.get("toml")
         elif kind == "conv":
             doc = dict(rec["c"])

@@ -20,7 +20,7 @@ import pytest
 from acd import journal as framing
 from acd.adapters.durable.journal import FILE, DirectoryJournal
 from acd.adapters.security.passwords import hash_password, hash_token
-from tests.adapters.wsclient import WSClient
+from tests.adapters.wsclient import IDENTITY_SECRET, WSClient, identity_token
 from tests.peers.asterisk import Caller, Pbx
 
 ADMIN = "durability-admin-token"
@@ -47,6 +47,8 @@ fastagi_listen = ""
 [journal]
 store = "directory"
 path = "journal"
+[webchat]
+identity_secret = "{IDENTITY_SECRET}"
 [queues.sales]
 channels = ["chat"]
 skills = {{ sales = 1 }}
@@ -115,10 +117,12 @@ async def daemon(workdir: Path) -> AsyncIterator[Daemon]:
             await d.proc.wait()
 
 
-async def customer(http: aiohttp.ClientSession, d: Daemon, text: str) -> tuple[WSClient, dict[str, Any]]:
+async def customer(
+    http: aiohttp.ClientSession, d: Daemon, text: str, **fields: Any
+) -> tuple[WSClient, dict[str, Any]]:
     c = WSClient(await http.ws_connect(d.url("/v1/chat/ws")))
     await c.expect("hello")
-    return c, await c.call("start", queue="sales", text=text)
+    return c, await c.call("start", queue="sales", text=text, **fields)
 
 
 async def queue_state(http: aiohttp.ClientSession, d: Daemon, ids: list[str]) -> list[Any]:
@@ -139,7 +143,8 @@ async def test_a_restart_loses_nothing(tmp_path: Path, how: int) -> None:
         await alice.expect("hello")
         token = (await alice.call("auth", agent="alice", password="alice-pw"))["token"]
         await alice.call("login")
-        served, first = await customer(http, d, "hello, order 42")
+        li = identity_token({"email": "li@example.com"})
+        served, first = await customer(http, d, "hello, order 42", identity_token=li)
         await alice.expect("offer", contact=first["contact"])
         await alice.call("accept", contact=first["contact"])
         await alice.call("message", contact=first["contact"], text="let me look")
@@ -174,6 +179,22 @@ async def test_a_restart_loses_nothing(tmp_path: Path, how: int) -> None:
         await desk.call("available")
         offer = await desk.expect("offer")
         assert offer["contact"] == ids[0]  # the head of the line first
+        # The conversation that spans the restart goes into the customer's history whole.
+        await desk.call("end", contact=first["contact"])
+        await desk.call("wrap-up-done", contact=first["contact"])
+        auth = {"Authorization": f"Bearer {ADMIN}"}
+        async with http.get(d.url("/v1/customers?kind=email&value=li@example.com"), headers=auth) as r:
+            li_id = (await r.json())["id"]
+        for _ in range(100):  # the record is written by the history writer task, a moment later
+            async with http.get(d.url(f"/v1/customers/{li_id}/contacts"), headers=auth) as r:
+                past = (await r.json())["contacts"]
+            if past:
+                break
+            await asyncio.sleep(0.05)
+        (rec,) = past
+        assert rec["contact_id"] == first["contact"] and rec["outcome"] == "answered"
+        texts = [m["text"] for m in rec["transcript"]]
+        assert texts == ["hello, order 42", "let me look", "thanks", "back again"]
         for c in (page, desk):
             await c.ws.close()
 
