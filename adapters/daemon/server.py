@@ -132,6 +132,10 @@ class Server:
         self.hub.surveys = self.surveys
         self.customer_desk.survey_asked = self.surveys.is_asked
         self._apply_policies(self.settings)
+        self.surveys.journal = self.journal
+        other = self.recovered.other if self.recovered is not None else {}
+        self.surveys.replay(sorted(other.get("ask", []) + other.get("answer", []), key=_journal_order))
+        self.gateways.use_journal(self.journal, other.get("gwid", []))
         self.hours = OpeningHours(self.runner, _schedules(self.settings))
         self.voice = VoiceCalls(self.hub, self.settings.asterisk)
         self.hub.has_call = self.voice.has_call
@@ -376,6 +380,10 @@ class Server:
         if self.journal is not None:
             self.journal.close()
         self.verifier.close()
+
+
+def _journal_order(rec: dict[str, Any]) -> int:
+    return int(rec["_n"])
 
 
 def _schedules(settings: AcdSettings) -> dict[str, Schedule]:

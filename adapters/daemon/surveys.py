@@ -13,12 +13,16 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from acd.adapters.daemon.config_file import SurveySettings
 from acd.errors import InvalidRequest
 
 SCALE = (1, 5)
+
+
+class Journal(Protocol):
+    def append(self, record: dict[str, Any]) -> None: ...
 
 
 class NoSurvey(InvalidRequest):
@@ -80,12 +84,30 @@ class Surveys:
         self._by_user: dict[tuple[str, str], str] = {}
         self.by_queue: dict[str, Tally] = {}
         self.by_agent: dict[str, Tally] = {}
+        self.journal: Journal | None = None  # surveys asked and answered go on record
 
     def ask(self, contact_id: str, queue: str, agent_id: str, user: tuple[str, str] | None = None) -> None:
         self._expire()
-        self._asked[contact_id] = Asked(contact_id, queue, agent_id, self.wall_clock(), user)
-        if user is not None:
-            self._by_user[user] = contact_id
+        at = self.wall_clock()
+        self._ask(Asked(contact_id, queue, agent_id, at, user))
+        if self.journal is not None:
+            rec = {"k": "ask", "c": contact_id, "q": queue, "a": agent_id, "at": at, "u": user}
+            self.journal.append(rec)
+
+    def _ask(self, asked: Asked) -> None:
+        self._asked[asked.contact_id] = asked
+        if asked.user is not None:
+            self._by_user[asked.user] = asked.contact_id
+
+    def replay(self, records: list[dict[str, Any]]) -> None:
+        """After a restart: the tallies, and the surveys still open, as the journal has them. O(records)."""
+        for rec in records:
+            if rec["k"] == "ask":
+                user = tuple(rec["u"]) if rec["u"] is not None else None
+                self._ask(Asked(rec["c"], rec["q"], rec["a"], rec["at"], user))
+            elif rec["c"] in self._asked:
+                self._count(rec["c"], rec["s"])
+        self._expire()
 
     def frame(self) -> dict[str, Any]:
         """What the customer is sent."""
@@ -106,14 +128,20 @@ class Surveys:
         if isinstance(score, bool) or not isinstance(score, int) or not SCALE[0] <= score <= SCALE[1]:
             raise BadSurveyAnswer(f"a survey answer is a whole number {SCALE[0]}-{SCALE[1]}, got {score!r}")
         self._expire()
-        asked = self._asked.pop(contact_id, None)
-        if asked is None:
+        if contact_id not in self._asked:
             raise NoSurvey(f"no survey open for contact {contact_id!r}")
+        asked = self._count(contact_id, score)
+        if self.journal is not None:
+            self.journal.append({"k": "answer", "c": contact_id, "s": score})
+        self.on_answer(contact_id, score)
+        return asked
+
+    def _count(self, contact_id: str, score: int) -> Asked:
+        asked = self._asked.pop(contact_id)
         if asked.user is not None and self._by_user.get(asked.user) == contact_id:
             del self._by_user[asked.user]
         self.by_queue.setdefault(asked.queue, Tally()).add(score)
         self.by_agent.setdefault(asked.agent_id, Tally()).add(score)
-        self.on_answer(contact_id, score)
         return asked
 
     def stats(self) -> dict[str, Any]:

@@ -18,6 +18,9 @@ Record kinds (maps, see :mod:`acd.journal` for the framing):
 ``unnote`` note ``seq`` of conversation ``id`` taken back (its request was refused)
 ``disp``  the wrap-up code of conversation ``id`` set to ``d``
 ``tok``   agent ``a``'s session token digest is ``d`` (None: revoked)
+``ask``   a survey asked (:mod:`acd.adapters.daemon.surveys` replays these two)
+``answer`` a survey answered
+``gwid``  a gateway message id accepted (:mod:`acd.adapters.web.gateways`)
 ========  ====================================================================
 """
 
@@ -50,6 +53,8 @@ class Recovered:
     toml: str | None = None  # the configuration in force at the end
     # the contacts still open, as the customer history follows them (their events so far)
     history: HistoryBuilder = field(default_factory=HistoryBuilder)
+    # the records of other adapters (surveys, gateways), by kind, in order: theirs to replay
+    other: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def routing_of(text: str | None, parse: Callable[[dict[str, Any]], RoutingConfig]) -> RoutingConfig:
@@ -64,7 +69,9 @@ def replay(records: list[dict[str, Any]], parse: Callable[[dict[str, Any]], Rout
     r = Recovered(Engine(routing_of(first.get("toml"), parse), now=first["now"]), first["now"], first["w"])
     engine = r.engine
     r.toml = first.get("toml")
-    for rec in records[1:]:
+    for n, rec in enumerate(records):
+        if n == 0:
+            continue
         kind = rec.get("k")
         if kind == "cmd":
             cmd = from_wire(rec["c"])
@@ -100,6 +107,8 @@ def replay(records: list[dict[str, Any]], parse: Callable[[dict[str, Any]], Rout
                 r.tokens.pop(rec["a"], None)
             else:
                 r.tokens[rec["a"]] = rec["d"]
+        else:
+            r.other.setdefault(str(kind), []).append({**rec, "_n": n})  # _n: its place in the journal
     # A conversation whose contact the engine finished is over.
     r.conversations = {cid: c for cid, c in r.conversations.items() if cid in engine.contacts}
     return r

@@ -25,7 +25,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -49,6 +49,10 @@ RETRIES_S = (0.2, 1.0, 5.0)  # waits between delivery attempts
 # Frames an external platform gets (position updates would be spam there).
 DELIVERED = frozenset({"agent-joined", "message", "transferred", "ended", "queued", "survey", "handed-off"})
 MAX_BODY = 64 * 1024
+
+
+class Journal(Protocol):
+    def append(self, record: dict[str, Any]) -> None: ...
 
 
 class Replayed(InvalidRequest):
@@ -88,6 +92,7 @@ class Gateway:
         self.wall_clock = wall_clock
         self._seen: OrderedDict[str, float] = OrderedDict()  # message id -> when, oldest first
         self._out: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.journal: Journal | None = None
         self.delivered = 0
         self.failed = 0
 
@@ -102,6 +107,8 @@ class Gateway:
         if message_id in self._seen:
             raise Replayed(f"message {message_id!r} was already received")
         self._seen[message_id] = now
+        if self.journal is not None:  # a restart must not accept it again
+            self.journal.append({"k": "gwid", "g": self.settings.name, "id": message_id, "at": now})
 
     def deliver(self, conv: Conversation, frame: dict[str, Any]) -> None:
         if frame["type"] in DELIVERED:
@@ -154,10 +161,23 @@ class Gateways:
         self.gateways = {name: Gateway(g, wall_clock) for name, g in settings.items()}
         self._http: aiohttp.ClientSession | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._journal: Journal | None = None
 
     async def start(self) -> None:
         for name in self.gateways:
             self._deliver(name)
+
+    def use_journal(self, journal: Journal | None, records: list[dict[str, Any]]) -> None:
+        """Put accepted message ids on record, and take back those of the
+        replay window from before a restart. O(records)."""
+        now = self.wall_clock()
+        self._journal = journal
+        for g in self.gateways.values():
+            g.journal = journal
+        for rec in records:
+            gw = self.gateways.get(rec["g"])
+            if gw is not None and rec["at"] >= now - 2 * WINDOW_S:
+                gw._seen[rec["id"]] = rec["at"]
 
     async def stop(self) -> None:
         tasks = list(self._tasks.values())
@@ -182,6 +202,7 @@ class Gateways:
                 self.gateways[name].settings = g
             else:
                 self.gateways[name] = Gateway(g, self.wall_clock)
+                self.gateways[name].journal = self._journal
             self._deliver(name)
 
     def _deliver(self, name: str) -> None:

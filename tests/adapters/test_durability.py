@@ -6,9 +6,11 @@ presence as it was. Real processes, real sockets."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +22,7 @@ import pytest
 from acd import journal as framing
 from acd.adapters.durable.journal import FILE, DirectoryJournal
 from acd.adapters.security.passwords import hash_password, hash_token
+from acd.adapters.web.gateways import SIGNATURE, TIMESTAMP, sign
 from tests.adapters.wsclient import IDENTITY_SECRET, WSClient, identity_token
 from tests.peers.asterisk import Caller, Pbx
 
@@ -253,3 +256,35 @@ async def test_a_call_that_comes_back_after_a_crash_keeps_its_place(tmp_path: Pa
             assert (await r.json())["position"] == 1  # still ahead of the one that came after
         for c in (first, second, again):
             await c.close()
+
+
+async def test_survey_tallies_and_gateway_message_ids_survive_a_restart(tmp_path: Path) -> None:
+    async with daemon(tmp_path) as d, aiohttp.ClientSession() as http:
+        text = (tmp_path / "acd.toml").read_text()
+        text = text.replace("wrapup_s = 30", "wrapup_s = 30\nsurvey = true")
+        text += '\n[gateways.wechat]\nsecret = "a-gateway-secret-for-tests"\nqueue = "sales"\n'
+        (tmp_path / "acd.toml").write_text(text)
+        await d.start()
+        desk = WSClient(await http.ws_connect(d.url("/v1/agent/ws")))
+        await desk.expect("hello")
+        await desk.call("auth", agent="alice", password="alice-pw")
+        await desk.call("login")
+        chat, ack = await customer(http, d, "hi")
+        await desk.expect("offer", contact=ack["contact"])
+        await desk.call("accept", contact=ack["contact"])
+        await desk.call("end", contact=ack["contact"])
+        await chat.expect("survey")
+        await chat.call("survey", answer=4)
+        body = json.dumps({"message_id": "wx-1", "user": "openid-1", "text": "你好"}).encode()
+        stamp = str(int(time.time()))
+        headers = {TIMESTAMP: stamp, SIGNATURE: sign("a-gateway-secret-for-tests", stamp, body)}
+        async with http.post(d.url("/v1/gateways/wechat/messages"), data=body, headers=headers) as r:
+            assert r.status == 202
+
+        await d.stop(signal.SIGKILL)
+        await d.start()
+        auth = {"Authorization": f"Bearer {ADMIN}"}
+        async with http.get(d.url("/v1/surveys"), headers=auth) as r:
+            assert (await r.json())["queues"]["sales"]["answers"] == 1
+        async with http.post(d.url("/v1/gateways/wechat/messages"), data=body, headers=headers) as r:
+            assert (r.status, (await r.json())["error"]["code"]) == (409, "replayed")
