@@ -87,8 +87,10 @@ class LimitSettings:
 class JournalSettings:
     """Where the daemon keeps what it must not lose (``[journal]``)."""
 
-    store: str = "off"  # "directory": a local journal, rebuilt from at start
+    store: str = "off"  # "directory": a local journal, rebuilt from at start; "redis": a stream
     path: str = "data/journal"  # relative to the working directory
+    redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)  # may hold a password
+    redis_key: str = "acd:journal"
     fsync: str = (
         "interval"  # "always" | "batch" (each event-loop iteration) | "interval" (each second) | "off"
     )
@@ -972,15 +974,27 @@ def _webchat(r: _Reader, data: Mapping[str, Any], channels: tuple[ChannelSpec, .
 def _journal(r: _Reader, data: Mapping[str, Any]) -> JournalSettings:
     path = "journal"
     tbl = r.table(data, "journal", path)
-    r.only(tbl, ("store", "path", "fsync"), path)
+    r.only(tbl, ("store", "path", "fsync", "redis_url", "redis_url_env", "redis_key"), path)
     d = JournalSettings()
     store = r.get(tbl, "store", path, str, d.store)
-    if store not in ("off", "directory"):
-        r.error(f"{path}.store", f'expected "off" or "directory", got {store!r}')
+    if store not in ("off", "directory", "redis"):
+        r.error(f"{path}.store", f'expected "off", "directory" or "redis", got {store!r}')
+    url, _ = r.secret(tbl, path, "redis_url")
+    if store == "redis" and url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+        r.error(
+            f"{path}.redis_url", "expected redis://, rediss:// or unix:// (not shown: it may hold a password)"
+        )
     fsync = r.get(tbl, "fsync", path, str, d.fsync)
     if fsync not in ("always", "batch", "interval", "off"):
         r.error(f"{path}.fsync", f'expected "always", "batch", "interval" or "off", got {fsync!r}')
-    return JournalSettings(store, r.get(tbl, "path", path, str, d.path), fsync)
+    key = r.get(tbl, "redis_key", path, str, d.redis_key)
+    return JournalSettings(
+        store=store,
+        path=r.get(tbl, "path", path, str, d.path),
+        fsync=fsync,
+        redis_url=url or d.redis_url,
+        redis_key=key,
+    )
 
 
 _TOP_KEYS = (

@@ -20,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from acd import CORE_BUILD
 from acd import commands as cmds
@@ -37,6 +38,7 @@ from acd.adapters.daemon.runtime import tune_gc
 from acd.adapters.daemon.surveys import Surveys
 from acd.adapters.durable.journal import DirectoryJournal
 from acd.adapters.durable.recovery import Recovered, replay
+from acd.adapters.durable.redis_journal import RedisJournal
 from acd.adapters.security.auth import AuthGuard, Verifier
 from acd.adapters.web.agent_ws import AgentDesks
 from acd.adapters.web.chat_ws import WebChat
@@ -80,6 +82,7 @@ class Server:
     bound_port: int = field(init=False, default=0)
     bound_agi_port: int | None = field(init=False, default=None)
     _syncer: asyncio.Task[None] | None = field(init=False, default=None)
+    journal: DirectoryJournal | RedisJournal | None = field(init=False, default=None)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -174,7 +177,7 @@ class Server:
         sockets = self._web.addresses
         self.bound_port = int(sockets[0][1]) if sockets else port
         await self.runner.start()
-        if self.journal is not None and self.journal.fsync == "interval":
+        if isinstance(self.journal, DirectoryJournal) and self.journal.fsync == "interval":
             self._syncer = asyncio.create_task(self.journal.sync_every(), name="acd-journal-sync")
         if self.recovered is not None:
             await self._restore(self.recovered)
@@ -208,11 +211,20 @@ class Server:
     def _open_journal(self, loop: asyncio.AbstractEventLoop) -> Recovered | None:
         """Open the journal (if configured) and replay what it holds."""
         js = self.settings.journal
-        self.journal = DirectoryJournal(js.path, js.fsync) if js.store == "directory" else None
+        self.journal = (
+            DirectoryJournal(js.path, js.fsync)
+            if js.store == "directory"
+            else RedisJournal(js.redis_url, js.redis_key)
+            if js.store == "redis"
+            else None
+        )
         if self.journal is None:
             return None
         started = time.perf_counter()
-        records = self.journal.open()
+        try:
+            records = self.journal.open()
+        except (OSError, RedisError) as e:
+            raise StartError(f"journal: cannot open the {js.store} journal: {e}") from None
         if not records:
             return None
         rec = replay(records, self._routing)

@@ -11,6 +11,7 @@ import signal
 import socket
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,7 +36,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(path: Path, port: int) -> None:
+def write_config(path: Path, port: int, journal: str = 'store = "directory"\npath = "journal"') -> None:
     pw = hash_password("alice-pw", iterations=1000)
     path.write_text(
         f"""
@@ -48,8 +49,7 @@ customer_grace_s = 30
 [asterisk]
 fastagi_listen = ""
 [journal]
-store = "directory"
-path = "journal"
+{journal}
 [webchat]
 identity_secret = "{IDENTITY_SECRET}"
 [queues.sales]
@@ -66,10 +66,13 @@ password_hash = "{pw}"
 
 
 class Daemon:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, journal: str | None = None) -> None:
         self.workdir = workdir
         self.port = free_port()
-        write_config(workdir / "acd.toml", self.port)
+        if journal is None:
+            write_config(workdir / "acd.toml", self.port)
+        else:
+            write_config(workdir / "acd.toml", self.port, journal)
         self.proc: asyncio.subprocess.Process | None = None
         self.log = b""
 
@@ -110,8 +113,8 @@ class Daemon:
 
 
 @asynccontextmanager
-async def daemon(workdir: Path) -> AsyncIterator[Daemon]:
-    d = Daemon(workdir)
+async def daemon(workdir: Path, journal: str | None = None) -> AsyncIterator[Daemon]:
+    d = Daemon(workdir, journal)
     try:
         yield d
     finally:
@@ -138,9 +141,18 @@ async def queue_state(http: aiohttp.ClientSession, d: Daemon, ids: list[str]) ->
     return out
 
 
+@pytest.fixture(params=["directory", "redis"])
+def journal(request: pytest.FixtureRequest) -> str:
+    """The [journal] table: a directory, or a stream in a real redis-server."""
+    if request.param == "directory":
+        return 'store = "directory"\npath = "journal"'
+    url = request.getfixturevalue("redis_url")
+    return f'store = "redis"\nredis_url = "{url}"\nredis_key = "acd:test:{uuid.uuid4().hex}"'
+
+
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
-async def test_a_restart_loses_nothing(tmp_path: Path, how: int) -> None:
-    async with daemon(tmp_path) as d, aiohttp.ClientSession() as http:
+async def test_a_restart_loses_nothing(tmp_path: Path, how: int, journal: str) -> None:
+    async with daemon(tmp_path, journal) as d, aiohttp.ClientSession() as http:
         await d.start()
         alice = WSClient(await http.ws_connect(d.url("/v1/agent/ws")))
         await alice.expect("hello")
