@@ -43,7 +43,7 @@ from acd.adapters.security.auth import AuthGuard, Verifier
 from acd.adapters.web.agent_ws import AgentDesks
 from acd.adapters.web.chat_ws import WebChat
 from acd.adapters.web.gateways import Gateways
-from acd.adapters.web.http_api import READY, build_app
+from acd.adapters.web.http_api import HEALTHY, READY, build_app
 from acd.adapters.web.metrics import Metrics
 from acd.adapters.web.supervisor import add_routes as add_supervisor_routes
 from acd.engine import Engine
@@ -147,6 +147,10 @@ class Server:
         if self.ami is not None:
             metrics.watch_ami(self.ami)
         self.app = build_app(self.settings, self.runner, metrics, self.reload, self.guard)
+        if self.journal is not None:
+            journal = self.journal
+            self.app[HEALTHY] = lambda: journal.healthy
+            metrics.watch_journal(journal)
         add_supervisor_routes(self.app, self.hub)
         add_customer_routes(self.app, self.customers)
         self.app.router.add_get("/v1/agent/ws", self.desks.handle)

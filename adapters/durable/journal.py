@@ -52,6 +52,8 @@ class DirectoryJournal:
         self.records = 0  # appended since open
         self.bytes = 0
         self.syncs = 0
+        self.errors = 0  # failed writes
+        self.healthy = True  # the last write succeeded
 
     def open(self) -> list[dict[str, Any]]:
         """Read the records already there (cutting a torn tail), then open for appending."""
@@ -83,18 +85,33 @@ class DirectoryJournal:
             asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
-        """Write what is buffered (and fsync, unless ``off``)."""
+        """Write what is buffered (and fsync, unless ``off``). A failing disk
+        (full, gone) is logged and counted, and the records stay buffered
+        for the next attempt: /readyz turns false meanwhile."""
         self._scheduled = False
         if not self._buffer or self._fd is None:
             return
-        data = b"".join(self._buffer)
+        view = memoryview(b"".join(self._buffer))
         self._buffer.clear()
-        view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
+        try:
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+        except OSError as e:
+            self.errors += 1
+            if self.healthy:
+                log.error("journal %s: cannot write (%s): records kept in memory, retried", self.path, e)
+            self.healthy = False
+            self._buffer.append(bytes(view))  # exactly what is missing: the file stays a run of records
+            return
+        self.healthy = True
         if self.fsync in ("always", "batch"):
-            os.fdatasync(self._fd)  # the data and the size: what a reader needs
+            try:
+                os.fdatasync(self._fd)  # the data and the size: what a reader needs
+            except OSError as e:
+                self.errors += 1
+                log.error("journal %s: cannot sync (%s)", self.path, e)
+                return
             self.syncs += 1
         else:
             self._unsynced = True

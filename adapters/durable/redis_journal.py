@@ -18,6 +18,7 @@ import logging
 from typing import Any, cast
 
 import redis
+from redis.exceptions import RedisError
 
 from acd import journal
 
@@ -37,6 +38,9 @@ class RedisJournal:
         self._scheduled = False
         self.records = 0
         self.bytes = 0
+        self.syncs = 0  # Redis's own
+        self.errors = 0
+        self.healthy = True
 
     def open(self) -> list[dict[str, Any]]:
         """Read the stream (a damaged entry ends the read, as in a file), then append to it."""
@@ -76,8 +80,18 @@ class RedisJournal:
         pipe = self._r.pipeline(transaction=False)
         for data in self._buffer:
             pipe.xadd(self.key, {FIELD: data})
+        try:
+            pipe.execute()
+        except RedisError as e:  # kept for the next attempt; /readyz false meanwhile
+            self.errors += 1
+            if self.healthy:
+                log.error(
+                    "journal %s: cannot write to Redis (%s): records kept in memory, retried", self.key, e
+                )
+            self.healthy = False
+            return
         self._buffer.clear()
-        pipe.execute()
+        self.healthy = True
 
     def close(self) -> None:
         self.flush()

@@ -76,6 +76,7 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 READY: web.AppKey[dict[str, bool]] = web.AppKey("ready", dict)
 TOKENS: web.AppKey[set[str]] = web.AppKey("tokens", set)
 GUARD: web.AppKey[AuthGuard] = web.AppKey("guard", AuthGuard)
+HEALTHY: web.AppKey[Callable[[], bool]] = web.AppKey("healthy")
 # aiohttp's own refusals (no route, wrong method, body too big ...) by status
 _HTTP_CODES = {
     400: "malformed-message",
@@ -202,7 +203,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    ready = request.app[READY]["ready"]
+    """Started (recovery done) and not stopping, and the journal is writing."""
+    ready = request.app[READY]["ready"] and request.app[HEALTHY]()
     return web.json_response({"ready": ready}, status=200 if ready else 503)
 
 
@@ -239,6 +241,7 @@ def build_app(
 ) -> web.Application:
     app = web.Application(middlewares=[errors_and_auth], client_max_size=MAX_BODY)
     app[GUARD] = guard
+    app[HEALTHY] = lambda: True  # the server adds what it depends on (the journal)
     app[SETTINGS] = settings
     app[RUNNER] = runner
     app[METRICS] = metrics_

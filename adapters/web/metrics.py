@@ -39,6 +39,11 @@ CALLBACKS_WAITING = f"{PREFIX}_callbacks_waiting"
 AUTH_FAILURES = f"{PREFIX}_auth_failures"
 AUTH_REFUSED = f"{PREFIX}_auth_rate_limited"
 LIMIT_REFUSALS = f"{PREFIX}_limit_refusals"
+JOURNAL_RECORDS = f"{PREFIX}_journal_records"
+JOURNAL_BYTES = f"{PREFIX}_journal_bytes"
+JOURNAL_SYNCS = f"{PREFIX}_journal_syncs"
+JOURNAL_ERRORS = f"{PREFIX}_journal_errors"
+JOURNAL_HEALTHY = f"{PREFIX}_journal_healthy"
 
 
 class EngineCollector(Collector):
@@ -184,6 +189,34 @@ LIMIT_NAMES = (
 )
 
 
+class JournalState(Protocol):
+    @property
+    def records(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def syncs(self) -> int: ...
+    @property
+    def errors(self) -> int: ...
+    @property
+    def healthy(self) -> bool: ...
+
+
+class JournalCollector(Collector):
+    def __init__(self, journal: JournalState) -> None:
+        self.journal = journal
+
+    def collect(self) -> Iterator[Metric]:
+        j = self.journal
+        yield CounterMetricFamily(JOURNAL_RECORDS, "Records appended to the journal", value=j.records)
+        yield CounterMetricFamily(JOURNAL_BYTES, "Bytes appended to the journal", value=j.bytes)
+        yield CounterMetricFamily(JOURNAL_SYNCS, "Journal disk syncs", value=j.syncs)
+        yield CounterMetricFamily(JOURNAL_ERRORS, "Journal writes or syncs that failed", value=j.errors)
+        yield GaugeMetricFamily(
+            JOURNAL_HEALTHY, "1 while the journal's last write succeeded", value=int(j.healthy)
+        )
+
+
 class Metrics:
     """A registry per server (tests run several servers in one process)."""
 
@@ -205,6 +238,9 @@ class Metrics:
 
     def watch_guard(self, guard: GuardState, refusals: Mapping[str, int]) -> None:
         self.registry.register(GuardCollector(guard, refusals))
+
+    def watch_journal(self, journal: JournalState) -> None:
+        self.registry.register(JournalCollector(journal))
 
     def watch_ami(self, link: AmiState) -> None:
         self.registry.register(AmiCollector(link))

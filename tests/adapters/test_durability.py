@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import sys
@@ -300,3 +301,23 @@ async def test_survey_tallies_and_gateway_message_ids_survive_a_restart(tmp_path
             assert (await r.json())["queues"]["sales"]["answers"] == 1
         async with http.post(d.url("/v1/gateways/wechat/messages"), data=body, headers=headers) as r:
             assert (r.status, (await r.json())["error"]["code"]) == (409, "replayed")
+
+
+def test_a_failing_disk_keeps_the_records_and_says_so(tmp_path: Path) -> None:
+    """A write that fails (here: the descriptor is read-only) keeps the
+    records in memory, marks the journal unhealthy (/readyz), and the next
+    write puts exactly the missing bytes on disk."""
+    j = DirectoryJournal(tmp_path, fsync="always")
+    assert j.open() == []
+    good = j._fd
+    assert good is not None
+    j._fd = os.open(j.path, os.O_RDONLY)
+    j.append({"k": "tok", "a": "a", "d": "1"})
+    assert not j.healthy and j.errors == 1
+    os.close(j._fd)
+    j._fd = good
+    j.append({"k": "tok", "a": "b", "d": "2"})
+    assert j.healthy
+    j.close()
+    records, _ = framing.read((tmp_path / FILE).read_bytes())
+    assert [r["a"] for r in records] == ["a", "b"]
