@@ -75,8 +75,11 @@ class Callbacks:
     def can_call(number: str | None) -> bool:
         return number is not None and NUMBER.fullmatch(number) is not None
 
-    def keep(self, contact_id: str, number: str, queue: str, agi_base: str) -> None:
+    def keep(self, contact_id: str, number: str, queue: str, agi_base: str, journal: bool = True) -> None:
         self.pending[contact_id] = Pending(contact_id, number, queue, agi_base)
+        j = self.voice.hub.journal
+        if journal and j is not None:  # a restart still calls back (the record ends with its contact)
+            j.append({"k": "cb", "id": contact_id, "number": number, "queue": queue, "agi": agi_base})
         conv = self.voice.hub.conversations.get(contact_id)
         if conv is not None:
             conv.sink = self  # the caller's session is over

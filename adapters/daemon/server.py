@@ -274,13 +274,17 @@ class Server:
                 conv.sink = self.gateways.gateways[conv.origin]
         await self.desks.restore(rec.tokens)
         self.customer_desk.adopt(rec.history, list(self.hub.conversations.by_id.values()))
+        callbacks = self.voice.callbacks
+        for cb in rec.other.get("cb", []):
+            if cb["id"] in engine.contacts:  # still to call back
+                callbacks.keep(cb["id"], cb["number"], cb["queue"], cb["agi"], journal=False)
         # Calls: their FastAGI sessions died with the old process and Asterisk
         # went on in the dialplan, which may send the same channel back
         # (docs/asterisk.md): a waiting call keeps its place for the grace.
         for cid, c in list(engine.contacts.items()):
             held = self.hub.conversations.get(cid)
             call = (held is None or held.origin == "voice") and c.channel in engine.phone_channels
-            if call and c.state in (QUEUED, OFFERED):
+            if call and c.state in (QUEUED, OFFERED) and cid not in callbacks.pending:
                 uniqueid = held.attributes.get("uniqueid") if held is not None else None
                 if uniqueid:
                     self.voice.adopt(uniqueid, cid, self.settings.server.customer_grace_s)

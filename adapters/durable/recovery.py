@@ -21,6 +21,7 @@ Record kinds (maps, see :mod:`acd.journal` for the framing):
 ``ask``   a survey asked (:mod:`acd.adapters.daemon.surveys` replays these two)
 ``answer`` a survey answered
 ``gwid``  a gateway message id accepted (:mod:`acd.adapters.web.gateways`)
+``cb``    a caller asked to be called back (:mod:`acd.adapters.asterisk.callback`)
 ========  ====================================================================
 """
 

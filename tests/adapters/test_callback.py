@@ -7,14 +7,20 @@ it. Peers: :mod:`tests.peers.ami` and :mod:`tests.peers.asterisk`."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from functools import partial
+from pathlib import Path
 
 import aiohttp
 
 from acd import commands as c
 from acd import events as ev
+from acd.adapters.daemon.config_file import JournalSettings
+from acd.adapters.daemon.server import Server
 from tests.adapters.test_ami import ami_centre
-from tests.adapters.test_fastagi import TIMEOUT
+from tests.adapters.test_fastagi import TIMEOUT, Centre, voice_settings
+from tests.peers.ami import AmiServer
+from tests.peers.asterisk import Caller, Pbx
 
 ALICE, BOB = "15551230001", "15551230002"
 CALLBACK = {"queues": {"sales": {"callback": True}}, "sound_callback_offer": "acd-press-1-callback"}
@@ -177,3 +183,46 @@ async def test_keepalive_pings_and_a_silent_link_is_replaced() -> None:
 async def metrics(port: int) -> str:
     async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as r:
         return await r.text()
+
+
+async def test_a_callback_survives_a_restart(tmp_path: Path) -> None:
+    """The caller hung up to be called back; the ACD restarts (its journal
+    on); the callback is still owed, and the agent is rung for it."""
+    pbx = Pbx()
+    peer = AmiServer(pbx, secret="acdsecret", auth_delay=0.02)
+    port = await peer.start()
+    link = {"port": port, "username": "acd", "secret": "acdsecret", "reconnect_min_s": 0.05}
+    s = voice_settings("blended", ("voice", "chat"), link, CALLBACK)
+    s = replace(s, journal=JournalSettings(store="directory", path=str(tmp_path / "journal")))
+    try:
+        first_run = Server(s, port=0, agi_port=0)
+        await first_run.start()
+        ctr = Centre(first_run, pbx)
+        await asyncio.wait_for(peer.resynced.wait(), TIMEOUT)
+        alice = Caller(pbx, ctr.server.bound_agi_port or 0, "queue/sales", callerid=ALICE)
+        await alice.start()
+        queued = await ctr.expect(ev.ContactQueued)
+        await alice.received('STREAM FILE acd-press-1-callback ""')
+        peer.dtmf(alice, "1")
+        await alice.finished()
+        assert alice.variables["ACD_RESULT"] == "callback"
+        await ctr.server.stop()
+
+        peer.resynced.clear()
+        second_run = Server(s, port=0, agi_port=0)
+        await second_run.start()
+        again = Centre(second_run, pbx)
+        assert queued.contact_id in again.server.voice.callbacks.pending  # still owed
+        await asyncio.wait_for(peer.resynced.wait(), TIMEOUT)
+        pbx.phone("PJSIP/6001", ring_s=0.01)
+        await again.login("v1")
+        offer = await again.expect(ev.ContactOffered, contact_id=queued.contact_id)
+        assert offer.agent_id == "v1"
+        await again.expect(ev.ContactConnected, contact_id=queued.contact_id)  # the agent's leg answered
+        originates = [f for f in peer.requests if f.get("Action") == "Originate"]
+        assert originates and originates[-1]["Data"].endswith(f"/callback/{queued.contact_id}")
+        for leg in peer.legs:
+            await leg.close()
+        await again.server.stop()
+    finally:
+        await peer.stop()
