@@ -16,11 +16,20 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Any
+from typing import Any, Protocol
 
 import msgpack
 
 _HEAD = struct.Struct(">II")
+
+
+class Journal(Protocol):
+    """Where the adapters put what must survive a restart: ``append`` one
+    record (a map of plain data), written before any effect of it runs."""
+
+    def append(self, record: dict[str, Any]) -> None: ...
+
+
 MAX_RECORD = 64 * 1024 * 1024  # a length beyond this is damage, not a record
 
 

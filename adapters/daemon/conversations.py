@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from acd.errors import InvalidRequest
 from acd.history import from_doc, to_doc
 from acd.identity import Profile
+from acd.journal import Journal
 
 MAX_MESSAGES = 2000  # per conversation; a runaway client cannot grow memory forever
 MAX_NOTES = 200
@@ -25,10 +26,6 @@ SCREEN_POP_MESSAGES = 50
 
 class ConversationFull(InvalidRequest):
     code = "conversation-full"
-
-
-class Journal(Protocol):
-    def append(self, record: dict[str, Any]) -> None: ...
 
 
 class CustomerSink(Protocol):

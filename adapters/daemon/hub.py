@@ -31,7 +31,6 @@ from acd.adapters.daemon.conversations import (
     Conversation,
     ConversationFull,
     Conversations,
-    Journal,
     Message,
 )
 from acd.adapters.daemon.runner import EngineRunner
@@ -41,6 +40,7 @@ from acd.codec import to_wire
 from acd.contact_rules import ContactFacts, Rule, apply_rules
 from acd.errors import DuplicateContact, InvalidRequest
 from acd.identity import keys
+from acd.journal import Journal
 from acd.states import AWAY, CONNECTED, LOGGED_OUT, NOT_RESPONDING, WRAP_UP
 
 log = logging.getLogger("acd.hub")

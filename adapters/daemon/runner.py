@@ -29,19 +29,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from acd.codec import to_wire
 from acd.commands import Command, Tick
 from acd.engine import Engine
 from acd.errors import InvalidRequest
 from acd.events import Event
+from acd.journal import Journal
 
 log = logging.getLogger("acd.runner")
-
-
-class Journal(Protocol):
-    def append(self, record: dict[str, Any]) -> None: ...
 
 
 _STOP = object()

@@ -13,16 +13,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from acd.adapters.daemon.config_file import SurveySettings
 from acd.errors import InvalidRequest
+from acd.journal import Journal
 
 SCALE = (1, 5)
-
-
-class Journal(Protocol):
-    def append(self, record: dict[str, Any]) -> None: ...
 
 
 class NoSurvey(InvalidRequest):

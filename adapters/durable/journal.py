@@ -40,20 +40,44 @@ FSYNC_MODES = ("always", "batch", "interval", "off")
 INTERVAL_S = 1.0
 
 
-class DirectoryJournal:
-    def __init__(self, directory: str | Path, fsync: str = "batch") -> None:
-        assert fsync in FSYNC_MODES
-        self.path = Path(directory) / FILE
+class Buffered:
+    """What both backends share: records framed into a buffer that one
+    ``flush`` per event-loop iteration writes, scheduled by the first
+    append of the iteration (``call_soon``: before any later callback)."""
+
+    def __init__(self, fsync: str) -> None:
         self.fsync = fsync
-        self._fd: int | None = None
         self._buffer: list[bytes] = []
         self._scheduled = False
-        self._unsynced = False  # written since the last sync (interval mode)
         self.records = 0  # appended since open
         self.bytes = 0
         self.syncs = 0
         self.errors = 0  # failed writes
         self.healthy = True  # the last write succeeded
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Queue a record; written before any later-scheduled callback runs. O(size)."""
+        data = journal.frame(record)
+        self._buffer.append(data)
+        self.records += 1
+        self.bytes += len(data)
+        if self.fsync == "always":
+            self.flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        raise NotImplementedError
+
+
+class DirectoryJournal(Buffered):
+    def __init__(self, directory: str | Path, fsync: str = "batch") -> None:
+        assert fsync in FSYNC_MODES
+        super().__init__(fsync)
+        self.path = Path(directory) / FILE
+        self._fd: int | None = None
+        self._unsynced = False  # written since the last sync (interval mode)
 
     def open(self) -> list[dict[str, Any]]:
         """Read the records already there (cutting a torn tail), then open for appending."""
@@ -71,18 +95,6 @@ class DirectoryJournal:
                 f.truncate(good)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         return records
-
-    def append(self, record: dict[str, Any]) -> None:
-        """Queue a record; written before any later-scheduled callback runs. O(size)."""
-        data = journal.frame(record)
-        self._buffer.append(data)
-        self.records += 1
-        self.bytes += len(data)
-        if self.fsync == "always":
-            self.flush()
-        elif not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
         """Write what is buffered (and fsync, unless ``off``). A failing disk

@@ -13,7 +13,6 @@ is what several nodes can share: it is the base of the cluster (issue 18).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, cast
 
@@ -21,6 +20,7 @@ import redis
 from redis.exceptions import RedisError
 
 from acd import journal
+from acd.adapters.durable.journal import Buffered
 
 log = logging.getLogger("acd.journal")
 
@@ -28,19 +28,12 @@ FIELD = b"r"
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
 
-class RedisJournal:
+class RedisJournal(Buffered):
     def __init__(self, url: str, key: str) -> None:
+        super().__init__("redis")  # what survives is Redis's own persistence's say
         self.url = url
         self.key = key
-        self.fsync = "redis"  # what Redis's own persistence says
         self._r: redis.Redis | None = None
-        self._buffer: list[bytes] = []
-        self._scheduled = False
-        self.records = 0
-        self.bytes = 0
-        self.syncs = 0  # Redis's own
-        self.errors = 0
-        self.healthy = True
 
     def open(self) -> list[dict[str, Any]]:
         """Read the stream (a damaged entry ends the read, as in a file), then append to it."""
@@ -63,15 +56,6 @@ class RedisJournal:
                 out.append(got[0])
             last = entries[-1][0].decode()
         return out
-
-    def append(self, record: dict[str, Any]) -> None:
-        data = journal.frame(record)
-        self._buffer.append(data)
-        self.records += 1
-        self.bytes += len(data)
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
         self._scheduled = False

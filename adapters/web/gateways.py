@@ -25,7 +25,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -39,6 +39,7 @@ from acd.adapters.web import frames
 from acd.adapters.web.frames import Unauthorized
 from acd.codec import MalformedMessage
 from acd.errors import InvalidRequest
+from acd.journal import Journal
 
 log = logging.getLogger("acd.gateways")
 
@@ -49,10 +50,6 @@ RETRIES_S = (0.2, 1.0, 5.0)  # waits between delivery attempts
 # Frames an external platform gets (position updates would be spam there).
 DELIVERED = frozenset({"agent-joined", "message", "transferred", "ended", "queued", "survey", "handed-off"})
 MAX_BODY = 64 * 1024
-
-
-class Journal(Protocol):
-    def append(self, record: dict[str, Any]) -> None: ...
 
 
 class Replayed(InvalidRequest):
