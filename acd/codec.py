@@ -18,6 +18,7 @@ from acd.errors import InvalidRequest
 from acd.events import EVENT_TYPES, Decision
 
 _TYPES: dict[str, type] = {t.__name__: t for t in (*COMMAND_TYPES, *EVENT_TYPES, Decision)}
+_NAMES: dict[type, frozenset[str]] = {}
 
 
 class MalformedMessage(InvalidRequest):
@@ -46,7 +47,9 @@ def from_wire(data: dict[str, Any]) -> Any:
     if cls is None:
         raise MalformedMessage(f"unknown message type {data.get('type')!r}")
     kwargs: dict[str, Any] = {}
-    names = {f.name for f in fields(cls)}
+    names = _NAMES.get(cls)
+    if names is None:  # dataclasses.fields is slow: a replay rebuilds 100,000s of these
+        names = _NAMES[cls] = frozenset(f.name for f in fields(cls))
     for k, v in data.items():
         if k == "type":
             continue

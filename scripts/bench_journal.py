@@ -26,6 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_load import bench_acd, write_config
 from benchlib import free_port, start_daemon, stop_process
 
+from acd import commands as c
+from acd import journal
+from acd.adapters.daemon.conversations import Conversation
+from acd.codec import to_wire
+
 
 async def recovery(agents: int, rate: float, seconds: float) -> dict[str, Any]:
     """Run the load with a journal in a kept directory, then time a fresh
@@ -41,6 +46,44 @@ async def recovery(agents: int, rate: float, seconds: float) -> dict[str, Any]:
     ready_s = time.perf_counter() - t0
     await stop_process(proc)
     return {"chats": load["chats"], "journal_bytes": size, "start_with_replay_s": round(ready_s, 3)}
+
+
+async def recovery_at_scale(agents: int, waiting: int) -> dict[str, Any]:
+    """A journal as a busy centre leaves it: ``agents`` logged in and away,
+    ``waiting`` web chats queued (each with its conversation record), then
+    a daemon started on it, timed to serving (/readyz true)."""
+    work = Path(tempfile.mkdtemp(prefix="acd-journal-scale-"))
+    cfg = work / "bench.toml"
+    write_config(cfg, agents, free_port(), "interval")
+    text = cfg.read_text()
+    records: list[dict[str, Any]] = [{"k": "start", "now": 100.0, "w": time.time(), "toml": text}]
+    now = 100.0
+    for i in range(agents):
+        now += 0.001
+        records.append({"k": "cmd", "w": time.time(), "c": to_wire(c.Login(now, f"a{i}", "lunch"))})
+    for i in range(waiting):
+        now += 0.001
+        cid = f"webchat-bench-{i}"
+        conv = Conversation(cid, "chat", "chat", 0, cid, "webchat", resume_digest=f"{i:064x}")
+        conv.add("customer", "hello, I need help with order 42", time.time())
+        records.append({"k": "conv", "c": conv.record()})
+        records.append(
+            {"k": "cmd", "w": time.time(), "c": to_wire(c.NewContact(now, cid, "chat", "chat", cid))}
+        )
+    path = work / "data" / "journal" / "journal.bin"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"".join(journal.frame(r) for r in records))
+    t0 = time.perf_counter()
+    proc = await start_daemon(cfg, work)
+    ready_s = time.perf_counter() - t0
+    await stop_process(proc)
+    return {
+        "agents": agents,
+        "waiting": waiting,
+        "records": len(records),
+        "journal_bytes": path.stat().st_size,
+        "start_with_replay_s": round(ready_s, 3),
+    }
 
 
 async def baseline_start(agents: int) -> float:
@@ -72,6 +115,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     rec["start_without_journal_s"] = await baseline_start(args.agents)
     out["journal_bytes_per_chat"] = round(rec["journal_bytes"] / max(1, rec["chats"]))
     out["recovery"] = rec
+    agents, waiting = (1_000, 10_000) if args.quick else (10_000, 100_000)
+    scale = await recovery_at_scale(agents, waiting)
+    scale["start_without_journal_s"] = await baseline_start(agents)
+    out["recovery_at_scale"] = scale
     return out
 
 

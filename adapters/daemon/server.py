@@ -231,7 +231,7 @@ class Server:
             raise StartError(f"journal: cannot open the {js.store} journal: {e}") from None
         if not records:
             return None
-        rec = replay(records, self._routing)
+        rec = replay(records, self._routing, self.settings.text, self.settings.routing)
         log.info(
             "recovered from the journal in %.3f s: %d records, %d commands, %d contacts, %d conversations",
             time.perf_counter() - started,
@@ -268,10 +268,10 @@ class Server:
             conv.ended = asg is not None and asg.state == WRAP_UP
             conv.handed_off = conv.channel != doc["channel"] and conv.channel == HANDOFF_CHANNEL
             self.hub.conversations.add(conv)
-            if conv.origin == "webchat":
-                self.webchat.restore(conv)
-            elif conv.origin in self.gateways.gateways:
+            if conv.origin in self.gateways.gateways:
                 conv.sink = self.gateways.gateways[conv.origin]
+        pages = [c for c in self.hub.conversations.by_id.values() if c.origin == "webchat"]
+        self.webchat.restore(pages)
         await self.desks.restore(rec.tokens)
         self.customer_desk.adopt(rec.history, list(self.hub.conversations.by_id.values()))
         callbacks = self.voice.callbacks

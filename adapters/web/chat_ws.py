@@ -23,6 +23,7 @@ See docs/protocol.md for every frame.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -106,6 +107,8 @@ class WebChat:
         self.graces = Graces("chat-grace")
         self.closing = False  # shutting down: a dropped socket starts no grace
         self._resume: dict[str, str] = {}  # sha256(resume token) -> contact id
+        self._restored: set[str] = set()  # recovered after a restart, their pages not back yet
+        self._restore_timer: asyncio.Task[None] | None = None
         # sha256(resume token) -> (until, resume reply) of conversations that ended while the page was away
         self._ended: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
         self._handlers: dict[str, Callable[[WebChatSink, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
@@ -119,6 +122,9 @@ class WebChat:
 
     async def close(self) -> None:
         await self.graces.close()
+        if self._restore_timer is not None:
+            self._restore_timer.cancel()
+            await asyncio.gather(self._restore_timer, return_exceptions=True)
 
     def _admit(self, request: web.Request, address: str) -> None:
         """Refuse the upgrade (nothing held yet) beyond the socket limits or from a foreign page."""
@@ -177,15 +183,27 @@ class WebChat:
             await box.close()
         return ws
 
-    def restore(self, conv: Conversation) -> None:
-        """After a restart: the page is away until it resumes with its token,
-        within the grace (else the customer left)."""
-        sink = WebChatSink(None)
-        sink.conv, sink.resume_digest, conv.sink = conv, conv.resume_digest, sink
-        if conv.resume_digest is not None:
-            self._resume[conv.resume_digest] = conv.contact_id
-        if not (conv.ended or conv.handed_off):
-            self.graces.start(conv.contact_id, self.grace_s, lambda: self._left(conv.contact_id))
+    def restore(self, conversations: list[Conversation]) -> None:
+        """After a restart: every page is away until it resumes with its
+        token, within the grace, else the customer left. One timer for all
+        of them (a restart may bring back 100,000). O(conversations)."""
+        waiting = set()
+        for conv in conversations:
+            sink = WebChatSink(None)
+            sink.conv, sink.resume_digest, conv.sink = conv, conv.resume_digest, sink
+            if conv.resume_digest is not None:
+                self._resume[conv.resume_digest] = conv.contact_id
+            if not (conv.ended or conv.handed_off):
+                waiting.add(conv.contact_id)
+        self._restored = waiting
+        if waiting:
+            self._restore_timer = asyncio.create_task(self._left_unless_resumed(), name="acd-chat-restored")
+
+    async def _left_unless_resumed(self) -> None:
+        await asyncio.sleep(self.grace_s)
+        left, self._restored = self._restored, set()
+        for cid in left:  # not resumed (a resume takes its page out of the set)
+            await self._left(cid)
 
     def forget(self, conv: Conversation) -> None:
         """The hub closed the conversation: its resume token dies with it. If
@@ -281,6 +299,7 @@ class WebChat:
                 return ended[1]  # it ended while the page was away: show how
             raise Unauthorized("unknown or expired resume token")
         self.graces.cancel(cid)
+        self._restored.discard(cid)
         old = conv.sink
         if isinstance(old, WebChatSink) and old.box is not None and old.box is not sink.box:
             old.box.put_close(1000, b"resumed elsewhere", bye="resumed elsewhere")
