@@ -13,11 +13,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from acd import __version__
-from acd.adapters.daemon.config_file import AcdSettings, ServerSettings, load, parse_listen
+from acd.adapters.daemon.config_file import AcdSettings, ServerSettings, load, parse, parse_listen
 from acd.adapters.daemon.demo import run_demo
-from acd.adapters.daemon.server import serve
+from acd.adapters.daemon.server import AnyEnv, serve
+from acd.adapters.durable.journal import FILE
+from acd.adapters.durable.recovery import replay
 from acd.adapters.security.passwords import MIN_TOKEN_CHARS, hash_password, hash_token
 from acd.errors import ConfigError
+from acd.journal import read as read_records
 from acd.settings import default_config
 
 DEFAULT_CONFIG = Path("config/acd.toml")
@@ -101,6 +104,40 @@ def describe(settings: AcdSettings) -> str:
     return "\n".join(lines)
 
 
+def replay_journal(directory: Path, check: bool) -> int:
+    """``acd replay``: the engine and conversations a journal rebuilds, as
+    JSON (nothing is served, nothing written). With ``--check``, a command
+    the engine refuses on replay (it accepted it once) is a divergence: exit 1."""
+    path = directory / FILE
+    if not path.exists():
+        print(f"{path}: no journal", file=sys.stderr)
+        return 1
+    records, good = read_records(path.read_bytes())
+    if not records:
+        print(f"{path}: empty", file=sys.stderr)
+        return 1
+    rec = replay(records, lambda data: parse(data, "journal", env=AnyEnv()).routing)
+    engine = rec.engine
+    waiting: dict[str, int] = {}
+    for c in engine.contacts.values():
+        waiting[c.queue] = waiting.get(c.queue, 0) + 1
+    summary = {
+        "journal": str(path),
+        "records": len(records),
+        "torn_bytes": path.stat().st_size - good,
+        "commands": rec.commands,
+        "refused": rec.refused,
+        "engine_time": round(rec.now, 3),
+        "wall_time": round(rec.wall, 3),
+        "open_contacts_by_queue": waiting,
+        "agents_logged_in": sum(1 for a in engine.agents.values() if a.status != "logged-out"),
+        "conversations": len(rec.conversations),
+        "session_tokens": len(rec.tokens),
+    }
+    print(json.dumps(summary, indent=2))
+    return 1 if check and rec.refused else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="acd", description="Omnichannel ACD server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         "--token",
         action="store_true",
         help="a machine-made token (admin_token_hash): a keyed digest, checked in microseconds",
+    )
+    rp = sub.add_parser("replay", help="replay a journal offline and say what it holds")
+    rp.add_argument("--journal", required=True, metavar="DIR", help="a [journal] directory (data/journal)")
+    rp.add_argument(
+        "--check", action="store_true", help="exit 1 if a recorded command is refused (the replay diverged)"
     )
     demo = sub.add_parser("demo", help="route a simulated centre through the engine, printed live")
     demo.add_argument("--seed", type=int, default=7)
@@ -154,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             return uvloop.run(serve(settings))
         except ImportError:
             return asyncio.run(serve(settings))
+    if args.command == "replay":
+        return replay_journal(Path(args.journal), args.check)
     if args.command == "check-config":
         try:
             settings = load(args.path)

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -176,6 +177,27 @@ async def test_a_restart_loses_nothing(tmp_path: Path, how: int, journal: str) -
         assert before == [("queued", 1), ("queued", 2), ("queued", 3)]
 
         await d.stop(how)
+        if "directory" in journal:  # what the journal holds, read offline
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "acd.adapters.daemon.cli",
+                    "replay",
+                    "--journal",
+                    "journal",
+                    "--check",
+                ],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert out.returncode == 0, out.stderr
+            summary = json.loads(out.stdout)
+            assert summary["refused"] == 0 and summary["open_contacts_by_queue"] == {"sales": 4}
+            assert summary["conversations"] == 4 and summary["session_tokens"] == 1
         await d.start()  # the same directory: it recovers
         assert b"recovered from the journal" in d.log
 
