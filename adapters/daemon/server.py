@@ -112,10 +112,10 @@ class Server:
         self.guard = AuthGuard(lim.auth_failures_per_minute, lim.auth_failure_burst, self.verifier)
         metrics.watch_guard(self.guard, self.hub.refusals)
         self.desks = AgentDesks(
-            self.hub, dict(self.settings.credentials), srv.agent_grace_s, srv.heartbeat_s, self.guard
+            self.hub, dict(self.settings.credentials), self.guard, srv.agent_grace_s, srv.heartbeat_s
         )
         self.webchat = WebChat(
-            self.hub, srv.customer_grace_s, srv.heartbeat_s, self.settings.webchat, self.guard
+            self.hub, self.guard, srv.customer_grace_s, srv.heartbeat_s, self.settings.webchat
         )
         self.hub.conversations.on_remove.append(self.webchat.forget)
         self.gateways = Gateways(self.hub, dict(self.settings.gateways))

@@ -35,7 +35,7 @@ from acd import commands as cmds
 from acd.adapters.daemon.conversations import Conversation
 from acd.adapters.daemon.grace import Graces
 from acd.adapters.daemon.hub import Hub
-from acd.adapters.security.auth import RATE_LIMITED_CLOSE, AuthGuard, RateLimited, Verifier, client_address
+from acd.adapters.security.auth import RATE_LIMITED_CLOSE, AuthGuard, RateLimited, client_address
 from acd.adapters.web import frames
 from acd.adapters.web.frames import Unauthorized, UnknownFrame
 from acd.adapters.web.origin import check_origin
@@ -85,12 +85,12 @@ class AgentDesks:
         self,
         hub: Hub,
         credentials: dict[str, str],
+        guard: AuthGuard,
         grace_s: float = 30.0,
         heartbeat_s: float = 20.0,
-        guard: AuthGuard | None = None,
     ) -> None:
         self.hub = hub
-        self.guard = guard or AuthGuard(10.0, 10, Verifier())
+        self.guard = guard
         self.runner = hub.runner
         self.credentials = credentials
         self.grace_s = grace_s

@@ -90,10 +90,10 @@ class WebChat:
     def __init__(
         self,
         hub: Hub,
+        guard: AuthGuard,
         grace_s: float = 30.0,
         heartbeat_s: float = 20.0,
         settings: WebChatSettings | None = None,
-        guard: AuthGuard | None = None,
     ) -> None:
         self.hub = hub
         self.settings = settings or WebChatSettings()
@@ -278,15 +278,13 @@ class WebChat:
             raise identity_token.BadIdentityToken(
                 "this server verifies no identity tokens ([webchat] identity_secret)"
             )
-        if self.guard is not None:
-            self.guard.check(address, "identity-token")
+        self.guard.check(address, "identity-token")
         try:
             return identity_token.verify(
                 token, secret, self.hub.wall_clock(), self.settings.identity_max_age_s
             )
         except identity_token.BadIdentityToken:
-            if self.guard is not None:
-                self.guard.failed(address, "identity-token")
+            self.guard.failed(address, "identity-token")
             raise
 
     async def _resume_conv(self, sink: WebChatSink, frame: dict[str, Any]) -> dict[str, Any]:
