@@ -245,8 +245,8 @@ class Server:
     def _routing(self, data: dict[str, Any]) -> RoutingConfig:
         """A journaled configuration's routing (its secrets may not be in
         this environment: only the routing matters to the engine)."""
-        if not data:
-            return self.settings.routing if self.settings.path is None else default_config()
+        if not data:  # the journal began on the embedded defaults
+            return default_config()
         try:
             return parse(data, "journal", env=os.environ).routing
         except ConfigError:
@@ -254,7 +254,23 @@ class Server:
 
     async def _restore(self, rec: Recovered) -> None:
         """Give the recovered contacts their customer side back, then apply
-        this start's configuration if it is not the journaled one."""
+        this start's configuration if it is not the journaled one (refused,
+        the journaled one stays, as a refused reload would leave it)."""
+        self._restore_conversations(rec)
+        await self.desks.restore(rec.tokens)
+        self.customer_desk.adopt(rec.history, list(self.hub.conversations.by_id.values()))
+        await self._restore_calls(rec)
+        if self.settings.text is not None and self.settings.text != rec.toml:
+            try:
+                await self.runner.submit(lambda now: self._reconfigure_to(self.settings, now))
+            except ConfigError as e:
+                log.error(
+                    "%s cannot apply to the recovered contacts; the journal's configuration stays:\n  %s",
+                    self.settings.path,
+                    "\n  ".join(e.problems),
+                )
+
+    def _restore_conversations(self, rec: Recovered) -> None:
         engine = self.runner.engine
         for cid, doc in rec.conversations.items():
             conv = Conversation.from_record(doc)
@@ -272,8 +288,9 @@ class Server:
                 conv.sink = self.gateways.gateways[conv.origin]
         pages = [c for c in self.hub.conversations.by_id.values() if c.origin == "webchat"]
         self.webchat.restore(pages)
-        await self.desks.restore(rec.tokens)
-        self.customer_desk.adopt(rec.history, list(self.hub.conversations.by_id.values()))
+
+    async def _restore_calls(self, rec: Recovered) -> None:
+        engine = self.runner.engine
         callbacks = self.voice.callbacks
         for cb in rec.other.get("cb", []):
             if cb["id"] in engine.contacts:  # still to call back
@@ -290,8 +307,6 @@ class Server:
                     self.voice.adopt(uniqueid, cid, self.settings.server.customer_grace_s)
                 else:
                     await self.runner.submit(partial(cmds.Abandon, contact_id=cid))
-        if self.settings.text is not None and self.settings.text != rec.toml:
-            await self.runner.submit(lambda now: self._reconfigure_to(self.settings, now))
 
     def _reconfigure_to(self, settings: AcdSettings, now: float) -> list[Any]:
         """In the writer: apply ``settings`` and put it on record (replay applies it too)."""

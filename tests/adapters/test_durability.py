@@ -343,3 +343,21 @@ def test_a_failing_disk_keeps_the_records_and_says_so(tmp_path: Path) -> None:
     j.close()
     records, _ = framing.read((tmp_path / FILE).read_bytes())
     assert [r["a"] for r in records] == ["a", "b"]
+
+
+async def test_a_new_config_that_would_strand_recovered_contacts_is_refused_not_fatal(tmp_path: Path) -> None:
+    async with daemon(tmp_path) as d, aiohttp.ClientSession() as http:
+        await d.start()
+        chat, ack = await customer(http, d, "still here?")
+        await d.stop(signal.SIGKILL)
+        cfg = tmp_path / "acd.toml"
+        cfg.write_text(
+            cfg.read_text().replace('channels = ["chat"]', 'channels = ["voice"]')
+        )  # no more chats
+        await d.start()
+        assert b"cannot apply to the recovered contacts" in await d.read_until(b"cannot apply")
+        page = WSClient(await http.ws_connect(d.url("/v1/chat/ws")))
+        await page.expect("hello")
+        resumed = await page.call("resume", token=ack["resume_token"])
+        assert resumed["contact"] == ack["contact"] and resumed["ended"] is False
+        await page.ws.close()
