@@ -49,7 +49,7 @@ from acd.adapters.web.supervisor import add_routes as add_supervisor_routes
 from acd.engine import Engine
 from acd.errors import ConfigError
 from acd.hours import Schedule
-from acd.settings import HANDOFF_CHANNEL, RoutingConfig, default_config
+from acd.settings import HANDOFF_CHANNEL, RoutingConfig
 from acd.states import CONNECTED, OFFERED, QUEUED, WRAP_UP
 
 log = logging.getLogger("acd.server")
@@ -245,8 +245,8 @@ class Server:
     def _routing(self, data: dict[str, Any]) -> RoutingConfig:
         """A journaled configuration's routing (its secrets may not be in
         this environment: only the routing matters to the engine)."""
-        if not data:  # the journal began on the embedded defaults
-            return default_config()
+        if not data:  # recorded without a file (the embedded defaults): the same as now
+            return self.settings.routing
         try:
             return parse(data, "journal", env=os.environ).routing
         except ConfigError:

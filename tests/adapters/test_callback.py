@@ -194,9 +194,11 @@ async def test_a_callback_survives_a_restart(tmp_path: Path) -> None:
     link = {"port": port, "username": "acd", "secret": "acdsecret", "reconnect_min_s": 0.05}
     s = voice_settings("blended", ("voice", "chat"), link, CALLBACK)
     s = replace(s, journal=JournalSettings(store="directory", path=str(tmp_path / "journal")))
+    running: list[Server] = []  # stopped on the way out, failing or not (else the loop never closes)
     try:
         first_run = Server(s, port=0, agi_port=0)
         await first_run.start()
+        running.append(first_run)
         ctr = Centre(first_run, pbx)
         await asyncio.wait_for(peer.resynced.wait(), TIMEOUT)
         alice = Caller(pbx, ctr.server.bound_agi_port or 0, "queue/sales", callerid=ALICE)
@@ -206,11 +208,12 @@ async def test_a_callback_survives_a_restart(tmp_path: Path) -> None:
         peer.dtmf(alice, "1")
         await alice.finished()
         assert alice.variables["ACD_RESULT"] == "callback"
-        await ctr.server.stop()
+        await running.pop().stop()
 
         peer.resynced.clear()
         second_run = Server(s, port=0, agi_port=0)
         await second_run.start()
+        running.append(second_run)
         again = Centre(second_run, pbx)
         assert queued.contact_id in again.server.voice.callbacks.pending  # still owed
         await asyncio.wait_for(peer.resynced.wait(), TIMEOUT)
@@ -221,8 +224,9 @@ async def test_a_callback_survives_a_restart(tmp_path: Path) -> None:
         await again.expect(ev.ContactConnected, contact_id=queued.contact_id)  # the agent's leg answered
         originates = [f for f in peer.requests if f.get("Action") == "Originate"]
         assert originates and originates[-1]["Data"].endswith(f"/callback/{queued.contact_id}")
+    finally:
         for leg in peer.legs:
             await leg.close()
-        await again.server.stop()
-    finally:
+        for server in running:
+            await server.stop()
         await peer.stop()

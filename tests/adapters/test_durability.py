@@ -348,7 +348,7 @@ def test_a_failing_disk_keeps_the_records_and_says_so(tmp_path: Path) -> None:
 async def test_a_new_config_that_would_strand_recovered_contacts_is_refused_not_fatal(tmp_path: Path) -> None:
     async with daemon(tmp_path) as d, aiohttp.ClientSession() as http:
         await d.start()
-        chat, ack = await customer(http, d, "still here?")
+        _, ack = await customer(http, d, "still here?")
         await d.stop(signal.SIGKILL)
         cfg = tmp_path / "acd.toml"
         cfg.write_text(
