@@ -544,12 +544,7 @@ class VoiceCalls:
     async def submit(self, make: Callable[[float], cmds.Command], contact_id: str) -> bool:
         """Submit a call's command; a refusal means the contact moved on
         meanwhile (a race with another adapter), which is logged, not fatal."""
-        try:
-            await self.hub.runner.submit(make)
-        except InvalidRequest as e:
-            log.info("call %s: %s", contact_id, e)
-            return False
-        return True
+        return await self.hub.runner.attempt(make, f"call {contact_id}")
 
     # ------------------------------------------------------------- serving
 

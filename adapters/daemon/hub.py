@@ -38,7 +38,7 @@ from acd.adapters.daemon.surveys import Surveys
 from acd.adapters.web.outbox import Outbox
 from acd.codec import to_wire
 from acd.contact_rules import ContactFacts, Rule, apply_rules
-from acd.errors import DuplicateContact, InvalidRequest
+from acd.errors import DuplicateContact
 from acd.identity import keys
 from acd.journal import Journal
 from acd.states import AWAY, CONNECTED, LOGGED_OUT, NOT_RESPONDING, WRAP_UP
@@ -201,17 +201,13 @@ class Hub:
             c = engine.contacts.get(cid)
             if state == CONNECTED and c is not None and not self.has_call(cid):
                 queue = c.queue
-                await self._quietly(partial(cmds.Transfer, contact_id=cid, by_agent=agent_id, to_queue=queue))
+                transfer = partial(cmds.Transfer, contact_id=cid, by_agent=agent_id, to_queue=queue)
+                await self.runner.attempt(transfer, "release step skipped")
         # Read again: the transfers above put those contacts in wrap-up too.
         for cid, state in engine.agent_stats(agent_id).contacts.items():
             if state == WRAP_UP:
-                await self._quietly(partial(cmds.EndWrapUp, agent_id=agent_id, contact_id=cid))
-
-    async def _quietly(self, make: Callable[[float], cmds.Command]) -> None:
-        try:
-            await self.runner.submit(make)
-        except InvalidRequest as e:  # the state moved on meanwhile (the contact ended ...)
-            log.info("release step skipped: %s", e.message)
+                done = partial(cmds.EndWrapUp, agent_id=agent_id, contact_id=cid)
+                await self.runner.attempt(done, "release step skipped")
 
     def _route(self, conv: Conversation, text: str) -> tuple[tuple[str, int], ...]:
         """Apply the routing rules: the conversation's queue and priority

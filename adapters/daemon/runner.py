@@ -98,6 +98,17 @@ class EngineRunner:
         await self._queue.put((make, fut))
         return await fut
 
+    async def attempt(self, make: Callable[[float], Command], what: str) -> bool:
+        """``submit``, for a command that may find the state moved on (the
+        contact ended, the agent logged out meanwhile): a refusal is logged
+        with ``what`` and returns False instead of raising."""
+        try:
+            await self.submit(make)
+        except InvalidRequest as e:
+            log.info("%s: %s", what, e.message)
+            return False
+        return True
+
     def _publish(self, events: list[Event], seconds: float) -> None:
         if not events:
             return

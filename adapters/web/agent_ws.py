@@ -287,10 +287,7 @@ class AgentDesks:
                 await self._dropped(agent_id)
 
     async def _submit(self, make: Callable[[float], cmds.Command]) -> None:
-        try:
-            await self.runner.submit(make)
-        except InvalidRequest as e:  # the state moved on meanwhile (the contact ended ...)
-            log.info("grace step skipped: %s", e.message)
+        await self.runner.attempt(make, "grace step skipped")  # the state may have moved on meanwhile
 
     # ----------------------------------------------------------- requests
 
