@@ -422,6 +422,41 @@ class Engine:
         if spec.max_wait_s is not None:
             self.timers.schedule(max(now, c.entered + spec.max_wait_s), MAX_WAIT, c.epoch, c)
 
+    def rebuild_indexes(self) -> None:
+        """After a snapshot's records are put back (acd.snapshot): recount
+        the gauges and the agents' presence counts and loads, and index every
+        waiting contact under the key it had (in its routing class, or held
+        for its agent). Nothing is offered: the snapshot was taken between
+        two commands, where the dispatch invariant holds, and every routing
+        class created here takes the available agents it needs.
+        O(agents x queues + contacts log contacts)."""
+        for a in self._roster:
+            if a.presence_code:
+                for counts in a.queue_counts:
+                    counts.add(0, -1)
+                    counts.add(a.presence_code, 1)
+            a.load = Load()
+            for asg in a.assignments.values():
+                a.load.add(a.profile, asg.channel)
+            a.avail = self._channels_now(a)
+            a.stamp += 1
+        for c in self.contacts.values():
+            q = self.qstats[c.queue]
+            if c.state == CONNECTED:
+                q.connected += 1
+            elif c.state == OFFERED:
+                q.ringing += 1
+                q.entered(c)
+            elif c.state == QUEUED:
+                q.waiting += 1
+                q.entered(c)
+                if c.hold_key:
+                    self.agents[c.hold_agent or ""].held[c.hold_key] = c
+                elif c.class_key:
+                    cls, _ = self._class_for(c)
+                    c.cls = cls
+                    cls.push_contact(c, c.class_key)
+
     def drain(self) -> list[Event]:
         """Events produced but not yet returned (after a refused command)."""
         out = self._out

@@ -105,6 +105,20 @@ class HistoryBuilder:
     def __len__(self) -> int:
         return len(self._open)
 
+    def state(self) -> dict[str, list[Any]]:
+        """The contacts it follows, as plain data (a journal snapshot). O(open)."""
+        return {
+            cid: [o.channel, o.queued_at, o.queues, o.agents, o.answered_at, o.ended_at]
+            for cid, o in self._open.items()
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, list[Any]]) -> HistoryBuilder:
+        b = cls()
+        for cid, (channel, queued_at, queues, agents, answered_at, ended_at) in state.items():
+            b._open[cid] = _Open(channel, queued_at, list(queues), list(agents), answered_at, ended_at)
+        return b
+
     def feed(self, events: Iterable[Any]) -> list[Finished]:
         done: list[Finished] = []
         for e in events:

@@ -24,7 +24,7 @@ call goes through Python's method-call protocol (five per timer).
 
 from __future__ import annotations
 
-from heapq import heappop, heappush, heapreplace
+from heapq import heapify, heappop, heappush, heapreplace
 from typing import Any, Final
 
 OFFER_EXPIRY: Final = 0
@@ -153,3 +153,27 @@ class Timers:
         else:
             heapreplace(heads, nxt)
         return entry
+
+    def pending(self) -> list[TimerEntry]:
+        """Every entry not yet fired, in no particular order (for a
+        snapshot: acd.snapshot). O(n)."""
+        out = list(self._heap)
+        for lane in self._lanes:
+            for i in range(lane.head, len(lane.at)):
+                out.append((lane.at[i], lane.seq[i], lane.kind[i], lane.token[i], lane.record[i]))
+        return out
+
+    def load(self, entries: list[TimerEntry], seq: int) -> None:
+        """Start from ``entries`` (a snapshot's), numbered up to ``seq``: they
+        go to the heap, later ones to lanes as usual; (deadline, seq) orders
+        them all, so they fire exactly as they would have. O(n)."""
+        self._heap = list(entries)
+        heapify(self._heap)
+        self._lanes, self._by_delay, self._heads = [], {}, []
+        self._last_delay, self._last_lane = -1.0, 0
+        self._seq = seq
+
+    @property
+    def seq(self) -> int:
+        """Entries scheduled so far (the next one is numbered seq + 1)."""
+        return self._seq

@@ -7,20 +7,28 @@ import asyncio
 import getpass
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 from acd import __version__
-from acd.adapters.daemon.config_file import AcdSettings, ServerSettings, load, parse, parse_listen
+from acd.adapters.daemon.config_file import (
+    AcdSettings,
+    JournalSettings,
+    ServerSettings,
+    load,
+    parse,
+    parse_listen,
+)
 from acd.adapters.daemon.demo import run_demo
-from acd.adapters.daemon.server import AnyEnv, serve
-from acd.adapters.durable.journal import FILE
-from acd.adapters.durable.recovery import replay
+from acd.adapters.daemon.server import serve
+from acd.adapters.daemon.snapshots import REDIS_URL_ENV, AnyEnv, compact, open_store
+from acd.adapters.durable.journal import DirectoryJournal
+from acd.adapters.durable.recovery import recover
 from acd.adapters.security.passwords import MIN_TOKEN_CHARS, hash_password, hash_token
 from acd.errors import ConfigError
-from acd.journal import read as read_records
 from acd.settings import default_config
 
 DEFAULT_CONFIG = Path("config/acd.toml")
@@ -105,37 +113,53 @@ def describe(settings: AcdSettings) -> str:
 
 
 def replay_journal(directory: Path, check: bool) -> int:
-    """``acd replay``: the engine and conversations a journal rebuilds, as
-    JSON (nothing is served, nothing written). With ``--check``, a command
-    the engine refuses on replay (it accepted it once) is a divergence: exit 1."""
-    path = directory / FILE
-    if not path.exists():
-        print(f"{path}: no journal", file=sys.stderr)
+    """``acd replay``: the engine and conversations a journal rebuilds (its
+    newest snapshot and the records after it), as JSON (nothing is served,
+    nothing written). With ``--check``, a command the engine refuses on
+    replay (it accepted it once) is a divergence: exit 1."""
+    if not directory.is_dir():
+        print(f"{directory}: no journal", file=sys.stderr)
         return 1
-    records, good = read_records(path.read_bytes())
-    if not records:
-        print(f"{path}: empty", file=sys.stderr)
+    store = DirectoryJournal(directory)
+    try:
+        rec = recover(store, lambda data: parse(data, "journal", env=AnyEnv()).routing)
+    except ValueError as e:
+        print(f"{directory}: {e}", file=sys.stderr)
         return 1
-    rec = replay(records, lambda data: parse(data, "journal", env=AnyEnv()).routing)
+    if rec is None:
+        print(f"{directory}: empty", file=sys.stderr)
+        return 1
     engine = rec.engine
     waiting: dict[str, int] = {}
     for c in engine.contacts.values():
         waiting[c.queue] = waiting.get(c.queue, 0) + 1
     summary = {
-        "journal": str(path),
-        "records": len(records),
-        "torn_bytes": path.stat().st_size - good,
+        "journal": str(directory),
+        "from_snapshot": rec.from_snapshot,
+        "records": rec.records,
         "commands": rec.commands,
         "refused": rec.refused,
         "engine_time": round(rec.now, 3),
         "wall_time": round(rec.wall, 3),
         "open_contacts_by_queue": waiting,
         "agents_logged_in": sum(1 for a in engine.agents.values() if a.status != "logged-out"),
-        "conversations": len(rec.conversations),
+        "conversations": len(rec.open_conversations()),
         "session_tokens": len(rec.tokens),
     }
     print(json.dumps(summary, indent=2))
     return 1 if check and rec.refused else 0
+
+
+def compact_journal(store: str, path: str, redis_key: str, upto: str) -> int:
+    """``acd compact`` (the daemon runs it at each snapshot point)."""
+    js = JournalSettings(store=store, path=path, redis_key=redis_key)
+    try:
+        summary = compact(open_store(js, os.environ.get(REDIS_URL_ENV)), upto)
+    except (OSError, ValueError) as e:
+        print(f"compact: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,6 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument(
         "--check", action="store_true", help="exit 1 if a recorded command is refused (the replay diverged)"
     )
+    cp = sub.add_parser(
+        "compact",
+        help="snapshot a journal up to a point the daemon marked (the daemon runs this itself)",
+    )
+    cp.add_argument("--store", choices=("directory", "redis"), required=True)
+    cp.add_argument("--path", default="data/journal", help="the journal directory")
+    cp.add_argument("--redis-key", default="acd:journal", help=f"the stream (its URL: ${REDIS_URL_ENV})")
+    cp.add_argument("--upto", required=True, help="the snapshot point: a segment number or a stream id")
     demo = sub.add_parser("demo", help="route a simulated centre through the engine, printed live")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--minutes", type=float, default=10.0, help="simulated minutes")
@@ -198,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(serve(settings))
     if args.command == "replay":
         return replay_journal(Path(args.journal), args.check)
+    if args.command == "compact":
+        return compact_journal(args.store, args.path, args.redis_key, args.upto)
     if args.command == "check-config":
         try:
             settings = load(args.path)

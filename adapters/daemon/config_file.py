@@ -94,6 +94,9 @@ class JournalSettings:
     fsync: str = (
         "interval"  # "always" | "batch" (each event-loop iteration) | "interval" (each second) | "off"
     )
+    # A snapshot (and compaction) after this many records, or this long with any (0: never)
+    snapshot_records: int = 50_000
+    snapshot_interval_s: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -974,7 +977,20 @@ def _webchat(r: _Reader, data: Mapping[str, Any], channels: tuple[ChannelSpec, .
 def _journal(r: _Reader, data: Mapping[str, Any]) -> JournalSettings:
     path = "journal"
     tbl = r.table(data, "journal", path)
-    r.only(tbl, ("store", "path", "fsync", "redis_url", "redis_url_env", "redis_key"), path)
+    r.only(
+        tbl,
+        (
+            "store",
+            "path",
+            "fsync",
+            "redis_url",
+            "redis_url_env",
+            "redis_key",
+            "snapshot_records",
+            "snapshot_interval_s",
+        ),
+        path,
+    )
     d = JournalSettings()
     store = r.get(tbl, "store", path, str, d.store)
     if store not in ("off", "directory", "redis"):
@@ -994,6 +1010,8 @@ def _journal(r: _Reader, data: Mapping[str, Any]) -> JournalSettings:
         fsync=fsync,
         redis_url=url or d.redis_url,
         redis_key=key,
+        snapshot_records=r.number(tbl, "snapshot_records", path, d.snapshot_records, 0, 10**9, integer=True),
+        snapshot_interval_s=r.number(tbl, "snapshot_interval_s", path, d.snapshot_interval_s, 0, 86_400 * 7),
     )
 
 

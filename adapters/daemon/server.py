@@ -35,9 +35,10 @@ from acd.adapters.daemon.hub import Hub
 from acd.adapters.daemon.opening_hours import OpeningHours
 from acd.adapters.daemon.runner import EngineRunner
 from acd.adapters.daemon.runtime import tune_gc
+from acd.adapters.daemon.snapshots import AnyEnv, Snapshots
 from acd.adapters.daemon.surveys import Surveys
 from acd.adapters.durable.journal import DirectoryJournal
-from acd.adapters.durable.recovery import Recovered, replay
+from acd.adapters.durable.recovery import Recovered, recover
 from acd.adapters.durable.redis_journal import RedisJournal
 from acd.adapters.security.auth import AuthGuard, Verifier
 from acd.adapters.web.agent_ws import AgentDesks
@@ -53,14 +54,6 @@ from acd.settings import HANDOFF_CHANNEL, RoutingConfig
 from acd.states import CONNECTED, OFFERED, QUEUED, WRAP_UP
 
 log = logging.getLogger("acd.server")
-
-
-class AnyEnv(dict[str, str]):
-    """An environment in which every variable is set: replaying a journal
-    needs a recorded configuration's routing, not its secrets."""
-
-    def get(self, key: str, default: Any = None) -> str:
-        return "x" * 32
 
 
 class StartError(ConfigError):
@@ -83,6 +76,7 @@ class Server:
     bound_agi_port: int | None = field(init=False, default=None)
     _syncer: asyncio.Task[None] | None = field(init=False, default=None)
     journal: DirectoryJournal | RedisJournal | None = field(init=False, default=None)
+    snapshots: Snapshots | None = field(init=False, default=None)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -183,6 +177,8 @@ class Server:
         await self.runner.start()
         if isinstance(self.journal, DirectoryJournal) and self.journal.fsync == "interval":
             self._syncer = asyncio.create_task(self.journal.sync_every(), name="acd-journal-sync")
+        if self.snapshots is not None:
+            await self.snapshots.start()
         if self.recovered is not None:
             await self._restore(self.recovered)
         await self.hours.start()
@@ -226,19 +222,25 @@ class Server:
             return None
         started = time.perf_counter()
         try:
-            records = self.journal.open()
+            self.journal.open()
+            rec = recover(self.journal, self._routing, self.settings.text, self.settings.routing)
         except (OSError, RedisError) as e:
             raise StartError(f"journal: cannot open the {js.store} journal: {e}") from None
-        if not records:
+        except ValueError as e:
+            raise StartError(str(e)) from None
+        if self.settings.text is not None:  # the worker rebuilds the routing from the journaled text
+            self.snapshots = Snapshots(self.journal, js)
+        if rec is None:
             return None
-        rec = replay(records, self._routing, self.settings.text, self.settings.routing)
         log.info(
-            "recovered from the journal in %.3f s: %d records, %d commands, %d contacts, %d conversations",
+            "recovered from the journal in %.3f s: %s%d records; %d contacts, %d conversations, "
+            "%d agents logged in",
             time.perf_counter() - started,
-            len(records),
-            rec.commands,
+            "a snapshot and " if rec.from_snapshot else "",
+            rec.records,
             len(rec.engine.contacts),
-            len(rec.conversations),
+            len(rec.open_conversations()),
+            sum(1 for a in rec.engine.agents.values() if a.status != "logged-out"),
         )
         return rec
 
@@ -272,7 +274,7 @@ class Server:
 
     def _restore_conversations(self, rec: Recovered) -> None:
         engine = self.runner.engine
-        for cid, doc in rec.conversations.items():
+        for cid, doc in rec.open_conversations().items():
             conv = Conversation.from_record(doc)
             c = engine.contacts[cid]
             conv.queue, conv.channel = c.queue, c.channel
@@ -412,6 +414,8 @@ class Server:
         if self._syncer is not None:
             self._syncer.cancel()
             await asyncio.gather(self._syncer, return_exceptions=True)
+        if self.snapshots is not None:
+            await self.snapshots.stop(final=True)  # the rest of the grace: the next start reads little
         if self.journal is not None:
             self.journal.close()
         self.verifier.close()

@@ -99,12 +99,35 @@ class Surveys:
     def replay(self, records: list[dict[str, Any]]) -> None:
         """After a restart: the tallies, and the surveys still open, as the journal has them. O(records)."""
         for rec in records:
-            if rec["k"] == "ask":
+            if rec["k"] == "tally":
+                for name, tallies in (("q", self.by_queue), ("a", self.by_agent)):
+                    for key, by_score in rec[name].items():
+                        t = tallies.setdefault(key, Tally())
+                        for i, n in enumerate(by_score):
+                            t.answers += n
+                            t.total += n * (i + 1)
+                            t.by_score[i] += n
+            elif rec["k"] == "ask":
                 user = tuple(rec["u"]) if rec["u"] is not None else None
                 self._ask(Asked(rec["c"], rec["q"], rec["a"], rec["at"], user))
             elif rec["c"] in self._asked:
                 self._count(rec["c"], rec["s"])
         self._expire()
+
+    def records(self) -> list[dict[str, Any]]:
+        """What ``replay`` needs to come back to this state: the tallies in
+        one record, then the surveys still open (a journal snapshot)."""
+        self._expire()
+        tally = {
+            "k": "tally",
+            "q": {q: list(t.by_score) for q, t in self.by_queue.items()},
+            "a": {a: list(t.by_score) for a, t in self.by_agent.items()},
+        }
+        asks = [
+            {"k": "ask", "c": x.contact_id, "q": x.queue, "a": x.agent_id, "at": x.at, "u": x.user}
+            for x in self._asked.values()
+        ]
+        return [tally, *asks]
 
     def frame(self) -> dict[str, Any]:
         """What the customer is sent."""

@@ -19,8 +19,18 @@ iteration on the event loop), ``interval`` (synced every
 most the last second on a power cut, no latency), ``off`` (left to the
 OS).
 
-Opening reads what is there: a torn or damaged tail (a crash mid-write) is
-cut off at the last whole record and logged. See :mod:`acd.journal`.
+**Segments and snapshots.** The directory holds numbered segments
+(``journal-00000007.bin``) and snapshots (``snapshot-00000006.bin``: one
+framed record, the state after every segment up to 6). Each process start
+and each ``rotate`` begins a new segment. A snapshot is written to a
+temporary file, synced and renamed into place (a reader sees a whole one or
+none); then the segments the *previous* snapshot covers, and older
+snapshots, are deleted: what is kept is the newest snapshot, the one before
+it (a fallback if the newest is damaged) and the segments after that one.
+So the directory holds at most about two snapshot intervals of records.
+
+Opening cuts a torn or damaged tail (a crash mid-write) off each segment at
+its last whole record, and logs it. See :mod:`acd.journal`.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +46,10 @@ from acd import journal
 
 log = logging.getLogger("acd.journal")
 
-FILE = "journal.bin"
+SEGMENT = "journal-{:08d}.bin"
+SNAPSHOT = "snapshot-{:08d}.bin"
+LEGACY = "journal.bin"  # the single file of the first journals: becomes segment 0
+_NUMBERED = re.compile(r"(journal|snapshot)-(\d{8})\.bin")
 FSYNC_MODES = ("always", "batch", "interval", "off")
 INTERVAL_S = 1.0
 
@@ -50,9 +64,14 @@ class Buffered:
         self._buffer: list[bytes] = []
         self._scheduled = False
         self.records = 0  # appended since open
+        self.since_rotation = 0  # appended since the last snapshot point
+        self.snapshot_every = 0  # records that make a snapshot due (0: never)
+        self.snapshot_due: asyncio.Event | None = None  # set when they are reached
         self.bytes = 0
         self.syncs = 0
         self.errors = 0  # failed writes
+        self.snapshots = 0  # written (by acd.adapters.daemon.snapshots)
+        self.snapshot_failures = 0
         self.healthy = True  # the last write succeeded
 
     def append(self, record: dict[str, Any]) -> None:
@@ -60,6 +79,9 @@ class Buffered:
         data = journal.frame(record)
         self._buffer.append(data)
         self.records += 1
+        self.since_rotation += 1
+        if self.since_rotation == self.snapshot_every and self.snapshot_due is not None:
+            self.snapshot_due.set()
         self.bytes += len(data)
         if self.fsync == "always":
             self.flush()
@@ -75,26 +97,120 @@ class DirectoryJournal(Buffered):
     def __init__(self, directory: str | Path, fsync: str = "batch") -> None:
         assert fsync in FSYNC_MODES
         super().__init__(fsync)
-        self.path = Path(directory) / FILE
+        self.dir = Path(directory)
+        self.segment = 0  # the number of the segment being appended to
         self._fd: int | None = None
         self._unsynced = False  # written since the last sync (interval mode)
 
-    def open(self) -> list[dict[str, Any]]:
-        """Read the records already there (cutting a torn tail), then open for appending."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = self.path.read_bytes() if self.path.exists() else b""
-        records, good = journal.read(data)
-        if good < len(data):
-            log.warning(
-                "journal %s: %d damaged or torn bytes after record %d cut off (a crash mid-write)",
-                self.path,
-                len(data) - good,
-                len(records),
-            )
-            with self.path.open("r+b") as f:
-                f.truncate(good)
+    @property
+    def path(self) -> Path:
+        """The segment being appended to."""
+        return self.dir / SEGMENT.format(self.segment)
+
+    def _numbers(self, kind: str) -> list[int]:
+        """The numbers of this directory's segments or snapshots, ascending."""
+        out = []
+        for p in self.dir.iterdir():
+            m = _NUMBERED.fullmatch(p.name)
+            if m is not None and m.group(1) == kind:
+                out.append(int(m.group(2)))
+        return sorted(out)
+
+    def open(self) -> None:
+        """Cut torn tails, then start a new segment for this process's records."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        legacy = self.dir / LEGACY
+        if legacy.exists() and not (self.dir / SEGMENT.format(0)).exists():
+            legacy.rename(self.dir / SEGMENT.format(0))
+        segments = self._numbers("journal")
+        for n in segments:
+            path = self.dir / SEGMENT.format(n)
+            data = path.read_bytes()
+            records, good = journal.read(data)
+            if good < len(data):
+                log.warning(
+                    "journal %s: %d damaged or torn bytes after record %d cut off (a crash mid-write)",
+                    path,
+                    len(data) - good,
+                    len(records),
+                )
+                with path.open("r+b") as f:
+                    f.truncate(good)
+        self.segment = max([*segments, *self._numbers("snapshot"), 0]) + 1
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        return records
+
+    def restore_points(self) -> list[str]:
+        """Where a replay may start, best first: each snapshot, newest
+        first, then the first segment ("")."""
+        return [str(n) for n in reversed(self._numbers("snapshot"))] + [""]
+
+    def read_from(
+        self, point: str, upto: str | None = None
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The snapshot ``point`` (None for "") and the records of the
+        segments after it, up to segment ``upto`` (None: all). ValueError if
+        the snapshot is damaged. O(size)."""
+        base = None
+        after = -1
+        if point:
+            after = int(point)
+            got, _ = journal.read((self.dir / SNAPSHOT.format(after)).read_bytes())
+            if len(got) != 1 or got[0].get("k") != "snapshot":
+                raise ValueError(f"snapshot {after} is damaged")
+            base = got[0]
+        last = int(upto) if upto else None
+        records: list[dict[str, Any]] = []
+        for n in self._numbers("journal"):
+            if n > after and (last is None or n <= last):
+                got, _ = journal.read((self.dir / SEGMENT.format(n)).read_bytes())
+                records += got
+        return base, records
+
+    def rotate(self) -> str:
+        """Close the segment (after writing what is buffered) and begin the
+        next: the position returned covers every record appended so far
+        (a record a failing disk still holds goes first into the next)."""
+        self.flush()
+        if self._buffer:  # a failing disk: a record may be half written; it must end in this segment
+            raise OSError(f"journal {self.path}: cannot write; no snapshot point")
+        done = self.segment
+        if self._fd is not None:
+            if self.fsync not in ("always", "batch") and self._unsynced:
+                os.fdatasync(self._fd)  # once per snapshot interval: the segment is whole on disk
+                self._unsynced = False
+            os.close(self._fd)
+        self.segment += 1
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self.since_rotation = 0
+        return str(done)
+
+    def write_snapshot(self, position: str, record: dict[str, Any]) -> None:
+        """Put ``record`` in place atomically as snapshot ``position``, then
+        delete what the previous snapshot made useless."""
+        n = int(position)
+        tmp = self.dir / f".snapshot-{n:08d}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(journal.frame(record))
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.dir / SNAPSHOT.format(n))
+        dfd = os.open(self.dir, os.O_RDONLY)
+        try:
+            os.fsync(dfd)  # the rename itself survives a power cut
+        finally:
+            os.close(dfd)
+        older = [x for x in self._numbers("snapshot") if x < n]
+        if older:
+            keep = older[-1]  # the fallback: it and the segments after it stay
+            for x in older[:-1]:
+                (self.dir / SNAPSHOT.format(x)).unlink(missing_ok=True)
+            for x in self._numbers("journal"):
+                if x <= keep:
+                    (self.dir / SEGMENT.format(x)).unlink(missing_ok=True)
 
     def flush(self) -> None:
         """Write what is buffered (and fsync, unless ``off``). A failing disk

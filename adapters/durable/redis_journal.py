@@ -9,6 +9,11 @@ synchronous client, so no frame leaves for a record Redis has not
 acknowledged (a loopback round trip per iteration; Redis's own
 ``appendfsync`` decides what survives a crash of the Redis host). A stream
 is what several nodes can share: it is the base of the cluster (issue 18).
+
+Snapshots: ``<key>:snapshot`` holds the newest (one framed record) and
+``<key>:snapshot:pos`` the stream id it covers; the one before moves to
+``<key>:snapshot:prev`` (and ``...:prev:pos``), a fallback, and the stream is
+trimmed (XTRIM MINID) to the entries after that one.
 """
 
 from __future__ import annotations
@@ -34,28 +39,74 @@ class RedisJournal(Buffered):
         self.url = url
         self.key = key
         self._r: redis.Redis | None = None
+        self.last_id = "0-0"  # the newest entry written or read
 
-    def open(self) -> list[dict[str, Any]]:
-        """Read the stream (a damaged entry ends the read, as in a file), then append to it."""
+    def open(self) -> None:
         self._r = redis.Redis.from_url(self.url)
+        newest = cast(Entries, self._r.xrevrange(self.key, count=1))
+        if newest:
+            self.last_id = newest[0][0].decode()
+
+    def restore_points(self) -> list[str]:
+        """The snapshot, its predecessor (each if there), then the stream's start ("")."""
+        assert self._r is not None
+        return [p for p in ("snapshot", "snapshot:prev") if self._r.exists(f"{self.key}:{p}")] + [""]
+
+    def read_from(
+        self, point: str, upto: str | None = None
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The snapshot ``point`` (None for "") and the entries after it, up
+        to id ``upto`` (None: all); a damaged entry ends the read, as in a
+        file. ValueError if the snapshot is damaged."""
+        r = self._r
+        assert r is not None
+        base = None
+        after = "-"
+        if point:
+            got, _ = journal.read(cast(bytes, r.get(f"{self.key}:{point}")) or b"")
+            pos = cast(bytes | None, r.get(f"{self.key}:{point}:pos"))
+            if len(got) != 1 or got[0].get("k") != "snapshot" or pos is None:
+                raise ValueError(f"{self.key}:{point} is damaged")
+            base = got[0]
+            after = "(" + pos.decode()
         out: list[dict[str, Any]] = []
-        last = "-"
         while True:
-            entries = cast(Entries, self._r.xrange(self.key, min=last, max="+", count=10_000))
-            if last != "-":
-                entries = entries[1:]  # the first is the one read last time
+            entries = cast(Entries, r.xrange(self.key, min=after, max=upto or "+", count=10_000))
             if not entries:
-                break
+                return base, out
             for entry_id, fields in entries:
                 got, _ = journal.read(fields.get(FIELD, b""))
                 if len(got) != 1:
-                    log.warning(
-                        "journal %s: entry %s is damaged: the read stops before it", self.key, entry_id
-                    )
-                    return out
+                    log.warning("journal %s: entry %s damaged: the read stops before it", self.key, entry_id)
+                    return base, out
                 out.append(got[0])
-            last = entries[-1][0].decode()
-        return out
+            after = "(" + entries[-1][0].decode()
+
+    def rotate(self) -> str:
+        """Write what is buffered; the id returned covers every record so far."""
+        self.flush()
+        if self._buffer:
+            raise OSError(f"journal {self.key}: Redis refuses writes; no snapshot point")
+        self.since_rotation = 0
+        return self.last_id
+
+    def write_snapshot(self, position: str, record: dict[str, Any]) -> None:
+        """Install ``record`` as the snapshot covering ``position``, keep the
+        previous as the fallback, trim the entries that one covers. The
+        moves run in one MULTI: a reader sees the old pair or the new."""
+        r = self._r
+        assert r is not None
+        k = self.key
+        prev = cast(bytes | None, r.get(f"{k}:snapshot:pos"))
+        pipe = r.pipeline(transaction=True)
+        if prev is not None:
+            pipe.rename(f"{k}:snapshot", f"{k}:snapshot:prev")
+            pipe.rename(f"{k}:snapshot:pos", f"{k}:snapshot:prev:pos")
+        pipe.set(f"{k}:snapshot", journal.frame(record))
+        pipe.set(f"{k}:snapshot:pos", position)
+        pipe.execute()
+        if prev is not None:
+            r.xtrim(k, minid=prev.decode(), approximate=False)  # keeps the entries after the fallback
 
     def flush(self) -> None:
         self._scheduled = False
@@ -65,7 +116,7 @@ class RedisJournal(Buffered):
         for data in self._buffer:
             pipe.xadd(self.key, {FIELD: data})
         try:
-            pipe.execute()
+            ids = pipe.execute()
         except RedisError as e:  # kept for the next attempt; /readyz false meanwhile
             self.errors += 1
             if self.healthy:
@@ -75,6 +126,7 @@ class RedisJournal(Buffered):
             self.healthy = False
             return
         self._buffer.clear()
+        self.last_id = ids[-1].decode() if isinstance(ids[-1], bytes) else str(ids[-1])
         self.healthy = True
 
     def close(self) -> None:

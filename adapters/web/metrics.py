@@ -44,6 +44,8 @@ JOURNAL_BYTES = f"{PREFIX}_journal_bytes"
 JOURNAL_SYNCS = f"{PREFIX}_journal_syncs"
 JOURNAL_ERRORS = f"{PREFIX}_journal_errors"
 JOURNAL_HEALTHY = f"{PREFIX}_journal_healthy"
+JOURNAL_SNAPSHOTS = f"{PREFIX}_journal_snapshots"
+JOURNAL_SNAPSHOT_FAILURES = f"{PREFIX}_journal_snapshot_failures"
 
 
 class EngineCollector(Collector):
@@ -200,6 +202,10 @@ class JournalState(Protocol):
     def errors(self) -> int: ...
     @property
     def healthy(self) -> bool: ...
+    @property
+    def snapshots(self) -> int: ...
+    @property
+    def snapshot_failures(self) -> int: ...
 
 
 class JournalCollector(Collector):
@@ -214,6 +220,12 @@ class JournalCollector(Collector):
         yield CounterMetricFamily(JOURNAL_ERRORS, "Journal writes or syncs that failed", value=j.errors)
         yield GaugeMetricFamily(
             JOURNAL_HEALTHY, "1 while the journal's last write succeeded", value=int(j.healthy)
+        )
+        yield CounterMetricFamily(JOURNAL_SNAPSHOTS, "Journal snapshots written", value=j.snapshots)
+        yield CounterMetricFamily(
+            JOURNAL_SNAPSHOT_FAILURES,
+            "Journal snapshots that failed (the journal stays whole, only longer to replay)",
+            value=j.snapshot_failures,
         )
 
 

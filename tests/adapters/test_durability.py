@@ -23,7 +23,11 @@ import aiohttp
 import pytest
 
 from acd import journal as framing
-from acd.adapters.durable.journal import FILE, DirectoryJournal
+from acd import snapshot
+from acd.adapters.daemon.config_file import parse
+from acd.adapters.daemon.snapshots import AnyEnv, compact
+from acd.adapters.durable.journal import SEGMENT, DirectoryJournal
+from acd.adapters.durable.recovery import recover
 from acd.adapters.security.passwords import hash_password, hash_token
 from acd.adapters.web.gateways import SIGNATURE, TIMESTAMP, sign
 from tests.adapters.wsclient import IDENTITY_SECRET, WSClient, identity_token
@@ -143,38 +147,62 @@ async def queue_state(http: aiohttp.ClientSession, d: Daemon, ids: list[str]) ->
     return out
 
 
-@pytest.fixture(params=["directory", "redis"])
+SNAPSHOT_OFTEN = "\nsnapshot_records = 7"  # several snapshots (real worker processes) under the load
+
+
+@pytest.fixture(params=["directory", "directory-snapshots", "redis-snapshots"])
 def journal(request: pytest.FixtureRequest) -> str:
-    """The [journal] table: a directory, or a stream in a real redis-server."""
+    """The [journal] table: a directory (snapshot at a clean stop only), the
+    same with snapshots every few records, or a stream in a real
+    redis-server with them."""
     if request.param == "directory":
         return 'store = "directory"\npath = "journal"'
+    if request.param == "directory-snapshots":
+        return 'store = "directory"\npath = "journal"' + SNAPSHOT_OFTEN
     url = request.getfixturevalue("redis_url")
-    return f'store = "redis"\nredis_url = "{url}"\nredis_key = "acd:test:{uuid.uuid4().hex}"'
+    return f'store = "redis"\nredis_url = "{url}"\nredis_key = "acd:test:{uuid.uuid4().hex}"' + SNAPSHOT_OFTEN
+
+
+async def scripted_load(
+    http: aiohttp.ClientSession, d: Daemon
+) -> tuple[str, dict[str, Any], list[tuple[WSClient, dict[str, Any]]], WSClient, WSClient]:
+    """Alice connected to one chat, then away for lunch; three chats waiting,
+    each with a second message. Returns her session token, the served
+    chat's ack, the waiting pages with their acks, her desk and the served page."""
+    alice = WSClient(await http.ws_connect(d.url("/v1/agent/ws")))
+    await alice.expect("hello")
+    token = (await alice.call("auth", agent="alice", password="alice-pw"))["token"]
+    await alice.call("login")
+    li = identity_token({"email": "li@example.com"})
+    served, first = await customer(http, d, "hello, order 42", identity_token=li)
+    await alice.expect("offer", contact=first["contact"])
+    await alice.call("accept", contact=first["contact"])
+    await alice.call("message", contact=first["contact"], text="let me look")
+    await served.call("message", text="thanks")
+    await alice.call("away", reason="lunch")
+    waiting = []
+    for i in range(3):
+        c, ack = await customer(http, d, f"waiting {i}")
+        await c.call("message", text=f"still waiting {i}")
+        waiting.append((c, ack))
+    return token, first, waiting, alice, served
 
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
 async def test_a_restart_loses_nothing(tmp_path: Path, how: int, journal: str) -> None:
     async with daemon(tmp_path, journal) as d, aiohttp.ClientSession() as http:
         await d.start()
-        alice = WSClient(await http.ws_connect(d.url("/v1/agent/ws")))
-        await alice.expect("hello")
-        token = (await alice.call("auth", agent="alice", password="alice-pw"))["token"]
-        await alice.call("login")
-        li = identity_token({"email": "li@example.com"})
-        served, first = await customer(http, d, "hello, order 42", identity_token=li)
-        await alice.expect("offer", contact=first["contact"])
-        await alice.call("accept", contact=first["contact"])
-        await alice.call("message", contact=first["contact"], text="let me look")
-        await served.call("message", text="thanks")
-        await alice.call("away", reason="lunch")
-        waiting = []
-        for i in range(3):
-            c, ack = await customer(http, d, f"waiting {i}")
-            await c.call("message", text=f"still waiting {i}")
-            waiting.append((c, ack))
+        token, first, waiting, _, _ = await scripted_load(http, d)
         ids = [ack["contact"] for _, ack in waiting]
         before = await queue_state(http, d, ids)
         assert before == [("queued", 1), ("queued", 2), ("queued", 3)]
+        if SNAPSHOT_OFTEN in journal:
+            await d.read_until(b"journal snapshot at")  # at least one, before the end
+            async with http.get(d.url("/metrics")) as r:
+                written = [
+                    x for x in (await r.text()).splitlines() if x.startswith("acd_journal_snapshots_total")
+                ]
+            assert written and float(written[0].split()[-1]) >= 1
 
         await d.stop(how)
         if "directory" in journal:  # what the journal holds, read offline
@@ -200,6 +228,8 @@ async def test_a_restart_loses_nothing(tmp_path: Path, how: int, journal: str) -
             assert summary["conversations"] == 4 and summary["session_tokens"] == 1
         await d.start()  # the same directory: it recovers
         assert b"recovered from the journal" in d.log
+        if SNAPSHOT_OFTEN in journal or how == signal.SIGTERM:  # a clean stop writes one too
+            assert b"a snapshot and" in d.log
 
         assert await queue_state(http, d, ids) == before  # every one in its place
         page = WSClient(await http.ws_connect(d.url("/v1/chat/ws")))
@@ -238,7 +268,7 @@ async def test_a_restart_loses_nothing(tmp_path: Path, how: int, journal: str) -
 
 
 def test_a_torn_last_record_is_cut_off_and_the_rest_read(tmp_path: Path) -> None:
-    path = tmp_path / FILE
+    path = tmp_path / SEGMENT.format(1)
     records: list[dict[str, Any]] = [
         {"k": "start", "now": 1.0, "w": 2.0, "toml": None},
         {"k": "tok", "a": "x", "d": "y"},
@@ -246,9 +276,11 @@ def test_a_torn_last_record_is_cut_off_and_the_rest_read(tmp_path: Path) -> None
     whole = b"".join(framing.frame(r) for r in records)
     path.write_bytes(whole + framing.frame({"k": "tok", "a": "z", "d": "w"})[:-3])  # torn mid-write
     j = DirectoryJournal(tmp_path)
-    assert j.open() == records
+    j.open()
+    assert j.read_from("") == (None, records)
     j.close()
     assert path.read_bytes() == whole
+    assert j.path == tmp_path / SEGMENT.format(2)  # this process's records go to a new segment
     damaged = bytearray(whole)
     damaged[-2] ^= 0xFF  # a flipped bit in the last record: its checksum fails
     assert framing.read(bytes(damaged)) == (records[:1], len(framing.frame(records[0])))
@@ -330,7 +362,8 @@ def test_a_failing_disk_keeps_the_records_and_says_so(tmp_path: Path) -> None:
     records in memory, marks the journal unhealthy (/readyz), and the next
     write puts exactly the missing bytes on disk."""
     j = DirectoryJournal(tmp_path, fsync="always")
-    assert j.open() == []
+    j.open()
+    assert j.read_from("") == (None, [])
     good = j._fd
     assert good is not None
     j._fd = os.open(j.path, os.O_RDONLY)
@@ -341,7 +374,7 @@ def test_a_failing_disk_keeps_the_records_and_says_so(tmp_path: Path) -> None:
     j.append({"k": "tok", "a": "b", "d": "2"})
     assert j.healthy
     j.close()
-    records, _ = framing.read((tmp_path / FILE).read_bytes())
+    records, _ = framing.read(j.path.read_bytes())
     assert [r["a"] for r in records] == ["a", "b"]
 
 
@@ -361,3 +394,83 @@ async def test_a_new_config_that_would_strand_recovered_contacts_is_refused_not_
         resumed = await page.call("resume", token=ack["resume_token"])
         assert resumed["contact"] == ack["contact"] and resumed["ended"] is False
         await page.ws.close()
+
+
+async def test_a_snapshot_and_the_records_after_it_give_the_state_of_them_all(tmp_path: Path) -> None:
+    """Record a journal under the scripted load (no snapshots), then cut it
+    in two at many points: a snapshot of the first part (what the worker
+    writes) plus the rest rebuilds exactly what replaying it all does:
+    engine records, conversations, tokens, the history in progress."""
+    no_snapshots = 'store = "directory"\npath = "journal"\nsnapshot_records = 0\nsnapshot_interval_s = 0'
+    async with daemon(tmp_path, no_snapshots) as d, aiohttp.ClientSession() as http:
+        await d.start()
+        _, _, _, alice, _ = await scripted_load(http, d)
+        await alice.call("available")  # the first waiting chat is offered: an offer in flight too
+        await alice.expect("offer")
+        await d.stop(signal.SIGKILL)
+    whole = DirectoryJournal(tmp_path / "journal")
+    (_, records) = whole.read_from("")
+    assert not list((tmp_path / "journal").glob("snapshot-*"))
+
+    def routing(data: dict[str, Any]) -> Any:
+        return parse(data, "journal", env=AnyEnv()).routing
+
+    full = recover(whole, routing)
+    assert full is not None and len(full.engine.contacts) == 4
+    for k in sorted({1, 2, *range(3, len(records), 5), len(records) - 1}):
+        split = tmp_path / f"split-{k}"
+        split.mkdir()
+        (split / SEGMENT.format(1)).write_bytes(b"".join(framing.frame(r) for r in records[:k]))
+        (split / SEGMENT.format(2)).write_bytes(b"".join(framing.frame(r) for r in records[k:]))
+        store = DirectoryJournal(split)
+        assert compact(store, "1")["position"] == "1"
+        got = recover(store, routing)
+        assert got is not None and got.from_snapshot and got.records == len(records) - k
+        assert snapshot.dump(got.engine) == snapshot.dump(full.engine), k
+        assert got.open_conversations() == full.open_conversations(), k
+        assert (got.tokens, got.history.state(), got.now, got.wall) == (
+            full.tokens,
+            full.history.state(),
+            full.now,
+            full.wall,
+        ), k
+
+
+def test_a_damaged_snapshot_falls_back_to_the_one_before(tmp_path: Path) -> None:
+    """Snapshots 1 and 2 (a snapshot keeps its predecessor and the segments
+    after it); 2 is damaged on disk: recovery starts from 1 and replays
+    segment 2 and on; both damaged and segment 1 gone: a clear error."""
+    config = 'skills = ["s"]\n[queues.q]\nchannels = ["chat"]\n[agents.a]\nprofile = "chat"\n'
+    config += "queues = { q = 1 }\n"
+    start = {"k": "start", "now": 0.0, "w": 1000.0, "toml": config}
+
+    def tok(i: int) -> dict[str, Any]:
+        return {"k": "tok", "a": "a", "d": f"digest-{i}"}
+
+    d = tmp_path / "j"
+    d.mkdir()
+    (d / SEGMENT.format(1)).write_bytes(framing.frame(start) + framing.frame(tok(1)))
+    (d / SEGMENT.format(2)).write_bytes(framing.frame(tok(2)))
+    (d / SEGMENT.format(3)).write_bytes(framing.frame(tok(3)))
+    store = DirectoryJournal(d)
+
+    def routing(data: dict[str, Any]) -> Any:
+        return parse(data, "journal", env=AnyEnv()).routing
+
+    compact(store, "1")
+    compact(store, "2")
+    assert sorted(p.name for p in d.iterdir()) == [
+        SEGMENT.format(2),
+        SEGMENT.format(3),
+        "snapshot-00000001.bin",
+        "snapshot-00000002.bin",
+    ]  # segment 1 went with snapshot 2: snapshot 1 is the fallback, segment 2 stays for it
+    newest = d / "snapshot-00000002.bin"
+    data = bytearray(newest.read_bytes())
+    data[20] ^= 0xFF
+    newest.write_bytes(bytes(data))
+    got = recover(store, routing)
+    assert got is not None and got.tokens == {"a": "digest-3"} and got.records == 2
+    (d / "snapshot-00000001.bin").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="no snapshot loads"):
+        recover(store, routing)
