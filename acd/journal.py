@@ -31,6 +31,7 @@ class Journal(Protocol):
 
 
 MAX_RECORD = 64 * 1024 * 1024  # a length beyond this is damage, not a record
+MAX_SNAPSHOT = 2**32 - 1  # the frame's length field: a snapshot of a very large centre
 
 
 def frame(record: dict[str, Any]) -> bytes:
@@ -39,16 +40,17 @@ def frame(record: dict[str, Any]) -> bytes:
     return _HEAD.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-def read(data: bytes | memoryview) -> tuple[list[dict[str, Any]], int]:
+def read(data: bytes | memoryview, max_record: int = MAX_RECORD) -> tuple[list[dict[str, Any]], int]:
     """The whole, intact records at the start of ``data`` and how many bytes
-    they take; reading stops at the first torn or damaged frame. O(size)."""
+    they take; reading stops at the first torn or damaged frame (or one
+    longer than ``max_record``: a snapshot is read with a larger bound). O(size)."""
     view = memoryview(data)
     out: list[dict[str, Any]] = []
     pos = 0
     while pos + _HEAD.size <= len(view):
         length, crc = _HEAD.unpack_from(view, pos)
         end = pos + _HEAD.size + length
-        if length > MAX_RECORD or end > len(view):
+        if length > max_record or end > len(view):
             break
         payload = view[pos + _HEAD.size : end]
         if zlib.crc32(payload) != crc:
@@ -62,3 +64,18 @@ def read(data: bytes | memoryview) -> tuple[list[dict[str, Any]], int]:
         out.append(record)
         pos = end
     return out, pos
+
+
+def intact_length(data: bytes | memoryview) -> int:
+    """How many bytes at the start of ``data`` are whole frames with good
+    checksums, without decoding them: what ``read`` would keep, at the cost
+    of the checksums alone (for cutting a torn tail). O(size)."""
+    view = memoryview(data)
+    pos = 0
+    while pos + _HEAD.size <= len(view):
+        length, crc = _HEAD.unpack_from(view, pos)
+        end = pos + _HEAD.size + length
+        if length > MAX_RECORD or end > len(view) or zlib.crc32(view[pos + _HEAD.size : end]) != crc:
+            break
+        pos = end
+    return pos

@@ -89,6 +89,7 @@ def dump(engine: Engine) -> dict[str, Any]:
     """The engine's records, between two commands. O(agents + contacts + timers)."""
     contacts = engine.contacts
     agents = engine.agents
+    reqs: dict[Requirement, int] = {}
     timers = []
     for at, seq, kind, token, rec in engine.timers.pending():
         if isinstance(rec, ContactState):
@@ -109,7 +110,11 @@ def dump(engine: Engine) -> dict[str, Any]:
             for name, q in engine.qstats.items()
         },
         "agents": [_dump_agent(a) for a in agents.values()],
-        "contacts": [_dump_contact(c) for c in contacts.values()],
+        # one row per contact (_CONTACT_FIELDS, then base_req and extra as
+        # indexes in "requirements", then declined): a map per contact would
+        # repeat its keys, and its requirements, 100,000 times
+        "contacts": [_dump_contact(c, reqs) for c in contacts.values()],
+        "requirements": [[list(x) for x in req] for req in reqs],
         "timers": timers,
         "timer_seq": engine.timers.seq,
     }
@@ -130,23 +135,14 @@ def load(config: RoutingConfig, state: dict[str, Any]) -> Engine:
         for f in _QUEUE_TOTALS:
             setattr(q, f, doc[f])
         q.by_channel = {ch: list(row) for ch, row in doc["by_channel"].items()}
-    for doc in state["contacts"]:
-        c = ContactState(
-            doc["id"],
-            doc["queue"],
-            doc["channel"],
-            doc["customer"],
-            doc["priority"],
-            dict(doc["attributes"]),
-            _requirement(doc["base_req"]),
-            doc["entered"],
-        )
-        for f in _CONTACT_FIELDS:
-            setattr(c, f, doc[f])
-        c.attributes = dict(doc["attributes"])
-        c.left = dict(doc["left"]) if doc["left"] is not None else None
-        c.extra = _requirement(doc["extra"])
-        c.declined = set(doc["declined"]) if doc["declined"] is not None else None
+    n = len(_CONTACT_FIELDS)
+    reqs = [_requirement(r) for r in state["requirements"]]
+    for row in state["contacts"]:
+        c = ContactState(row[0], row[1], row[2], row[3], row[4], row[5], reqs[row[n]], row[8])
+        for f, v in zip(_CONTACT_FIELDS[6:], row[6:n], strict=True):
+            setattr(c, f, v)
+        c.extra = reqs[row[n + 1]]
+        c.declined = set(row[n + 2]) if row[n + 2] is not None else None
         engine.contacts[c.id] = c
     for doc in state["agents"]:
         a = engine.agents[doc["id"]]
@@ -181,13 +177,13 @@ def _dump_agent(a: AgentState) -> dict[str, Any]:
     }
 
 
-def _dump_contact(c: ContactState) -> dict[str, Any]:
-    return {
-        **{f: getattr(c, f) for f in _CONTACT_FIELDS},
-        "base_req": [list(x) for x in c.base_req],
-        "extra": [list(x) for x in c.extra],
-        "declined": sorted(c.declined) if c.declined is not None else None,
-    }
+def _dump_contact(c: ContactState, reqs: dict[Requirement, int]) -> list[Any]:
+    return [
+        *[getattr(c, f) for f in _CONTACT_FIELDS],
+        reqs.setdefault(c.base_req, len(reqs)),
+        reqs.setdefault(c.extra, len(reqs)),
+        sorted(c.declined) if c.declined is not None else None,
+    ]
 
 
 def _requirement(rows: list[list[Any]]) -> Requirement:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -81,11 +82,15 @@ def compact(store: SnapshotStore, upto: str) -> dict[str, Any]:
     def routing(data: dict[str, Any]) -> Any:
         return parse(data, "journal", env=AnyEnv()).routing
 
-    r = recover(store, routing, upto=upto)
-    if r is None:
-        return {"position": upto, "records": 0}
-    record = to_snapshot(r, compact_other(r, settings_of(r.toml).survey))
-    store.write_snapshot(upto, record)
+    gc.disable()  # millions of objects built, none freed: collections would only walk them
+    try:
+        r = recover(store, routing, upto=upto)
+        if r is None:
+            return {"position": upto, "records": 0}
+        record = to_snapshot(r, compact_other(r, settings_of(r.toml).survey))
+        store.write_snapshot(upto, record)
+    finally:
+        gc.enable()
     return {
         "position": upto,
         "records": r.records,

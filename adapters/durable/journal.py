@@ -29,8 +29,9 @@ snapshots, are deleted: what is kept is the newest snapshot, the one before
 it (a fallback if the newest is damaged) and the segments after that one.
 So the directory holds at most about two snapshot intervals of records.
 
-Opening cuts a torn or damaged tail (a crash mid-write) off each segment at
-its last whole record, and logs it. See :mod:`acd.journal`.
+Opening cuts a torn or damaged tail (a crash mid-write) off the last
+segment at its last whole record, and logs it; a reader stops at damage
+anywhere else. See :mod:`acd.journal`.
 """
 
 from __future__ import annotations
@@ -117,22 +118,23 @@ class DirectoryJournal(Buffered):
         return sorted(out)
 
     def open(self) -> None:
-        """Cut torn tails, then start a new segment for this process's records."""
+        """Cut the last segment's torn tail, then start a new segment for
+        this process's records."""
         self.dir.mkdir(parents=True, exist_ok=True)
         legacy = self.dir / LEGACY
         if legacy.exists() and not (self.dir / SEGMENT.format(0)).exists():
             legacy.rename(self.dir / SEGMENT.format(0))
         segments = self._numbers("journal")
-        for n in segments:
-            path = self.dir / SEGMENT.format(n)
+        if segments:  # only the last can be torn (a crash mid-write); read_from stops at any other damage
+            path = self.dir / SEGMENT.format(segments[-1])
             data = path.read_bytes()
-            records, good = journal.read(data)
+            good = journal.intact_length(data)
             if good < len(data):
                 log.warning(
-                    "journal %s: %d damaged or torn bytes after record %d cut off (a crash mid-write)",
+                    "journal %s: %d damaged or torn bytes after byte %d cut off (a crash mid-write)",
                     path,
                     len(data) - good,
-                    len(records),
+                    good,
                 )
                 with path.open("r+b") as f:
                     f.truncate(good)
@@ -154,7 +156,7 @@ class DirectoryJournal(Buffered):
         after = -1
         if point:
             after = int(point)
-            got, _ = journal.read((self.dir / SNAPSHOT.format(after)).read_bytes())
+            got, _ = journal.read((self.dir / SNAPSHOT.format(after)).read_bytes(), journal.MAX_SNAPSHOT)
             if len(got) != 1 or got[0].get("k") != "snapshot":
                 raise ValueError(f"snapshot {after} is damaged")
             base = got[0]

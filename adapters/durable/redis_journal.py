@@ -63,7 +63,7 @@ class RedisJournal(Buffered):
         base = None
         after = "-"
         if point:
-            got, _ = journal.read(cast(bytes, r.get(f"{self.key}:{point}")) or b"")
+            got, _ = journal.read(cast(bytes, r.get(f"{self.key}:{point}")) or b"", journal.MAX_SNAPSHOT)
             pos = cast(bytes | None, r.get(f"{self.key}:{point}:pos"))
             if len(got) != 1 or got[0].get("k") != "snapshot" or pos is None:
                 raise ValueError(f"{self.key}:{point} is damaged")
