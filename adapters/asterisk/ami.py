@@ -22,6 +22,9 @@ Events become engine commands, in arrival order, through one consumer task:
   phone works without the web desktop.
 * ``DTMFEnd`` received on a waiting caller's channel → the caller's key
   press (a callback request, :mod:`acd.adapters.asterisk.callback`).
+* ``Hangup`` of the caller of a call recovered connected after a restart
+  (no FastAGI session follows it any more), or its absence from a resync's
+  ``CoreShowChannels`` → EndContact: the agent goes to wrap-up.
 
 Actions go the other way: ``Originate`` (async) rings an agent for a
 callback, ``Hangup`` stops an agent's phone when the engine takes the call
@@ -72,6 +75,7 @@ WANTED_EVENTS = (
     "UserEvent",
     "DTMFEnd",
     "OriginateResponse",
+    "Hangup",
 )
 # A POSIX extended regex (Asterisk's regcomp), matched against the whole event:
 # its first line, the name ended by the CR (ERE has no \r escape, it has classes).
@@ -272,10 +276,17 @@ class AmiLink:
 
     async def _resync(self, proto: AMIProtocol) -> None:
         """A new session misses what happened while we were away."""
+        live: set[str] = set()
         for action in ("DeviceStateList", "CoreShowChannels"):
-            items = await self._ask(proto, {"Action": action})
+            # as a list: panoramisk gathers the items up to EventList: Complete
+            items = await self._ask(proto, {"Action": action}, as_list=True)
             for msg in items if isinstance(items, list) else []:
-                self._events.put_nowait(msg)  # handled in order with the live events
+                if field(msg, "Event") in ("DeviceStateChange", "CoreShowChannel"):
+                    self._events.put_nowait(msg)  # handled in order with the live events
+                    live.add(field(msg, "Uniqueid"))
+        for uniqueid in [u for u in self.voice.bridged if u not in live]:
+            # a recovered call whose channel is gone: it ended while we were away
+            self._events.put_nowait(Message({"Event": "Hangup", "Uniqueid": uniqueid}))
 
     # --------------------------------------------------------------- actions
 
@@ -327,6 +338,7 @@ class AmiLink:
             "ContactStatus": self._on_contact_status,
             "UserEvent": self._on_user_event,
             "DTMFEnd": self._on_dtmf,
+            "Hangup": self._on_hangup,
         }
         while True:
             msg = await self._events.get()
@@ -346,6 +358,9 @@ class AmiLink:
                     log.info("AMI: %s", e)
 
     # Each handler reads one event and returns the engine command it calls for, if any.
+
+    def _on_hangup(self, msg: Message) -> _Make | None:
+        return self.voice.bridged_ended(field(msg, "Uniqueid"))
 
     def _on_dial_begin(self, msg: Message) -> None:
         s = self.voice.by_uniqueid.get(field(msg, "Uniqueid"))

@@ -244,6 +244,15 @@ class CallSession:
         if channel is None:
             await self.refuse("no-voice-queue", f"queue {call.queue!r} does not exist or takes no voice")
             return
+        if self.uniqueid is not None and self.uniqueid in calls.bridged:
+            # Bridged to an agent when the old process died: its Dial has
+            # returned (this is the dialplan's retry), so the conversation is over.
+            self.contact_id = calls.bridged[self.uniqueid]
+            make = calls.bridged_ended(self.uniqueid)
+            if make is not None:
+                await self._submit(make)
+            await self.set_variable("ACD_RESULT", "answered")
+            return
         if calls.settings.answer:
             await self.command("ANSWER")
         await self._music()
@@ -496,6 +505,9 @@ class VoiceCalls:
         # old process: Uniqueid -> contact id, until the dialplan sends the
         # same channel back (docs/asterisk.md) or the grace runs out.
         self.orphans: dict[str, str] = {}
+        # Calls recovered connected to an agent: Asterisk keeps them bridged
+        # without us; Uniqueid -> contact id, until AMI says the caller hung up.
+        self.bridged: dict[str, str] = {}
         self.graces = Graces("call-grace")
         self.closing = False
 
@@ -508,6 +520,21 @@ class VoiceCalls:
                 await self.submit(lambda now: cmds.Abandon(now, contact_id), contact_id)
 
         self.graces.start(contact_id, grace_s, gone)
+
+    def adopt_bridged(self, uniqueid: str, contact_id: str) -> None:
+        """After a restart: a call connected to an agent, to be ended when
+        AMI reports its caller's hangup (or its absence at a resync)."""
+        self.bridged[uniqueid] = contact_id
+
+    def bridged_ended(self, uniqueid: str) -> Callable[[float], cmds.Command] | None:
+        """The caller of a recovered connected call hung up: its conversation
+        ends and the agent's wrap-up starts. None if not one of them."""
+        contact_id = self.bridged.pop(uniqueid, None)
+        if contact_id is None:
+            return None
+        log.info("call %s: ended while the ACD was away (AMI)", contact_id)
+        _, agent = self.contact_state(contact_id)
+        return lambda now: cmds.EndContact(now, agent or "", contact_id)
 
     # -------------------------------------------------------------- config
 

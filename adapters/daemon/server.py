@@ -315,12 +315,17 @@ class Server:
         for cid, c in list(engine.contacts.items()):
             held = self.hub.conversations.get(cid)
             call = (held is None or held.origin == "voice") and c.channel in engine.phone_channels
-            if call and c.state in (QUEUED, OFFERED) and cid not in callbacks.pending:
-                uniqueid = held.attributes.get("uniqueid") if held is not None else None
+            if not call or cid in callbacks.pending:
+                continue
+            uniqueid = held.attributes.get("uniqueid") if held is not None else None
+            if c.state in (QUEUED, OFFERED):
                 if uniqueid:
                     self.voice.adopt(uniqueid, cid, self.settings.server.customer_grace_s)
                 else:
                     await self.runner.submit(partial(cmds.Abandon, contact_id=cid))
+            elif c.state == CONNECTED and uniqueid:
+                # still bridged in Asterisk: AMI tells its end (docs/asterisk.md)
+                self.voice.adopt_bridged(uniqueid, cid)
 
     def _reconfigure_to(self, settings: AcdSettings, now: float) -> list[Any]:
         """In the writer: apply ``settings`` and put it on record (replay applies it too)."""

@@ -6,19 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from acd import events as ev
 from acd.adapters.asterisk.ami import devices_of
+from acd.adapters.daemon.config_file import JournalSettings
 from acd.adapters.daemon.server import Server
 from tests.adapters.test_fastagi import TIMEOUT, Centre, centre, voice_settings
 from tests.peers.ami import AmiServer
-from tests.peers.asterisk import Pbx
+from tests.peers.asterisk import Caller, Pbx
 
 SECRET = "acdsecret"
 
@@ -247,3 +251,66 @@ async def test_an_agent_rung_on_two_phones_is_busy_when_either_is() -> None:
         ctr.ami.device_state("PJSIP/7001", "NOT_INUSE")
         changed = await ctr.expect(ev.AgentPhoneChanged, agent_id="v1")
         assert changed.reason is None
+
+
+@pytest.mark.parametrize("how", ["caller-left-while-down", "caller-hangs-up-after", "agent-hangs-up-after"])
+async def test_a_call_bridged_across_a_crash_ends_when_asterisk_says(tmp_path: Path, how: str) -> None:
+    """The ACD dies with a call bridged to an agent; Asterisk keeps the call.
+    The next process recovers it connected (the journal as the crash left
+    it) and learns its end from Asterisk: its absence from the resync (the
+    caller left while the ACD was down), the caller's Hangup event, or the
+    dialplan's retry of the same channel once the agent hung up (Dial's g)."""
+    pbx = Pbx()
+    peer = AmiServer(pbx, secret=SECRET, auth_delay=0.02)
+    link = {"port": await peer.start(), "username": "acd", "secret": SECRET, "reconnect_min_s": 0.05}
+    settings = voice_settings("blended", ("voice", "chat"), link)
+    live, crashed = tmp_path / "live", tmp_path / "crashed"
+    first = Server(replace(settings, journal=JournalSettings(store="directory", path=str(live))), 0, 0)
+    second: Server | None = None
+    caller: Caller | None = None
+    retry: Caller | None = None
+    try:
+        await first.start()
+        ctr = AmiCentre(first, pbx, peer)
+        await ctr.link_up()
+        phone = pbx.phone("PJSIP/6001")
+        await ctr.login("v1")
+        assert first.bound_agi_port is not None
+        caller = Caller(pbx, first.bound_agi_port, "queue/sales")
+        await caller.start()
+        connected = await ctr.expect(ev.ContactConnected)
+        shutil.copytree(live, crashed)  # the disk as a crash now would leave it
+        peer.drop(refuse=True)  # the next process's link waits until we listen
+        await first.stop()  # its own ending is not what the next one reads
+        if how == "caller-left-while-down":
+            caller.hang_up()
+            await caller.finished()
+        again = replace(settings, journal=JournalSettings(store="directory", path=str(crashed)))
+        second = Server(again, 0, 0)
+        await second.start()
+        assert second.runner.engine.contacts[connected.contact_id].state == "connected"
+        ctr = AmiCentre(second, pbx, peer)
+        peer.resynced.clear()
+        peer.restore()
+        await ctr.link_up()
+        if how == "caller-hangs-up-after":
+            caller.hang_up()
+        elif how == "agent-hangs-up-after":
+            phone.hang_up()
+            await caller.finished()  # the old session's Dial returned; the dialplan runs AGI again:
+            assert second.bound_agi_port is not None
+            retry = Caller(pbx, second.bound_agi_port, "queue/sales", uniqueid=caller.agi_uniqueid)
+            await retry.start()
+        ended = await ctr.expect(ev.ContactEnded, contact_id=connected.contact_id)
+        assert ended.agent_id == "v1"
+        if retry is not None:
+            await retry.finished()
+            assert retry.variables["ACD_RESULT"] == "answered"  # not queued again
+        assert not second.voice.bridged
+    finally:
+        for c in (caller, retry):
+            if c is not None:
+                await c.close()
+        if second is not None:
+            await second.stop()
+        await peer.stop()

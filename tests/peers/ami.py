@@ -427,6 +427,8 @@ class AmiServer:
         elif name == "Hangup":
             self.pbx_channels.pop(f["uniqueid"], None)
         if name == "Hangup":
+            if f.get("caller") == "gone":  # its caller hangs up too (not when it goes on in the dialplan)
+                self.emit(render("Hangup", Channel=f["channel"], Uniqueid=f["uniqueid"]))
             return
         fields = {"Channel": f["channel"], "Uniqueid": f["uniqueid"], "DestChannel": f["dest"]}
         if name == "DialBegin":

@@ -315,7 +315,9 @@ class Caller:
         phone.ended.append(time.perf_counter())
         # Asterisk 22's Dial: ANSWEREDTIME_MS = answer to hang-up, in ms (transcript 11b: 22024)
         self.variables["ANSWEREDTIME_MS"] = str(round((phone.ended[-1] - answered) * 1000))
-        tell("Hangup")
         # The agent hung up: with Dial's g option the caller goes on (result=0,
-        # transcript 11b), without it the Dial returns -1 anyway (11).
-        return "ANSWER", 0 if go_on and not self._gone.is_set() else -1
+        # transcript 11b), without it the Dial returns -1 anyway (11), and the
+        # caller's channel hangs up too.
+        goes_on = go_on and not self._gone.is_set()
+        tell("Hangup", caller="on" if goes_on else "gone")
+        return "ANSWER", 0 if goes_on else -1
