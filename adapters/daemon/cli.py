@@ -14,19 +14,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from acd import __version__
+from acd.adapters.daemon import replay
 from acd.adapters.daemon.config_file import (
     AcdSettings,
     JournalSettings,
     ServerSettings,
     load,
-    parse,
     parse_listen,
 )
 from acd.adapters.daemon.demo import run_demo
 from acd.adapters.daemon.server import serve
-from acd.adapters.daemon.snapshots import REDIS_URL_ENV, AnyEnv, compact, open_store
-from acd.adapters.durable.journal import DirectoryJournal
-from acd.adapters.durable.recovery import recover
+from acd.adapters.daemon.snapshots import REDIS_URL_ENV, compact, open_store
 from acd.adapters.security.passwords import MIN_TOKEN_CHARS, hash_password, hash_token
 from acd.errors import ConfigError
 from acd.settings import default_config
@@ -112,44 +110,6 @@ def describe(settings: AcdSettings) -> str:
     return "\n".join(lines)
 
 
-def replay_journal(directory: Path, check: bool) -> int:
-    """``acd replay``: the engine and conversations a journal rebuilds (its
-    newest snapshot and the records after it), as JSON (nothing is served,
-    nothing written). With ``--check``, a command the engine refuses on
-    replay (it accepted it once) is a divergence: exit 1."""
-    if not directory.is_dir():
-        print(f"{directory}: no journal", file=sys.stderr)
-        return 1
-    store = DirectoryJournal(directory)
-    try:
-        rec = recover(store, lambda data: parse(data, "journal", env=AnyEnv()).routing)
-    except ValueError as e:
-        print(f"{directory}: {e}", file=sys.stderr)
-        return 1
-    if rec is None:
-        print(f"{directory}: empty", file=sys.stderr)
-        return 1
-    engine = rec.engine
-    waiting: dict[str, int] = {}
-    for c in engine.contacts.values():
-        waiting[c.queue] = waiting.get(c.queue, 0) + 1
-    summary = {
-        "journal": str(directory),
-        "from_snapshot": rec.from_snapshot,
-        "records": rec.records,
-        "commands": rec.commands,
-        "refused": rec.refused,
-        "engine_time": round(rec.now, 3),
-        "wall_time": round(rec.wall, 3),
-        "open_contacts_by_queue": waiting,
-        "agents_logged_in": sum(1 for a in engine.agents.values() if a.status != "logged-out"),
-        "conversations": len(rec.open_conversations()),
-        "session_tokens": len(rec.tokens),
-    }
-    print(json.dumps(summary, indent=2))
-    return 1 if check and rec.refused else 0
-
-
 def compact_journal(store: str, path: str, redis_key: str, upto: str) -> int:
     """``acd compact`` (the daemon runs it at each snapshot point)."""
     js = JournalSettings(store=store, path=path, redis_key=redis_key)
@@ -187,11 +147,26 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="a machine-made token (admin_token_hash): a keyed digest, checked in microseconds",
     )
-    rp = sub.add_parser("replay", help="replay a journal offline and say what it holds")
+    rp = sub.add_parser(
+        "replay",
+        help="replay a journal offline: what it holds, or what a candidate config would have done",
+    )
     rp.add_argument("--journal", required=True, metavar="DIR", help="a [journal] directory (data/journal)")
     rp.add_argument(
         "--check", action="store_true", help="exit 1 if a recorded command is refused (the replay diverged)"
     )
+    rp.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a candidate config: the recorded traffic under it, beside the recorded run",
+    )
+    rp.add_argument(
+        "--from", dest="since", metavar="T", help="count contacts arriving from T (ISO 8601, UTC)"
+    )
+    rp.add_argument("--to", dest="until", metavar="T", help="...until T")
+    rp.add_argument("--json", action="store_true", help="JSON instead of a table")
+    rp.add_argument("--csv", metavar="FILE", help="write both runs per interval (and queue, channel) to FILE")
+    rp.add_argument("--interval-s", type=float, default=900.0, help="the CSV's interval (default 900 s)")
     cp = sub.add_parser(
         "compact",
         help="snapshot a journal up to a point the daemon marked (the daemon runs this itself)",
@@ -229,7 +204,19 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             return asyncio.run(serve(settings))
     if args.command == "replay":
-        return replay_journal(Path(args.journal), args.check)
+        if args.config is not None:
+            csv_path = Path(args.csv) if args.csv else None
+            return replay.what_if(
+                Path(args.journal),
+                Path(args.config),
+                args.since,
+                args.until,
+                args.json,
+                csv_path,
+                args.interval_s,
+                sys.stdout,
+            )
+        return replay.summary(Path(args.journal), args.check, sys.stdout)
     if args.command == "compact":
         return compact_journal(args.store, args.path, args.redis_key, args.upto)
     if args.command == "check-config":

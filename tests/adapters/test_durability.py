@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -474,3 +475,83 @@ def test_a_damaged_snapshot_falls_back_to_the_one_before(tmp_path: Path) -> None
     (d / "snapshot-00000001.bin").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="no snapshot loads"):
         recover(store, routing)
+
+
+def three_agents() -> str:
+    """Alice, Bob and Carol on chats (three at a time each)."""
+    pw = hash_password("alice-pw", iterations=1000)
+    return "".join(
+        f'\n[agents.{a}]\nprofile = "chat"\nskills = {{ sales = 3 }}\nqueues = {{ sales = 1 }}\n'
+        f'password_hash = "{pw}"\n'
+        for a in ("alice", "bob", "carol")
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_a_kill_at_a_random_point_loses_and_duplicates_nothing(tmp_path: Path, seed: int) -> None:
+    """Two agents take chats as fast as they are offered (a third is away
+    for training) while customers keep arriving, each sending a second
+    message; the daemon is killed after a random number of customers were
+    answered (snapshots every few records, so some kills hit a worker).
+    After the restart: every acknowledged chat is there once, held by at
+    most one agent, the waiting ones in the order they arrived, with their
+    messages; Carol is still away for training."""
+    rnd = random.Random(seed)
+    customers = 14
+    kill_after = rnd.randint(4, customers)
+    async with daemon(tmp_path) as d, aiohttp.ClientSession() as http:
+        text = (tmp_path / "acd.toml").read_text()
+        text = text[: text.index("[agents.alice]")] + three_agents()
+        text = text.replace('path = "journal"', 'path = "journal"' + SNAPSHOT_OFTEN)
+        (tmp_path / "acd.toml").write_text(text)
+        await d.start()
+
+        async def agent(name: str, away: bool) -> None:
+            desk = WSClient(await http.ws_connect(d.url("/v1/agent/ws")))
+            await desk.expect("hello")
+            await desk.call("auth", agent=name, password="alice-pw")
+            await desk.call("login")
+            if away:
+                await desk.call("away", reason="training")
+                return
+            while True:
+                offer = await desk.expect("offer")
+                await desk.call("accept", contact=offer["contact"])
+
+        desks = [asyncio.create_task(agent(n, n == "carol")) for n in ("alice", "bob", "carol")]
+        await desks[2]  # Carol is away before the first customer comes
+        acked: list[tuple[str, str, str]] = []  # (contact, resume token, first text), in arrival order
+        for i in range(customers):
+            page, ack = await customer(http, d, f"hello {seed}-{i}")
+            await page.call("message", text=f"more {seed}-{i}")
+            acked.append((ack["contact"], ack["resume_token"], f"hello {seed}-{i}"))
+            if len(acked) == kill_after:
+                break
+        await d.stop(signal.SIGKILL)
+        for t in desks:
+            t.cancel()
+        await asyncio.gather(*desks, return_exceptions=True)
+
+        await d.start()
+        auth = {"Authorization": f"Bearer {ADMIN}"}
+        async with http.get(d.url("/v1/queues"), headers=auth) as r:
+            (q,) = (await r.json())["queues"]
+        assert q["waiting"] + q["ringing"] + q["connected"] == len(acked)  # none lost, none twice
+        async with http.get(d.url("/v1/agents"), headers=auth) as r:
+            agents = {a["id"]: a for a in (await r.json())["agents"]}
+        held = [cid for a in agents.values() for cid in a["contacts"]]
+        assert len(held) == len(set(held))  # never with two agents
+        assert (agents["carol"]["status"], agents["carol"]["reason"]) == ("away", "training")
+        positions = []
+        for cid, token, first in acked:
+            async with http.get(d.url(f"/v1/contacts/{cid}"), headers=auth) as r:
+                assert r.status == 200, cid
+                state = await r.json()
+            if state["state"] == "queued":
+                positions.append(state["position"])
+                page = WSClient(await http.ws_connect(d.url("/v1/chat/ws")))
+                await page.expect("hello")
+                resumed = await page.call("resume", token=token)
+                assert [m["text"] for m in resumed["transcript"]] == [first, first.replace("hello", "more")]
+                await page.ws.close()
+        assert positions == list(range(1, len(positions) + 1))  # in the order they came
