@@ -151,6 +151,16 @@ async def queue_state(http: aiohttp.ClientSession, d: Daemon, ids: list[str]) ->
 SNAPSHOT_OFTEN = "\nsnapshot_records = 7"  # several snapshots (real worker processes) under the load
 
 
+async def waited(http: aiohttp.ClientSession, d: Daemon, cid: str) -> float:
+    """How long ``cid`` has waited, by the engine's clock now: a command
+    (Alice away for lunch, as she is) moves the engine's time to now first."""
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    async with http.post(d.url("/v1/agents/alice/away"), json={"reason": "lunch"}, headers=auth) as r:
+        assert r.status in (200, 409), await r.text()
+    async with http.get(d.url(f"/v1/contacts/{cid}"), headers=auth) as r:
+        return float((await r.json())["waited_s"])
+
+
 @pytest.fixture(params=["directory", "directory-snapshots", "redis-snapshots"])
 def journal(request: pytest.FixtureRequest) -> str:
     """The [journal] table: a directory (snapshot at a clean stop only), the
@@ -197,6 +207,7 @@ async def test_a_restart_loses_nothing(tmp_path: Path, how: int, journal: str) -
         ids = [ack["contact"] for _, ack in waiting]
         before = await queue_state(http, d, ids)
         assert before == [("queued", 1), ("queued", 2), ("queued", 3)]
+        waited_before, asked_before = await waited(http, d, ids[0]), time.time()
         if SNAPSHOT_OFTEN in journal:
             await d.read_until(b"journal snapshot at")  # at least one, before the end
             async with http.get(d.url("/metrics")) as r:
@@ -233,6 +244,9 @@ async def test_a_restart_loses_nothing(tmp_path: Path, how: int, journal: str) -
             assert b"a snapshot and" in d.log
 
         assert await queue_state(http, d, ids) == before  # every one in its place
+        # Engine time went on while the daemon was down: customers were waiting.
+        grew, elapsed = await waited(http, d, ids[0]) - waited_before, time.time() - asked_before
+        assert elapsed > 0.5 and abs(grew - elapsed) < 0.25
         page = WSClient(await http.ws_connect(d.url("/v1/chat/ws")))
         await page.expect("hello")
         resumed = await page.call("resume", token=waiting[0][1]["resume_token"])
