@@ -60,6 +60,10 @@ class UnknownQueue(InvalidRequest):
     code = "unknown-queue"
 
 
+class UnknownSkill(InvalidRequest):
+    code = "unknown-skill"
+
+
 class DuplicateContact(InvalidRequest):
     code = "duplicate-contact"
 

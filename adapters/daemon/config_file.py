@@ -207,6 +207,25 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SupervisorAccount:
+    """A person who watches the centre in the browser (``[supervisors.NAME]``)."""
+
+    name: str
+    password_hash: str = field(repr=False)
+    role: str = "supervisor"  # "supervisor" (watch, act on its queues) | "admin" (also reload)
+    queues: tuple[str, ...] = ()  # the queues it sees and acts on; () = all
+
+
+@dataclass(frozen=True, slots=True)
+class DesktopSettings:
+    """What the browser desktop offers agents (``[desktop]``)."""
+
+    away_reasons: tuple[str, ...] = ("break", "lunch", "training", "meeting")
+    canned_replies: tuple[str, ...] = ()
+    session_hours: float = 12.0  # a browser login lasts this long without activity
+
+
+@dataclass(frozen=True, slots=True)
 class AcdSettings:
     source: str
     server: ServerSettings
@@ -225,6 +244,8 @@ class AcdSettings:
     warnings: tuple[str, ...] = ()  # loads, but cannot work as meant (check-config shows them)
     journal: JournalSettings = JournalSettings()
     text: str | None = field(default=None, repr=False)  # the file's text, for the journal
+    supervisors: Mapping[str, SupervisorAccount] = field(default_factory=dict, repr=False)
+    desktop: DesktopSettings = DesktopSettings()
 
     def options(self, queue: str) -> QueueOptions:
         return self.queue_options.get(queue, _NO_OPTIONS)
@@ -717,6 +738,49 @@ def _agents(r: _Reader, data: Mapping[str, Any]) -> tuple[tuple[AgentSpec, ...],
     return tuple(out), creds
 
 
+_SUPERVISOR_KEYS = ("password_hash", "role", "queues")
+
+
+def _supervisors(
+    r: _Reader, data: Mapping[str, Any], queues: Mapping[str, Any]
+) -> dict[str, SupervisorAccount]:
+    out = {}
+    for name, path, tbl in r.entries(data, "supervisors", _SUPERVISOR_KEYS):
+        pw = r.get(tbl, "password_hash", path, str, None)
+        if pw is None or not is_password_hash(pw):
+            r.error(
+                f"{path}.password_hash", "required: a hash from `acd hash-password` (never a plain password)"
+            )
+            continue
+        role = r.get(tbl, "role", path, str, "supervisor")
+        if role not in ("supervisor", "admin"):
+            r.error(f"{path}.role", f'expected "supervisor" or "admin", got {role!r}')
+        seen = r.names(tbl, "queues", path)
+        for q in seen:
+            if q not in queues:
+                r.error(f"{path}.queues", f"unknown queue {q!r}")
+        out[name] = SupervisorAccount(name, pw, role, seen)
+    return out
+
+
+def _desktop(r: _Reader, data: Mapping[str, Any]) -> DesktopSettings:
+    path = "desktop"
+    tbl = r.table(data, "desktop", path)
+    r.only(tbl, ("away_reasons", "canned_replies", "session_hours"), path)
+    d = DesktopSettings()
+    reasons = r.names(tbl, "away_reasons", path) if "away_reasons" in tbl else d.away_reasons
+    for x in reasons:
+        if not 0 < len(x) <= 40:
+            r.error(f"{path}.away_reasons", f"a reason is 1-40 characters, got {x!r}")
+    canned = r.names(tbl, "canned_replies", path)
+    for x in canned:
+        if not 0 < len(x) <= 1000:
+            r.error(f"{path}.canned_replies", "a reply is 1-1000 characters")
+    return DesktopSettings(
+        tuple(reasons), canned, r.number(tbl, "session_hours", path, d.session_hours, 0.1, 24 * 30)
+    )
+
+
 def _gateways(
     r: _Reader, data: Mapping[str, Any], queues: Mapping[str, QueueSpec]
 ) -> dict[str, GatewaySettings]:
@@ -1033,6 +1097,8 @@ _TOP_KEYS = (
     "schedules",
     "rules",
     "survey",
+    "supervisors",
+    "desktop",
 )
 
 
@@ -1055,6 +1121,8 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
     limits = _limits(r, data)
     webchat = _webchat(r, data, channels)
     journal = _journal(r, data)
+    supervisors = _supervisors(r, data, by_name)
+    desktop = _desktop(r, data)
     fallback = r.get(data, "fallback_queue", "", str, None)
     returns = r.number(data, "max_transfer_returns", "", 1, 0, 100, integer=True)
     routing = RoutingConfig(channels, profiles, skills, queues, agents, fallback, returns)
@@ -1079,6 +1147,8 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
         webchat=webchat,
         warnings=_warnings(routing, creds),
         journal=journal,
+        supervisors=supervisors,
+        desktop=desktop,
     )
 
 

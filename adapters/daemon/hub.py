@@ -80,7 +80,8 @@ class Hub:
         self.runner = runner
         self.conversations = Conversations()
         self.desks: dict[str, Outbox] = {}  # agent id -> its connected desktop
-        self.supervisors: set[Outbox] = set()
+        # supervisor streams -> the queues each may see (None: all)
+        self.supervisors: dict[Outbox, frozenset[str] | None] = {}
         self.connections: dict[str, set[Outbox]] = {"agent": set(), "customer": set(), "supervisor": set()}
         self.position_interval_s = position_interval_s
         self.wall_clock = wall_clock
@@ -137,7 +138,7 @@ class Hub:
 
     def untrack(self, kind: str, box: Outbox) -> None:
         self.connections[kind].discard(box)
-        self.supervisors.discard(box)
+        self.supervisors.pop(box, None)
 
     def connection_counts(self) -> dict[str, int]:
         return {k: len(v) for k, v in self.connections.items()}
@@ -280,8 +281,17 @@ class Hub:
                 route(e)
             if sups:
                 frame = {"type": "event", "event": self._wall_times(to_wire(e), offset)}
-                for box in sups:
-                    box.put(frame)
+                for box, allowed in sups.items():
+                    if allowed is None or self._in_scope(e, allowed):
+                        box.put(frame)
+
+    def _in_scope(self, e: ev.Event, allowed: frozenset[str]) -> bool:
+        """Does a supervisor limited to ``allowed`` queues see this event? O(1)."""
+        queue = getattr(e, "queue", None)
+        if isinstance(queue, str):
+            return queue in allowed or getattr(e, "to_queue", None) in allowed
+        agent = self.runner.engine.agents.get(getattr(e, "agent_id", ""))
+        return agent is not None and any(q in allowed for q in agent.spec.queues)
 
     @staticmethod
     def _wall_times(wire: dict[str, Any], offset: float) -> dict[str, Any]:

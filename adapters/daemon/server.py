@@ -45,8 +45,10 @@ from acd.adapters.security.auth import AuthGuard, Verifier
 from acd.adapters.web.agent_ws import AgentDesks
 from acd.adapters.web.chat_ws import WebChat
 from acd.adapters.web.gateways import Gateways
-from acd.adapters.web.http_api import HEALTHY, READY, build_app
+from acd.adapters.web.http_api import HEALTHY, READY, SESSIONS, build_app
 from acd.adapters.web.metrics import Metrics
+from acd.adapters.web.pages import add_routes as add_pages
+from acd.adapters.web.sessions import Sessions
 from acd.adapters.web.supervisor import add_routes as add_supervisor_routes
 from acd.engine import Engine
 from acd.errors import ConfigError
@@ -138,6 +140,9 @@ class Server:
         self.runner.listen(self.customer_desk.on_events)
         self.surveys = Surveys(self.settings.survey, self.hub.wall_clock, self.customer_desk.survey_answered)
         self.hub.surveys = self.surveys
+        self.surveys.tell_agent = lambda agent, cid, score: self.hub.to_desk(
+            agent, {"type": "survey-answer", "contact": cid, "score": score}
+        )
         self.customer_desk.survey_asked = self.surveys.is_asked
         self._apply_policies(self.settings)
         self.surveys.journal = self.journal
@@ -156,6 +161,19 @@ class Server:
             journal = self.journal
             self.app[HEALTHY] = lambda: journal.healthy
             metrics.watch_journal(journal)
+        tls_on = bool(srv.tls_cert and srv.tls_key)
+        self.sessions = Sessions(
+            self.guard,
+            lambda: self.settings.credentials,
+            lambda: self.settings.supervisors,
+            lambda: self.settings.desktop.session_hours * 3600.0,
+            tls=tls_on,
+        )
+        self.app[SESSIONS] = self.sessions
+        self.sessions.add_routes(self.app)
+        self.desks.sessions = self.sessions
+        self.desks.desktop = self.settings.desktop
+        add_pages(self.app, lambda: self.settings)
         add_supervisor_routes(self.app, self.hub)
         add_customer_routes(self.app, self.customers)
         self.app.router.add_get("/v1/agent/ws", self.desks.handle)
@@ -368,6 +386,11 @@ class Server:
         self.surveys.settings = new.survey
         self.hours.update(_schedules(new))
         self.desks.credentials = dict(new.credentials)
+        self.desks.desktop = new.desktop
+        for gone in set(self.settings.supervisors) - set(new.supervisors):
+            self.sessions.end_user("supervisor", gone)  # a removed account's browser is logged out
+        for gone in set(self.settings.credentials) - set(new.credentials):
+            self.sessions.end_user("agent", gone)
         self.webchat.settings = new.webchat
         if new.limits != self.settings.limits:
             notes.append("[limits] changes apply at the next restart")

@@ -82,6 +82,7 @@ class Surveys:
         self.by_queue: dict[str, Tally] = {}
         self.by_agent: dict[str, Tally] = {}
         self.journal: Journal | None = None  # surveys asked and answered go on record
+        self.tell_agent: Callable[[str, str, int], None] | None = None  # (agent, contact, score): its desktop
 
     def ask(self, contact_id: str, queue: str, agent_id: str, user: tuple[str, str] | None = None) -> None:
         self._expire()
@@ -154,6 +155,8 @@ class Surveys:
         if self.journal is not None:
             self.journal.append({"k": "answer", "c": contact_id, "s": score})
         self.on_answer(contact_id, score)
+        if self.tell_agent is not None:
+            self.tell_agent(asked.agent_id, contact_id, score)
         return asked
 
     def _count(self, contact_id: str, score: int) -> Asked:

@@ -32,6 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from acd import commands as cmds
+from acd.adapters.daemon.config_file import DesktopSettings
 from acd.adapters.daemon.conversations import Conversation
 from acd.adapters.daemon.grace import Graces
 from acd.adapters.daemon.hub import Hub
@@ -41,6 +42,7 @@ from acd.adapters.web.frames import Unauthorized, UnknownFrame
 from acd.adapters.web.origin import check_origin
 from acd.adapters.web.outbox import Outbox
 from acd.adapters.web.requests import answer_requests
+from acd.adapters.web.sessions import Sessions
 from acd.codec import MalformedMessage
 from acd.errors import AcdError, InvalidRequest, NotYourContact, UnknownAgent, UnknownContact
 from acd.states import AVAILABLE, AWAY, CONNECTED, LOGGED_OUT, NOT_RESPONDING, WRAP_UP
@@ -96,6 +98,8 @@ class AgentDesks:
         self.grace_s = grace_s
         self.heartbeat_s = heartbeat_s
         self.graces = Graces("agent-grace")
+        self.sessions: Sessions | None = None  # browser logins (the server sets it)
+        self.desktop = DesktopSettings()  # what the browser desktop offers (reasons, replies)
         self.closing = False  # shutting down: a dropped socket starts no grace
         self._tokens: dict[str, str] = {}  # sha256(session token) -> agent id
         self._token_of: dict[str, str] = {}  # agent id -> its token's digest
@@ -138,7 +142,7 @@ class AgentDesks:
             if agent_id is None:
                 if frame["type"] != "auth":
                     raise Unauthorized("authenticate first: {'type': 'auth', ...}")
-                agent_id = await self._authenticate(frame, address)
+                agent_id = await self._authenticate(frame, address, request)
                 box.label = f"agent-desk:{agent_id}"
                 return await self._attach(agent_id, box)
             handler = self._handlers.get(frame["type"])
@@ -171,11 +175,18 @@ class AgentDesks:
             await box.close()
         return ws
 
-    async def _authenticate(self, frame: dict[str, Any], address: str) -> str:
-        """A session token (a dict lookup of its SHA-256: tokens are random
-        and 256 bits, nothing to slow down) or the agent's password (PBKDF2
-        in the guard's bounded pool, run even for an unknown agent so timing
-        does not reveal which ids exist). Failures count per address."""
+    async def _authenticate(self, frame: dict[str, Any], address: str, request: web.Request) -> str:
+        """The browser's session cookie (``"cookie": true``: the page logged
+        in with ``POST /v1/session``), a session token (a dict lookup of its
+        SHA-256: tokens are random and 256 bits, nothing to slow down) or the
+        agent's password (PBKDF2 in the guard's bounded pool, run even for an
+        unknown agent so timing does not reveal which ids exist). Failures
+        count per address."""
+        if frame.get("cookie") is True:
+            s = self.sessions.of(request) if self.sessions is not None else None
+            if s is None or s.role != "agent" or s.user not in self.runner.engine.agents:
+                raise Unauthorized("no agent session: log in first (POST /v1/session)")
+            return s.user
         token = frame.get("token")
         if isinstance(token, str) and token:
             self.guard.check(address, "agent-session")
@@ -212,7 +223,23 @@ class AgentDesks:
         # Only undo our own away: a supervisor may have set another reason meanwhile.
         if before in (AVAILABLE, NOT_RESPONDING) and a.status == AWAY and a.reason == DISCONNECTED:
             await self._submit(lambda now: cmds.SetAvailable(now, agent_id))
-        return {"agent": agent_id, "token": token, **self.snapshot(agent_id)}
+        return {
+            "agent": agent_id,
+            "token": token,
+            **self.snapshot(agent_id),
+            "desktop": self._desktop(agent_id),
+        }
+
+    def _desktop(self, agent_id: str) -> dict[str, Any]:
+        """What the browser desktop offers this agent: away reasons, canned
+        replies, and the wrap-up codes of the queues it serves."""
+        a = self.runner.engine.agents[agent_id]
+        return {
+            "away_reasons": list(self.desktop.away_reasons),
+            "canned_replies": list(self.desktop.canned_replies),
+            "dispositions": {q: list(self.hub.queue_options(q).dispositions) for q in a.spec.queues},
+            "queues": sorted(self.runner.engine.queues),
+        }
 
     def snapshot(self, agent_id: str) -> dict[str, Any]:
         engine = self.runner.engine

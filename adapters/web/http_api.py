@@ -12,11 +12,9 @@ configured the API is closed. Failed tokens are limited per client address
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -26,8 +24,9 @@ from acd.adapters.daemon.runner import EngineRunner
 from acd.adapters.security.auth import AuthGuard, RateLimited, client_address
 from acd.adapters.web import frames
 from acd.adapters.web.metrics import Metrics
-from acd.codec import MalformedMessage
-from acd.errors import AcdError, ConfigError, InvalidRequest
+from acd.adapters.web.pages import security_headers, static_cache
+from acd.adapters.web.sessions import SESSION, Forbidden, Sessions, agent_in_scope, check_queue, scope
+from acd.errors import AcdError, ConfigError
 
 log = logging.getLogger("acd.http")
 
@@ -56,19 +55,23 @@ STATUS_BY_CODE: dict[str, int] = {
     "unknown-agent": 404,
     "unknown-contact": 404,
     "unknown-queue": 404,
+    "unknown-skill": 404,
     "unknown-customer": 404,
     "unknown-merge": 404,
     "invalid-transition": 409,
     "contact-ended": 409,
     "queue-full": 409,
+    "channel-not-allowed": 409,  # the queue exists and takes other channels
     "queue-closed": 409,
     "transfer-loop": 409,
     "duplicate-contact": 409,
     "invalid-config": 422,
+    "csrf-refused": 403,
+    "forbidden": 403,
 }
 DEFAULT_ERROR_STATUS = 400
 MAX_BODY = 256 * 1024  # bytes in a REST body; beyond: 413 body-too-large
-PUBLIC_PATHS = frozenset({"/v1/agent/ws", "/v1/chat/ws"})
+PUBLIC_PATHS = frozenset({"/v1/agent/ws", "/v1/chat/ws", "/v1/session", "/v1/chat/config"})
 
 RUNNER: web.AppKey[EngineRunner] = web.AppKey("runner", EngineRunner)
 SETTINGS: web.AppKey[AcdSettings] = web.AppKey("settings", AcdSettings)
@@ -87,6 +90,7 @@ _HTTP_CODES = {
 }
 Reload = Callable[[], Awaitable[list[str]]]
 RELOAD: web.AppKey[Reload] = web.AppKey("reload")
+SESSIONS: web.AppKey[Sessions] = web.AppKey("sessions", Sessions)
 
 
 def error_response(
@@ -149,6 +153,18 @@ def bearer(request: web.Request) -> str:
 
 
 async def _check_admin(request: web.Request) -> web.Response | None:
+    """A machine's admin token, or a supervisor's browser session (whose
+    changes carry the CSRF token; only the ``admin`` role reloads)."""
+    sessions = request.app.get(SESSIONS)
+    if sessions is not None and not bearer(request):
+        s = sessions.of(request)
+        if s is not None and s.role != "agent":
+            if request.method not in ("GET", "HEAD", "OPTIONS"):
+                sessions.require_csrf(request, s)
+            if request.path.startswith("/v1/admin/") and s.role != "admin":
+                raise Forbidden("only an admin supervisor may do this")
+            request[SESSION] = s
+            return None
     stored = request.app[SETTINGS].server.admin_token_hash
     if stored is None:
         return error_response("admin-disabled", "no admin token is configured (server.admin_token_hash)")
@@ -171,33 +187,6 @@ async def _check_admin(request: web.Request) -> web.Response | None:
 MAX_KNOWN_TOKENS = 64
 
 
-async def json_body(request: web.Request, required: bool = False) -> dict[str, Any]:
-    """A JSON object body: UTF-8 (RFC 8259), ``Content-Type: application/json``
-    (else 415), nesting bounded (else ``malformed-message``)."""
-    if not request.can_read_body:
-        if required:
-            raise MalformedMessage("a JSON object body is required")
-        return {}
-    if request.content_type not in ("application/json", "application/octet-stream") and not (
-        request.content_type.endswith("+json")
-    ):
-        raise UnsupportedMediaType(f"expected Content-Type: application/json, got {request.content_type!r}")
-    raw = await request.read()
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise MalformedMessage(f"the body is not JSON: {e}") from None
-    except RecursionError:
-        raise MalformedMessage("the body is nested too deeply") from None
-    if not isinstance(data, dict):
-        raise MalformedMessage("the body must be a JSON object")
-    return data
-
-
-class UnsupportedMediaType(InvalidRequest):
-    code = "unsupported-media-type"
-
-
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -215,17 +204,23 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def queues(request: web.Request) -> web.Response:
     engine = request.app[RUNNER].engine
-    return web.json_response({"queues": [frames.stats(engine.queue_stats(q)) for q in engine.queues]})
+    allowed = scope(request)
+    shown = [q for q in engine.queues if allowed is None or q in allowed]
+    return web.json_response({"queues": [frames.stats(engine.queue_stats(q)) for q in shown]})
 
 
 async def agents(request: web.Request) -> web.Response:
     engine = request.app[RUNNER].engine
-    return web.json_response({"agents": [frames.stats(engine.agent_stats(a)) for a in engine.agents]})
+    allowed = scope(request)
+    shown = [a for a, rec in engine.agents.items() if agent_in_scope(allowed, rec.spec.queues)]
+    return web.json_response({"agents": [frames.stats(engine.agent_stats(a)) for a in shown]})
 
 
 async def contact(request: web.Request) -> web.Response:
     engine = request.app[RUNNER].engine
-    return web.json_response(frames.stats(engine.explain(request.match_info["id"])))
+    why = engine.explain(request.match_info["id"])
+    check_queue(request, why.queue)
+    return web.json_response(frames.stats(why))
 
 
 async def reload(request: web.Request) -> web.Response:
@@ -239,7 +234,9 @@ async def reload(request: web.Request) -> web.Response:
 def build_app(
     settings: AcdSettings, runner: EngineRunner, metrics_: Metrics, reload_: Reload, guard: AuthGuard
 ) -> web.Application:
-    app = web.Application(middlewares=[errors_and_auth], client_max_size=MAX_BODY)
+    app = web.Application(
+        middlewares=[security_headers, errors_and_auth, static_cache], client_max_size=MAX_BODY
+    )
     app[GUARD] = guard
     app[HEALTHY] = lambda: True  # the server adds what it depends on (the journal)
     app[SETTINGS] = settings

@@ -21,14 +21,16 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from acd import commands as cmds
+from acd import events as ev
 from acd.adapters.daemon.conversations import Conversation
 from acd.adapters.daemon.hub import Hub
 from acd.adapters.web import frames
-from acd.adapters.web.http_api import json_body
+from acd.adapters.web.bodies import json_body
 from acd.adapters.web.origin import check_origin
 from acd.adapters.web.outbox import Outbox
+from acd.adapters.web.sessions import Forbidden, agent_in_scope, check_queue, scope
 from acd.codec import MalformedMessage
-from acd.errors import InvalidRequest, UnknownAgent, UnknownContact
+from acd.errors import InvalidRequest, QueueClosed, QueueFull, UnknownAgent, UnknownContact, UnknownSkill
 from acd.states import CONNECTED, LOGGED_OUT, OFFERED
 
 log = logging.getLogger("acd.supervisor")
@@ -63,7 +65,14 @@ async def _create_contact(hub: Hub, data: dict[str, Any]) -> web.Response:
         or not all(isinstance(v, int) and not isinstance(v, bool) for v in skills.values())
     ):
         raise MalformedMessage("'skills' must map at most 50 skill names to levels")
+    unknown = sorted(s for s in skills if s not in hub.runner.engine.config.skills)
+    if unknown:
+        raise UnknownSkill(f"unknown skill {unknown[0]!r}")
     cid = frames.opt_text(data, "id") or hub.new_contact_id("api")
+    if not _CONTACT_ID.fullmatch(cid):
+        raise MalformedMessage(
+            "'id' is 1-200 letters, digits and . _ : @ - (it goes in URLs), starting alphanumeric"
+        )
     conv = Conversation(
         contact_id=cid,
         channel=channel or (spec.default_channel if spec is not None else "task"),
@@ -74,9 +83,13 @@ async def _create_contact(hub: Hub, data: dict[str, Any]) -> web.Response:
         identity=frames.mapping(data, "identity"),  # the back office is authenticated: verified
         attributes=frames.mapping(data, "attributes"),
     )
-    await hub.start_contact(
+    events = await hub.start_contact(
         conv, frames.opt_text(data, "text", frames.MAX_TEXT), tuple(sorted(skills.items()))
     )
+    for e in events:  # turned away at the door (full, closed with nowhere to go): not created
+        if isinstance(e, ev.ContactOverflowed) and e.contact_id == cid and e.to_queue is None:
+            err = QueueFull if e.reason == "queue-full" else QueueClosed
+            raise err(f"contact {cid!r} was not queued: {e.queue} {e.reason}")
     return web.json_response({"contact": cid}, status=201, headers={"Location": f"/v1/contacts/{cid}"})
 
 
@@ -90,6 +103,7 @@ async def end_contact(request: web.Request) -> web.Response:
     c = engine.contacts.get(cid)
     if c is None:
         raise UnknownContact(f"no open contact {cid!r}")
+    check_queue(request, c.queue)
     agent = c.agent_id
     asg = engine.agents[agent].assignments.get(cid) if agent is not None and agent in engine.agents else None
     if agent is None or asg is None or asg.state == OFFERED:
@@ -153,6 +167,7 @@ def _replay(status: int, body: bytes, location: str | None) -> web.Response:
 
 
 _KEY = re.compile(r"[!-~]{1,200}")
+_CONTACT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}")
 
 
 class IdempotencyKeyReused(InvalidRequest):
@@ -167,13 +182,30 @@ async def move_contact(request: web.Request) -> web.Response:
     queue, agent = frames.opt_text(data, "queue"), frames.opt_text(data, "agent")
     if queue is None and agent is None:
         raise MalformedMessage("give 'queue' or 'agent'")
+    _check_contact(request, hub, cid)
+    if queue is not None:
+        check_queue(request, queue)
     await hub.runner.submit(lambda now: cmds.Transfer(now, cid, to_queue=queue, to_agent=agent))
     return web.json_response({"contact": cid})
+
+
+def _check_contact(request: web.Request, hub: Hub, cid: str) -> None:
+    """A supervisor limited to some queues acts on their contacts only."""
+    c = hub.runner.engine.contacts.get(cid)
+    if c is not None:
+        check_queue(request, c.queue)
+
+
+def _check_agent(request: web.Request, hub: Hub, aid: str) -> None:
+    a = hub.runner.engine.agents.get(aid)
+    if a is not None and not agent_in_scope(scope(request), a.spec.queues):
+        raise Forbidden(f"agent {aid!r} serves none of your queues")
 
 
 async def agent_away(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     aid = request.match_info["id"]
+    _check_agent(request, hub, aid)
     reason = frames.opt_text(await json_body(request), "reason") or "supervisor"
     await hub.runner.submit(lambda now: cmds.SetAway(now, aid, reason))
     return web.json_response(frames.stats(hub.runner.engine.agent_stats(aid)))
@@ -183,6 +215,7 @@ async def agent_logout(request: web.Request) -> web.Response:
     """Log an agent out (idempotent); what nobody else could end goes back to its queue first."""
     hub = request.app[HUB]
     aid = request.match_info["id"]
+    _check_agent(request, hub, aid)
     a = hub.runner.engine.agents.get(aid)
     if a is None:
         raise UnknownAgent(f"unknown agent {aid!r}")
@@ -200,9 +233,10 @@ async def supervisor_ws(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     box = hub.outbox(ws, "supervisor", limit=20_000)
     hub.track("supervisor", box)
-    hub.supervisors.add(box)
+    allowed = scope(request)
+    hub.supervisors[box] = allowed
     box.put({"type": "hello", "api": "acd-supervisor/1"})
-    stats = asyncio.create_task(_stream_stats(hub, box))
+    stats = asyncio.create_task(_stream_stats(hub, box, allowed))
     try:
         async for msg in ws:  # the only request: {"type": "stats"}, answered at once
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
@@ -213,7 +247,7 @@ async def supervisor_ws(request: web.Request) -> web.StreamResponse:
                 box.put(frames.error(None, e.code, e.message))
                 continue
             if frame["type"] == "stats":
-                box.put(_stats_frame(hub))
+                box.put(_stats_frame(hub, allowed))
             else:
                 box.put(frames.error(frames.request_id(frame), "unknown-frame", "only 'stats' is understood"))
     finally:
@@ -224,14 +258,15 @@ async def supervisor_ws(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-def _stats_frame(hub: Hub) -> dict[str, Any]:
+def _stats_frame(hub: Hub, allowed: frozenset[str] | None = None) -> dict[str, Any]:
     engine = hub.runner.engine
-    return {"type": "stats", "queues": [frames.stats(engine.queue_stats(q)) for q in engine.queues]}
+    shown = [q for q in engine.queues if allowed is None or q in allowed]
+    return {"type": "stats", "queues": [frames.stats(engine.queue_stats(q)) for q in shown]}
 
 
-async def _stream_stats(hub: Hub, box: Outbox) -> None:
+async def _stream_stats(hub: Hub, box: Outbox, allowed: frozenset[str] | None) -> None:
     while box.open:
-        box.put(_stats_frame(hub))
+        box.put(_stats_frame(hub, allowed))
         await asyncio.sleep(STATS_INTERVAL_S)
 
 

@@ -353,6 +353,12 @@ def test_every_key_the_parser_accepts_is_in_the_configuration_reference() -> Non
         "dial_options",
         "callback_dial",
         "callback_ring_s",
+        *cf._SUPERVISOR_KEYS,
+        "away_reasons",
+        "canned_replies",
+        "session_hours",
+        "snapshot_records",
+        "snapshot_interval_s",
     }
     forms = ("`{}`", "`{}", "{}`", "[{}", ".{}]", ".{}`")
     missing = sorted(k for k in keys if not any(f.format(k) in doc for f in forms))

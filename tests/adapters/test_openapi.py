@@ -49,9 +49,16 @@ async def test_schemathesis_finds_no_difference_between_the_spec_and_the_server(
             "1",
             "--checks",
             "all",
-            # WebSocket upgrades are tested through real sockets elsewhere
+            # A contact is a live resource: once ended (POST .../end) it is gone
+            # by design (its record moves to the customer's history), which
+            # this check reads as "created resource not found".
+            "--exclude-checks",
+            "ensure_resource_availability",
+            # WebSocket upgrades are tested through real sockets elsewhere; browser
+            # logins in a real browser (tests/browser: fuzzed failed logins would
+            # rate-limit this address for every other operation)
             "--exclude-path-regex",
-            "/ws$",
+            "/ws$|^/v1/session$",
             "--generation-database",
             "none",
             "--no-color",

@@ -1,0 +1,256 @@
+// The wallboard: queues and agents live, the last hour's waiting per
+// queue, why a contact waits, and the supervisor's actions.
+import { duration, languageSwitch, t, translate } from "./i18n.js";
+import { Socket, api, clock, currentSession, el, login, logout } from "./net.js";
+
+const $ = (id) => document.getElementById(id);
+const HOUR = 3600;
+const SL_TARGET = 80; // % below which the service level cell turns red
+const state = {
+  session: null,
+  queues: new Map(), // name -> stats
+  history: new Map(), // name -> [[t, waiting], ...] (last hour)
+  agents: new Map(), // id -> stats, plus since
+  since: new Map(), // agent id -> when its presence last changed (ms)
+  sock: null,
+  events: [],
+  dirty: false,
+  paints: 0,
+};
+
+translate();
+languageSwitch($("lang"), () => draw(true));
+if (new URLSearchParams(location.search).has("wall")) document.body.classList.add("wall");
+
+$("login").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const form = new FormData(e.target);
+  $("login-error").textContent = "";
+  try {
+    start(await login("supervisor", form.get("user"), form.get("password")));
+  } catch (err) {
+    $("login-error").textContent = t("login.failed", { message: err.message });
+  }
+});
+$("logout").addEventListener("click", async () => {
+  state.sock?.stop();
+  await logout();
+  location.reload();
+});
+$("wall").addEventListener("click", () => document.body.classList.toggle("wall"));
+$("reload").addEventListener("click", async () => {
+  try {
+    await api("POST", "/v1/admin/reload");
+    notice(t("sup.reloaded"));
+  } catch (err) {
+    const problems = err.problems || [];
+    notice(`${err.message} ${problems.join("; ")}`, true);
+  }
+});
+$("lookup").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  await explain(new FormData(e.target).get("contact"));
+});
+
+(async () => {
+  const s = await currentSession();
+  if (s && s.role !== "agent") start(s);
+})();
+
+function start(session) {
+  state.session = session;
+  $("login").hidden = true;
+  $("board").hidden = false;
+  $("logout").hidden = false;
+  $("wall").hidden = false;
+  $("reload").hidden = session.role !== "admin";
+  $("who").textContent = session.user;
+  state.sock = new Socket("/v1/supervisor/ws", {
+    onOpen: async () => {
+      await refreshAgents();
+    },
+    onFrame: frame,
+    onStatus: (online) => {
+      $("net").textContent = online ? t("net.online") : t("net.offline");
+      $("net").className = online ? "net ok" : "net down";
+    },
+  });
+  setInterval(refreshAgents, 2000);
+  setInterval(() => draw(false), 1000);
+}
+
+function frame(f) {
+  if (f.type === "stats") {
+    const now = Date.now() / 1000;
+    for (const q of f.queues) {
+      state.queues.set(q.name, q);
+      const h = state.history.get(q.name) || [];
+      h.push([now, q.waiting]);
+      while (h.length && h[0][0] < now - HOUR) h.shift();
+      state.history.set(q.name, h);
+    }
+    state.dirty = true;
+  } else if (f.type === "event") {
+    const e = f.event;
+    if (e.type === "AgentPresenceChanged") {
+      const a = state.agents.get(e.agent_id);
+      if (a) Object.assign(a, { presence: e.presence, reason: e.reason });
+      state.since.set(e.agent_id, e.at * 1000);
+    }
+    state.events.unshift(e);
+    state.events.length = Math.min(state.events.length, 50);
+    state.dirty = true;
+  }
+}
+
+async function refreshAgents() {
+  const data = await api("GET", "/v1/agents").catch(() => null);
+  if (!data) return;
+  for (const a of data.agents) {
+    if (!state.since.has(a.id)) state.since.set(a.id, Date.now());
+    state.agents.set(a.id, a);
+  }
+  state.dirty = true;
+}
+
+/** Repaint what changed since the last paint (all of it when `force`). */
+function draw(force) {
+  if (!state.dirty && !force) {
+    drawTimes();
+    return;
+  }
+  state.dirty = false;
+  const t0 = performance.now();
+  drawQueues();
+  drawAgents();
+  drawEvents();
+  // User Timing: scripts/bench_ui.py reads what a repaint costs
+  performance.measure("acd-paint", { start: t0, end: performance.now() });
+  if (++state.paints % 600 === 0) performance.clearMeasures("acd-paint"); // a wall screen runs for days
+}
+
+function cell(value, cls) {
+  return el("td", { class: cls }, value === null || value === undefined ? "–" : String(value));
+}
+
+function drawQueues() {
+  const rows = [...state.queues.values()].map((q) => {
+    const sl = q.service_level_pct;
+    const staff = q.agents || {};
+    return el(
+      "tr",
+      {},
+      el("th", { scope: "row" }, q.name),
+      cell(q.waiting, q.waiting > 0 && q.longest_wait_s > 60 ? "bad" : ""),
+      cell(duration(q.longest_wait_s)),
+      cell(sl === null ? null : `${sl.toFixed(1)}%`, sl !== null && sl < SL_TARGET ? "bad" : "good"),
+      cell(q.answered),
+      cell(q.abandoned),
+      cell(q.asa_s === null ? null : duration(q.asa_s)),
+      cell(q.aht_s === null ? null : duration(q.aht_s)),
+      cell(`${staff.available || 0} / ${(staff.busy || 0) + (staff.offered || 0)} / ${(staff.away || 0) + (staff["not-responding"] || 0)} / ${staff["wrap-up"] || 0}`),
+      el("td", {}, sparkline(state.history.get(q.name) || [])),
+    );
+  });
+  $("queues").tBodies[0].replaceChildren(...rows);
+}
+
+function sparkline(points) {
+  const w = 160, h = 28;
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  svg.setAttribute("width", w);
+  svg.setAttribute("height", h);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", t("sup.chart"));
+  if (points.length > 1) {
+    const now = Date.now() / 1000;
+    const top = Math.max(1, ...points.map((p) => p[1]));
+    const line = document.createElementNS(svg.namespaceURI, "polyline");
+    line.setAttribute("points", points.map(([at, v]) => `${(w * (1 - (now - at) / HOUR)).toFixed(1)},${(h - 2 - ((h - 4) * v) / top).toFixed(1)}`).join(" "));
+    line.setAttribute("class", "spark");
+    svg.append(line);
+  }
+  return svg;
+}
+
+function drawAgents() {
+  const rows = [...state.agents.values()].map((a) => {
+    const open = Object.entries(a.load || {}).map(([ch, n]) => `${ch} ${n}`).join(", ");
+    return el(
+      "tr",
+      { class: `p-${a.presence}` },
+      el("th", { scope: "row" }, a.name || a.id),
+      cell(t(`presence.${a.presence}`)),
+      cell(a.reason),
+      el("td", { dataset: { since: a.id } }, ""),
+      cell(open || "0"),
+      cell(a.occupancy_pct === null ? null : `${Math.round(a.occupancy_pct)}%`),
+      el(
+        "td",
+        {},
+        el("button", { type: "button", onclick: () => agentAction(a.id, "away") }, t("sup.away")),
+        el("button", { type: "button", onclick: () => agentAction(a.id, "logout") }, t("sup.logout")),
+      ),
+    );
+  });
+  $("agents").tBodies[0].replaceChildren(...rows);
+  drawTimes();
+}
+
+function drawTimes() {
+  for (const td of document.querySelectorAll("[data-since]")) {
+    td.textContent = duration((Date.now() - (state.since.get(td.dataset.since) || Date.now())) / 1000);
+  }
+}
+
+function drawEvents() {
+  $("events").replaceChildren(
+    ...state.events.slice(0, 20).map((e) =>
+      el("li", {}, `${clock(e.at)} ${e.type} ${e.contact_id || ""} ${e.agent_id || ""} ${e.queue || ""}`),
+    ),
+  );
+}
+
+async function agentAction(id, what) {
+  try {
+    await api("POST", `/v1/agents/${encodeURIComponent(id)}/${what}`, what === "away" ? { reason: "supervisor" } : {});
+    await refreshAgents();
+  } catch (err) {
+    notice(err.message, true);
+  }
+}
+
+async function explain(id) {
+  try {
+    const why = await api("GET", `/v1/contacts/${encodeURIComponent(id)}`);
+    const move = el("select", { "aria-label": t("sup.move") }, ...[...state.queues.keys()].map((q) => el("option", { value: q }, q)));
+    $("why").replaceChildren(
+      el("p", {}, why.message),
+      el("p", { class: "muted" }, `${why.state} · ${why.queue} · ${duration(why.waited_s)} · #${why.position ?? "–"}`),
+      el(
+        "div",
+        { class: "actions" },
+        move,
+        el("button", { type: "button", onclick: () => contactAction(id, "move", { queue: move.value }) }, t("sup.move")),
+        el("button", { type: "button", onclick: () => contactAction(id, "end", {}) }, t("sup.end")),
+      ),
+    );
+  } catch (err) {
+    $("why").replaceChildren(el("p", { class: "error" }, err.message));
+  }
+}
+
+async function contactAction(id, what, body) {
+  try {
+    await api("POST", `/v1/contacts/${encodeURIComponent(id)}/${what}`, body);
+    await explain(id);
+  } catch (err) {
+    notice(err.message, true);
+  }
+}
+
+function notice(text, bad = false) {
+  $("notice").textContent = text;
+  $("notice").className = bad ? "error" : "ok";
+}
