@@ -53,7 +53,7 @@ from acd import snapshot
 from acd.engine import Engine
 from acd.errors import AcdError
 from acd.settings import RoutingConfig
-from acd.states import AWAY, CONNECTED, LOGGED_OUT, OFFERED, QUEUED, WRAP_UP
+from acd.states import AWAY, CONNECTED, ENDED, LOGGED_OUT, OFFERED, QUEUED
 
 SUPPLY = (c.Login, c.Logout, c.SetAway, c.SetAvailable, c.DeviceState, c.SetQueueOpen)
 DEFAULT_TALK_S = 180.0  # when the recording answered nothing at all
@@ -246,7 +246,7 @@ def simulate(
             later(facts.ended_at[x.id], c.EndContact(facts.ended_at[x.id], agent, x.id))
         elif x.state in (QUEUED, OFFERED) and x.id in facts.abandon_at:
             later(facts.abandon_at[x.id], c.Abandon(facts.abandon_at[x.id], x.id))
-        elif x.state == WRAP_UP and x.id in facts.wrap_end_at:
+        elif x.state == ENDED and x.id in facts.wrap_end_at:
             later(facts.wrap_end_at[x.id], c.EndWrapUp(facts.wrap_end_at[x.id], agent, x.id))
     for spec in config.agents:  # added by the candidate: staffed throughout
         if spec.id not in facts.staffed:

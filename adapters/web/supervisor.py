@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import json
 import logging
 import re
@@ -37,6 +38,40 @@ log = logging.getLogger("acd.supervisor")
 
 HUB: web.AppKey[Hub] = web.AppKey("hub", Hub)
 STATS_INTERVAL_S = 2.0
+
+
+MAX_LISTED = 1000
+
+
+async def list_contacts(request: web.Request) -> web.Response:
+    """The open contacts, longest waiting first, at most ``limit`` (default
+    200): what the wallboard lists. O(n log limit) for n open contacts: for
+    a supervisor's screen every few seconds, not for the hot path."""
+    engine = request.app[HUB].runner.engine
+    raw = request.query.get("limit", "200")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LISTED:
+        raise MalformedMessage(f"'limit' is a whole number 1..{MAX_LISTED}")
+    allowed = scope(request)
+    now = engine.now
+    shown = (c for c in engine.contacts.values() if allowed is None or c.queue in allowed)
+    oldest = heapq.nsmallest(int(raw), shown, key=lambda c: c.entered)
+    return web.json_response(
+        {
+            "contacts": [
+                {
+                    "id": c.id,
+                    "queue": c.queue,
+                    "channel": c.channel,
+                    "state": c.state,
+                    "priority": c.priority,
+                    "agent": c.agent_id,
+                    "waited_s": round(now - c.entered, 3),
+                }
+                for c in oldest
+            ],
+            "open": len(engine.contacts),
+        }
+    )
 
 
 async def create_contact(request: web.Request) -> web.Response:
@@ -261,7 +296,14 @@ async def supervisor_ws(request: web.Request) -> web.StreamResponse:
 def _stats_frame(hub: Hub, allowed: frozenset[str] | None = None) -> dict[str, Any]:
     engine = hub.runner.engine
     shown = [q for q in engine.queues if allowed is None or q in allowed]
-    return {"type": "stats", "queues": [frames.stats(engine.queue_stats(q)) for q in shown]}
+    return {
+        "type": "stats",
+        # with each queue's target, so a wallboard colours a missed one
+        "queues": [
+            {**frames.stats(engine.queue_stats(q)), "target_pct": engine.queues[q].service_level_pct}
+            for q in shown
+        ],
+    }
 
 
 async def _stream_stats(hub: Hub, box: Outbox, allowed: frozenset[str] | None) -> None:
@@ -284,6 +326,7 @@ def add_routes(app: web.Application, hub: Hub) -> None:
     app[HUB] = hub
     app[IDEMPOTENCY] = Idempotency(hub.limits.idempotency_keys)
     app.router.add_post("/v1/contacts", create_contact)
+    app.router.add_get("/v1/contacts", list_contacts)
     app.router.add_post("/v1/contacts/{id}/move", move_contact)
     app.router.add_post("/v1/contacts/{id}/end", end_contact)
     app.router.add_post("/v1/agents/{id}/away", agent_away)

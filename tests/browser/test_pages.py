@@ -146,6 +146,10 @@ async def test_a_chat_from_the_customer_page_to_two_agents_and_the_survey(
     await expect(offer).to_contain_text("Wang")
     await expect(alice.page.locator("#pop")).to_contain_text("claimed, not verified")
     await alice.shot("agent-offer")
+    ringing = wall.page.locator("#open tbody tr", has_text="Ringing")  # the wallboard's open contacts
+    await expect(ringing).to_have_count(1)
+    await ringing.locator("button").click()  # why is it (still) waiting?
+    await expect(wall.page.locator("#why")).to_contain_text("offered")
     await alice.page.keyboard.press("Alt+a")  # accept from the keyboard
     await expect(alice.page.locator(".tab")).to_have_count(1)
     await expect(customer.page.locator("#status")).to_have_text("Alice joined the chat")
@@ -258,3 +262,28 @@ async def test_the_pages_speak_chinese(browser: Browser, server: Server) -> None
     await expect(app.page.locator("#login button[type=submit]")).to_have_text("Log in")
     chat = await open_app(browser, server, "/chat", locale="zh-CN")
     await expect(chat.page.locator("#start button[type=submit]")).to_have_text("开始咨询")
+
+
+async def test_a_page_of_another_origin_cannot_open_the_sockets(browser: Browser, server: Server) -> None:
+    """localhost is another origin than 127.0.0.1: its page is refused at the upgrade."""
+    app = await open_app(browser, server, "/")
+    other = await app.context.new_page()
+    await other.goto(f"http://localhost:{server.bound_port}/")
+    outcome = await other.evaluate(
+        """url => new Promise(done => {
+             const ws = new WebSocket(url);
+             ws.onopen = () => done("open");
+             ws.onerror = () => done("refused");
+           })""",
+        f"ws://127.0.0.1:{server.bound_port}/v1/chat/ws",
+    )
+    assert outcome == "refused"
+    same = await app.page.evaluate(
+        """url => new Promise(done => {
+             const ws = new WebSocket(url);
+             ws.onopen = () => { ws.close(); done("open"); };
+             ws.onerror = () => done("refused");
+           })""",
+        f"ws://127.0.0.1:{server.bound_port}/v1/chat/ws",
+    )
+    assert same == "open"  # its own origin may

@@ -5,7 +5,7 @@ import { Socket, api, clock, currentSession, el, login, logout } from "./net.js"
 
 const $ = (id) => document.getElementById(id);
 const HOUR = 3600;
-const SL_TARGET = 80; // % below which the service level cell turns red
+const SL_TARGET = 80; // % below which the service level cell turns red, when a queue gives none
 const state = {
   session: null,
   queues: new Map(), // name -> stats
@@ -14,6 +14,7 @@ const state = {
   since: new Map(), // agent id -> when its presence last changed (ms)
   sock: null,
   events: [],
+  open: [],
   dirty: false,
   paints: 0,
 };
@@ -104,7 +105,11 @@ function frame(f) {
 }
 
 async function refreshAgents() {
-  const data = await api("GET", "/v1/agents").catch(() => null);
+  const [data, open] = await Promise.all([
+    api("GET", "/v1/agents").catch(() => null),
+    api("GET", "/v1/contacts?limit=50").catch(() => null),
+  ]);
+  if (open) state.open = open.contacts;
   if (!data) return;
   for (const a of data.agents) {
     if (!state.since.has(a.id)) state.since.set(a.id, Date.now());
@@ -123,6 +128,7 @@ function draw(force) {
   const t0 = performance.now();
   drawQueues();
   drawAgents();
+  drawOpen();
   drawEvents();
   // User Timing: scripts/bench_ui.py reads what a repaint costs
   performance.measure("acd-paint", { start: t0, end: performance.now() });
@@ -143,7 +149,7 @@ function drawQueues() {
       el("th", { scope: "row" }, q.name),
       cell(q.waiting, q.waiting > 0 && q.longest_wait_s > 60 ? "bad" : ""),
       cell(duration(q.longest_wait_s)),
-      cell(sl === null ? null : `${sl.toFixed(1)}%`, sl !== null && sl < SL_TARGET ? "bad" : "good"),
+      cell(sl === null ? null : `${sl.toFixed(1)}%`, sl !== null && sl < (q.target_pct ?? SL_TARGET) ? "bad" : "good"),
       cell(q.answered),
       cell(q.abandoned),
       cell(q.asa_s === null ? null : duration(q.asa_s)),
@@ -196,6 +202,23 @@ function drawAgents() {
   });
   $("agents").tBodies[0].replaceChildren(...rows);
   drawTimes();
+}
+
+function drawOpen() {
+  $("open").tBodies[0].replaceChildren(
+    ...(state.open || []).map((c) =>
+      el(
+        "tr",
+        { class: c.state === "queued" ? "waiting" : "" },
+        el("th", { scope: "row" }, el("button", { type: "button", class: "link", onclick: () => explain(c.id) }, c.id)),
+        cell(c.queue),
+        cell(c.channel),
+        cell(t(`state.${c.state}`)),
+        cell(duration(c.waited_s), c.state === "queued" && c.waited_s > 60 ? "bad" : ""),
+        cell(c.agent),
+      ),
+    ),
+  );
 }
 
 function drawTimes() {
