@@ -8,9 +8,11 @@ A daemon with the centre above (every agent logged in over the agent
 socket, half of them available) and, in Chromium driven by Playwright:
 
 * the wallboard (``/supervisor``): the page measures every repaint
-  (``performance.measure("acd-paint")``: queue table, agent grid, events)
-  while stats frames (every 2 s) and agent refreshes arrive; target: a
-  1-second update under 50 ms of script time;
+  (``performance.measure("acd-paint")``: queue table, agent grid, open
+  contacts, events) for ten seconds while a tenth of the agents change
+  presence every second and stats frames (every 2 s) and agent refreshes
+  arrive; target: a 1-second update under 50 ms of script time (the first
+  paint, which builds every row, is reported apart);
 * the agent desktop (``/agent``): customers start chats that are offered to
   that agent, who rejects each so the next comes; the page measures from
   the offer frame to the offer drawn (``acd-offer``); target under 50 ms.
@@ -52,7 +54,7 @@ def write_config(path: Path, agents: int, queues: int, port: int) -> None:
         "chat_start_burst = 100000",
         "chat_sockets_per_address = 100000",
         "password_backlog = 10000",
-        "auth_failure_burst = 100000",
+        "auth_failure_burst = 10000",
         "[asterisk]",
         'fastagi_listen = ""',
         "[supervisors.boss]",
@@ -68,9 +70,8 @@ def write_config(path: Path, agents: int, queues: int, port: int) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-async def staff(base: str, agents: int) -> list[aiohttp.ClientWebSocketResponse]:
+async def staff(http: aiohttp.ClientSession, base: str, agents: int) -> list[aiohttp.ClientWebSocketResponse]:
     """Every agent at a desktop, logged in; even ones available, odd ones away."""
-    http = aiohttp.ClientSession()
     socks = []
     for i in range(agents):
         if i == 0:
@@ -96,8 +97,9 @@ async def run(agents: int, queues: int, offers: int) -> dict[str, Any]:
     proc = await start_daemon(cfg, work)
     base = f"http://127.0.0.1:{port}"
     out: dict[str, Any] = {"benchmark": "bench_ui", "agents": agents, "queues": queues}
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))  # a socket per agent
     try:
-        desks = await staff(base, agents)
+        desks = await staff(http, base, agents)
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             wall = await (await browser.new_context()).new_page()
@@ -105,9 +107,25 @@ async def run(agents: int, queues: int, offers: int) -> dict[str, Any]:
             await wall.fill("input[name=user]", "boss")
             await wall.fill("input[name=password]", "bench")
             await wall.click("#login button[type=submit]")
-            await wall.wait_for_function(f"document.querySelectorAll('#agents tbody tr').length === {agents}")
-            await wall.wait_for_timeout(10_000)  # five stats frames, five agent refreshes
+            # a function, not an expression: the pages' CSP forbids eval
+            await wall.wait_for_function(
+                "n => document.querySelectorAll('#agents tbody tr').length === n", arg=agents
+            )
+            await wall.wait_for_timeout(2500)  # the first full build, and a stats frame
+            first = await wall.evaluate("performance.getEntriesByName('acd-paint').map(e => e.duration)")
+            # Ten seconds of a live centre: every second a tenth of the agents
+            # change presence (their rows change), queue stats every 2 s.
+            for second in range(10):
+                for i, ws in enumerate(desks):
+                    if i % 10 == second:
+                        change = (
+                            {"type": "away", "reason": "break"} if (i // 10) % 2 else {"type": "available"}
+                        )
+                        await ws.send_json({**change, "id": 9})
+                await wall.wait_for_timeout(1000)
             paints = await wall.evaluate("performance.getEntriesByName('acd-paint').map(e => e.duration)")
+            out["wallboard_first_paint_ms"] = round(first[0], 1) if first else None
+            paints = paints[len(first) :]  # the updates, after the first paints
             floor = await wall.evaluate(
                 """async () => {
                   const agents = JSON.stringify(await (await fetch('/v1/agents')).json());
@@ -130,13 +148,13 @@ async def run(agents: int, queues: int, offers: int) -> dict[str, Any]:
             await desk.fill("input[name=user]", "a0")
             await desk.fill("input[name=password]", "bench")
             await desk.click("#login button[type=submit]")
-            await desk.wait_for_function("document.getElementById('net').textContent.length > 0")
+            await desk.wait_for_function("() => document.getElementById('net').textContent.length > 0")
             await desk.select_option("#presence", "available")
             for ws in desks:  # only a0 takes work now
                 await ws.send_json({"type": "away", "id": 3, "reason": "bench"})
-            async with aiohttp.ClientSession() as http:
+            async with aiohttp.ClientSession() as customers:
                 for n in range(offers):
-                    chat = await http.ws_connect(f"{base.replace('http', 'ws')}/v1/chat/ws")
+                    chat = await customers.ws_connect(f"{base.replace('http', 'ws')}/v1/chat/ws")
                     await chat.receive_json()
                     await chat.send_json({"type": "start", "id": 1, "queue": "q0", "text": f"hello {n}"})
                     await desk.wait_for_selector(".offer")
@@ -150,6 +168,7 @@ async def run(agents: int, queues: int, offers: int) -> dict[str, Any]:
         for ws in desks:
             await ws.close()
     finally:
+        await http.close()
         await stop_process(proc)
     return out
 
