@@ -287,3 +287,35 @@ async def test_a_page_of_another_origin_cannot_open_the_sockets(browser: Browser
         f"ws://127.0.0.1:{server.bound_port}/v1/chat/ws",
     )
     assert same == "open"  # its own origin may
+
+
+async def test_the_customer_page_resumes_after_a_reload(browser: Browser, server: Server) -> None:
+    alice = await agent_logs_in(browser, server, "alice")
+    customer = await customer_starts(browser, server, "My order is late")
+    await alice.page.click(".offer button:has-text('Accept')")
+    await alice.page.fill(".composer textarea", "Let me check the order.")
+    await alice.page.press(".composer textarea", "Enter")
+    await expect(customer.page.locator("#transcript li")).to_have_count(2)
+    await customer.page.reload()  # the same tab: its resume token is in sessionStorage
+    transcript = customer.page.locator("#transcript li")
+    await expect(transcript).to_have_count(2)
+    await expect(transcript.nth(0)).to_contain_text("My order is late")
+    await expect(transcript.nth(1)).to_contain_text("Let me check the order.")
+    await expect(customer.page.locator("#status")).to_have_text("Alice joined the chat")
+    await alice.page.fill(".composer textarea", "It ships today.")
+    await alice.page.press(".composer textarea", "Enter")
+    await expect(transcript).to_have_count(3)
+    assert not customer.errors, customer.errors
+
+
+async def test_a_chat_transferred_to_a_named_agent(browser: Browser, server: Server) -> None:
+    alice = await agent_logs_in(browser, server, "alice")
+    bob = await agent_logs_in(browser, server, "bob")
+    await customer_starts(browser, server, "Can Bob help me?")
+    await alice.page.click(".offer button:has-text('Accept')")
+    await alice.page.select_option("#panel .actions select[aria-label='Transfer to queue']", "support")
+    await alice.page.fill("#panel .actions input[aria-label='Transfer to agent']", "bob")
+    await alice.page.click("#panel .actions button:has-text('Transfer to agent')")
+    await expect(bob.page.locator(".offer")).to_contain_text("New chat in support")
+    await expect(bob.page.locator(".offer")).to_contain_text("preferred-agent")  # held for him
+    await expect(alice.page.locator(".tab")).to_have_count(0)

@@ -101,7 +101,13 @@ function restore(ack) {
       state.offers.set(c.contact, { ...c, deadline: Date.now() + 15000 });
       continue;
     }
-    state.contacts.set(c.contact, { ...old, ...c, transcript: c.transcript || old?.transcript || [], unread: old?.unread || 0 });
+    state.contacts.set(c.contact, {
+      ...old,
+      ...c,
+      transcript: c.transcript || old?.transcript || [],
+      unread: old?.unread || 0,
+      connectedAt: old?.connectedAt || Date.now(),
+    });
   }
   for (const id of [...state.contacts.keys()]) if (!seen.has(id)) state.contacts.delete(id);
   if (!state.contacts.has(state.current)) state.current = [...state.contacts.keys()][0] || null;
@@ -128,7 +134,7 @@ function frame(f) {
     case "connected": {
       const offer = state.offers.get(f.contact);
       state.offers.delete(f.contact);
-      const c = { ...(offer || {}), contact: f.contact, state: "connected", queue: f.queue, transcript: offer?.transcript || [], unread: 0 };
+      const c = { ...(offer || {}), contact: f.contact, state: "connected", queue: f.queue, transcript: offer?.transcript || [], unread: 0, connectedAt: Date.now() };
       state.contacts.set(f.contact, { ...state.contacts.get(f.contact), ...c });
       state.current = f.contact;
       break;
@@ -200,6 +206,10 @@ function tick() {
     const left = Math.max(0, Math.round((o.deadline - Date.now()) / 1000));
     const node = document.querySelector(`[data-expires="${CSS.escape(id)}"]`);
     if (node) node.textContent = t("offer.expires", { seconds: left });
+  }
+  for (const node of document.querySelectorAll("[data-calltimer]")) {
+    const call = state.contacts.get(node.dataset.calltimer);
+    if (call) node.textContent = duration((Date.now() - call.connectedAt) / 1000);
   }
   const c = state.contacts.get(state.current);
   if (c?.state === "wrap-up" && c.wrapUntil) {
@@ -329,7 +339,19 @@ function drawPanel() {
       el("li", { class: `msg from-${m.from}` }, el("span", { class: "who" }, `${t(`from.${m.from}`)} ${clock(m.at)}`), el("p", {}, m.text)),
     ),
   );
-  const parts = [log];
+  const parts = [];
+  if (c.channel === "voice") {
+    parts.push(
+      el(
+        "div",
+        { class: "call", role: "group", "aria-label": t("call.title", { caller: customerName(c.customer) }) },
+        el("h2", {}, t("call.title", { caller: customerName(c.customer) || c.contact })),
+        el("p", {}, `${c.queue} · `, el("span", { dataset: { calltimer: c.contact } }, duration((Date.now() - c.connectedAt) / 1000))),
+        el("p", { class: "muted" }, t("call.phone")),
+      ),
+    );
+  }
+  parts.push(log);
   if (c.state === "connected" && c.channel !== "voice") {
     const text = el("textarea", { name: "text", rows: 2, required: true, maxlength: 16000, placeholder: t("chat.placeholder"), "aria-label": t("chat.send") });
     text.addEventListener("keydown", (e) => {
@@ -387,10 +409,18 @@ function drawPanel() {
   const actions = el("div", { class: "actions" });
   if (c.state === "connected") {
     const queue = el("select", { "aria-label": t("chat.transfer") }, ...state.desktop.queues.map((q) => el("option", { value: q }, q)));
+    const agentBox = el("input", { size: 10, "aria-label": t("chat.transfer.agent"), placeholder: t("chat.transfer.agent") });
     actions.append(
       el("button", { type: "button", onclick: () => act("end", c.contact, wrapFields()) }, t("chat.end")),
       queue,
       el("button", { type: "button", onclick: () => act("transfer", c.contact, { queue: queue.value }) }, t("chat.transfer.go")),
+      agentBox,
+      el(
+        "button",
+        // to that agent, through the queue chosen beside (an agent takes it in a queue it serves)
+        { type: "button", onclick: () => agentBox.value.trim() && act("transfer", c.contact, { queue: queue.value, agent: agentBox.value.trim() }) },
+        t("chat.transfer.agent"),
+      ),
       el(
         "button",
         {

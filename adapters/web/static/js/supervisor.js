@@ -90,7 +90,7 @@ function frame(f) {
     for (const q of f.queues) {
       state.queues.set(q.name, q);
       const h = state.history.get(q.name) || [];
-      h.push([now, q.waiting]);
+      h.push([now, q.waiting, q.service_level_pct]);
       while (h.length && h[0][0] < now - HOUR) h.shift();
       state.history.set(q.name, h);
     }
@@ -188,7 +188,7 @@ function drawQueues() {
       const sl = q.service_level_pct;
       const staff = q.agents || {};
       const spark = sparkline();
-      rows.lines.set(q.name, spark.firstChild);
+      rows.lines.set(q.name, [spark.children[0], spark.children[1]]);
       return el(
         "tr",
         {},
@@ -206,14 +206,17 @@ function drawQueues() {
     },
   );
   const now = Date.now() / 1000;
-  for (const [name, line] of rows.lines) {
+  const x = (at) => (160 * (1 - (now - at) / HOUR)).toFixed(1);
+  for (const [name, [waiting, level]] of rows.lines) {
     const points = state.history.get(name) || [];
     const top = Math.max(1, ...points.map((p) => p[1]));
-    line.setAttribute("points", points.map(([at, v]) => `${(160 * (1 - (now - at) / HOUR)).toFixed(1)},${(26 - (24 * v) / top).toFixed(1)}`).join(" "));
+    waiting.setAttribute("points", points.map(([at, v]) => `${x(at)},${(26 - (24 * v) / top).toFixed(1)}`).join(" "));
+    const sl = points.filter((p) => p[2] !== null && p[2] !== undefined);
+    level.setAttribute("points", sl.map(([at, , v]) => `${x(at)},${(26 - (24 * v) / 100).toFixed(1)}`).join(" "));
   }
 }
 
-/** An empty chart of the last hour; drawQueues moves its line. */
+/** An empty chart of the last hour; drawQueues moves its lines. */
 function sparkline() {
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.setAttribute("viewBox", "0 0 160 28");
@@ -221,9 +224,11 @@ function sparkline() {
   svg.setAttribute("height", 28);
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", t("sup.chart"));
-  const line = document.createElementNS(svg.namespaceURI, "polyline");
-  line.setAttribute("class", "spark");
-  svg.append(line);
+  for (const cls of ["spark", "spark-sl"]) {  // waiting (scaled to its peak), service level (0-100 %)
+    const line = document.createElementNS(svg.namespaceURI, "polyline");
+    line.setAttribute("class", cls);
+    svg.append(line);
+  }
   return svg;
 }
 
