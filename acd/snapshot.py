@@ -26,20 +26,10 @@ from acd.engine import Engine
 from acd.records import AgentState, Assignment, ContactState
 from acd.settings import RoutingConfig
 from acd.skills import Requirement
+from acd.stats import TOTALS
 
 VERSION = 1
 
-_QUEUE_TOTALS = (
-    "offered",
-    "answered",
-    "answered_in_sl",
-    "abandoned",
-    "overflowed",
-    "handled",
-    "wait_answered_total",
-    "talk_total",
-    "wrap_total",
-)
 _AGENT_FIELDS = (
     "status",
     "presence_code",
@@ -106,7 +96,7 @@ def dump(engine: Engine) -> dict[str, Any]:
         **{f: getattr(engine, f) for f in _ENGINE_FIELDS},
         "closed": sorted(engine.closed),
         "queues": {
-            name: {**{f: getattr(q, f) for f in _QUEUE_TOTALS}, "by_channel": q.by_channel}
+            name: {**{f: getattr(q, f) for f in TOTALS}, "by_channel": q.by_channel}
             for name, q in engine.qstats.items()
         },
         "agents": [_dump_agent(a) for a in agents.values()],
@@ -132,7 +122,7 @@ def load(config: RoutingConfig, state: dict[str, Any]) -> Engine:
     engine.closed = set(state["closed"])
     for name, doc in state["queues"].items():
         q = engine.qstats[name]
-        for f in _QUEUE_TOTALS:
+        for f in TOTALS:
             setattr(q, f, doc[f])
         q.by_channel = {ch: list(row) for ch, row in doc["by_channel"].items()}
     n = len(_CONTACT_FIELDS)

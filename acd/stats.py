@@ -27,7 +27,7 @@ OFFERS: Final = 0
 ANSWERS: Final = 1
 ABANDONS: Final = 2
 
-_TOTALS = (
+TOTALS = (  # the running totals: kept across a reload, and in a snapshot
     "offered",
     "answered",
     "answered_in_sl",
@@ -140,7 +140,7 @@ class QueueCounters:
     def carry_totals(self, old: QueueCounters) -> None:
         """Keep the running totals of the same queue across a reload (the
         gauges are recounted from the contacts)."""
-        for name in _TOTALS:
+        for name in TOTALS:
             setattr(self, name, getattr(old, name))
         self.by_channel = old.by_channel
 

@@ -170,6 +170,8 @@ class Server:
             tls=tls_on,
         )
         self.app[SESSIONS] = self.sessions
+        self.sessions.journal = self.journal
+        self.sessions.replay(sorted(other.get("web", []), key=_journal_order))
         self.sessions.add_routes(self.app)
         self.desks.sessions = self.sessions
         self.desks.desktop = self.settings.desktop

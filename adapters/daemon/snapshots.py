@@ -39,7 +39,7 @@ from acd.adapters.web.gateways import WINDOW_S
 log = logging.getLogger("acd.snapshots")
 
 REDIS_URL_ENV = "ACD_JOURNAL_REDIS_URL"  # how the worker gets the URL: not in argv, which ps shows
-_KNOWN = ("ask", "answer", "tally", "gwid", "cb")
+_KNOWN = ("ask", "answer", "tally", "gwid", "cb", "web")
 
 
 class SnapshotStore(Store, Protocol):
@@ -69,6 +69,13 @@ def compact_other(r: Recovered, survey_settings: Any) -> list[dict[str, Any]]:
     surveys.replay(sorted(asked, key=_place))
     kept = [x for x in r.other.get("gwid", []) if x["at"] >= r.wall - 2 * WINDOW_S]
     kept += [x for x in r.other.get("cb", []) if x["id"] in r.engine.contacts]
+    logins: dict[str, dict[str, Any]] = {}  # browser sessions: the logins not logged out since
+    for x in sorted(r.other.get("web", []), key=_place):
+        if x.get("gone"):
+            logins.pop(x["d"], None)
+        else:
+            logins[x["d"]] = x
+    kept += logins.values()
     for kind, records in r.other.items():
         if kind not in _KNOWN:  # a kind this version does not know: kept as it is
             kept += records

@@ -22,6 +22,7 @@ Record kinds (maps, see :mod:`acd.journal` for the framing):
 ``answer`` a survey answered
 ``gwid``  a gateway message id accepted (:mod:`acd.adapters.web.gateways`)
 ``cb``    a caller asked to be called back (:mod:`acd.adapters.asterisk.callback`)
+``web``   a browser login (the cookie's SHA-256, user, role, CSRF token) or its logout (``gone``)
 ``tally`` survey answers counted before a snapshot (what the ``answer`` records it replaced counted)
 ========  ====================================================================
 

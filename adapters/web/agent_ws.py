@@ -239,6 +239,7 @@ class AgentDesks:
             "canned_replies": list(self.desktop.canned_replies),
             "dispositions": {q: list(self.hub.queue_options(q).dispositions) for q in a.spec.queues},
             "queues": sorted(self.runner.engine.queues),
+            "capacity": dict(a.profile.maximum),  # channel -> how many at once
         }
 
     def snapshot(self, agent_id: str) -> dict[str, Any]:

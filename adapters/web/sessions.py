@@ -14,8 +14,9 @@ says who is logged in (and the token again, after a reload of the page);
 The sockets take the cookie at the upgrade (their ``Origin`` is checked
 too): nothing long-lived ever goes in a URL. Sessions are kept in memory by
 the SHA-256 of their id, at most ``MAX_SESSIONS`` (the oldest goes), each
-until ``[desktop] session_hours`` pass without a request; a restart asks
-people to log in again (an agent's desktop grace still holds its chats).
+until ``[desktop] session_hours`` pass without a request. With a journal
+they survive a restart (``web`` records: the digest, never the id), so the
+pages reconnect by themselves after an upgrade.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from acd.adapters.web import frames
 from acd.adapters.web.bodies import json_body
 from acd.adapters.web.frames import Unauthorized
 from acd.errors import InvalidRequest
+from acd.journal import Journal
 
 COOKIE = "acd_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -103,6 +105,7 @@ class Sessions:
         self.tls = tls
         self.clock = clock
         self._by_digest: OrderedDict[str, Session] = OrderedDict()  # least recently used first
+        self.journal: Journal | None = None  # logins and logouts go on record
 
     def __len__(self) -> int:
         return len(self._by_digest)
@@ -156,6 +159,10 @@ class Sessions:
         sid = secrets.token_urlsafe(32)
         s = Session(user, role, secrets.token_urlsafe(24), queues, self.clock())
         self._by_digest[_digest(sid)] = s
+        if self.journal is not None:
+            self.journal.append(
+                {"k": "web", "d": _digest(sid), "u": user, "r": role, "c": s.csrf, "q": list(queues)}
+            )
         while len(self._by_digest) > MAX_SESSIONS:
             self._by_digest.popitem(last=False)
         r = web.json_response(self._describe(s))
@@ -174,6 +181,8 @@ class Sessions:
             self.require_csrf(request, s)
             sid = request.cookies.get(COOKIE, "")
             self._by_digest.pop(_digest(sid), None)
+            if self.journal is not None:
+                self.journal.append({"k": "web", "d": _digest(sid), "gone": True})
         r = web.json_response({"logged_out": True})
         r.del_cookie(COOKIE, path="/")
         return r
@@ -186,6 +195,20 @@ class Sessions:
             if s.user == user and (s.role == "agent") == (role == "agent")
         ]:
             del self._by_digest[d]
+
+    def replay(self, records: list[dict[str, object]]) -> None:
+        """After a restart: the sessions the journal holds (logins minus
+        logouts), each as if just used. O(records)."""
+        for rec in records:
+            d = str(rec["d"])
+            if rec.get("gone"):
+                self._by_digest.pop(d, None)
+            else:
+                queues = rec.get("q") or []
+                assert isinstance(queues, list)
+                self._by_digest[d] = Session(
+                    str(rec["u"]), str(rec["r"]), str(rec["c"]), tuple(str(q) for q in queues), self.clock()
+                )
 
     @staticmethod
     def _describe(s: Session) -> dict[str, object]:

@@ -300,7 +300,12 @@ def _stats_frame(hub: Hub, allowed: frozenset[str] | None = None) -> dict[str, A
         "type": "stats",
         # with each queue's target, so a wallboard colours a missed one
         "queues": [
-            {**frames.stats(engine.queue_stats(q)), "target_pct": engine.queues[q].service_level_pct}
+            {
+                **frames.stats(engine.queue_stats(q)),
+                "target_pct": engine.queues[q].service_level_pct,
+                # channel -> [offered, answered, abandoned] since start
+                "by_channel": {ch: list(row) for ch, row in engine.qstats[q].by_channel.items()},
+            }
             for q in shown
         ],
     }

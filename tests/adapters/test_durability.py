@@ -569,3 +569,34 @@ async def test_a_kill_at_a_random_point_loses_and_duplicates_nothing(tmp_path: P
                 assert [m["text"] for m in resumed["transcript"]] == [first, first.replace("hello", "more")]
                 await page.ws.close()
         assert positions == list(range(1, len(positions) + 1))  # in the order they came
+
+
+async def test_a_browser_login_survives_a_crash(tmp_path: Path) -> None:
+    """The agent's page reconnects after a restart with the cookie it has:
+    the journal keeps the login (by its digest)."""
+    jar = aiohttp.CookieJar(unsafe=True)  # an IP-addressed host, as a browser keeps it
+    async with daemon(tmp_path) as d, aiohttp.ClientSession(cookie_jar=jar) as http:
+        await d.start()
+        body = {"role": "agent", "user": "alice", "password": "alice-pw"}
+        async with http.post(d.url("/v1/session"), json=body) as r:
+            assert r.status == 200
+            csrf = (await r.json())["csrf"]
+        await d.stop(signal.SIGKILL)
+        await d.start()
+        async with http.get(d.url("/v1/session")) as r:
+            assert r.status == 200 and (await r.json()) == {
+                "user": "alice",
+                "role": "agent",
+                "queues": [],
+                "csrf": csrf,
+            }
+        desk = WSClient(await http.ws_connect(d.url("/v1/agent/ws")))
+        await desk.expect("hello")
+        assert (await desk.call("auth", cookie=True))["agent"] == "alice"
+        await desk.ws.close()
+        async with http.delete(d.url("/v1/session"), headers={"X-CSRF-Token": csrf}) as r:
+            assert r.status == 200
+        await d.stop(signal.SIGTERM)  # a clean stop: its snapshot keeps the logout
+        await d.start()
+        async with http.get(d.url("/v1/session")) as r:
+            assert r.status == 401

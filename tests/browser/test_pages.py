@@ -18,6 +18,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from acd.adapters.daemon.config_file import parse
 from acd.adapters.daemon.server import Server
 from acd.adapters.security.passwords import hash_password
+from tests.adapters.wsclient import IDENTITY_SECRET, identity_token
 
 CHROMIUM = "/usr/bin/chromium"
 ARTEFACTS = Path(__file__).parent / "artefacts"
@@ -55,6 +56,7 @@ def settings() -> Any:
                 "sam": {"password_hash": pw["sam"], "queues": ["support"]},
             },
             "desktop": {"canned_replies": ["One moment please."]},
+            "webchat": {"identity_secret": IDENTITY_SECRET},
         },
         "browser.toml",
         env={},
@@ -319,3 +321,38 @@ async def test_a_chat_transferred_to_a_named_agent(browser: Browser, server: Ser
     await expect(bob.page.locator(".offer")).to_contain_text("New chat in support")
     await expect(bob.page.locator(".offer")).to_contain_text("preferred-agent")  # held for him
     await expect(alice.page.locator(".tab")).to_have_count(0)
+
+
+async def test_a_warm_transfer_consults_the_other_agent_first(browser: Browser, server: Server) -> None:
+    alice = await agent_logs_in(browser, server, "alice")
+    bob = await agent_logs_in(browser, server, "bob")
+    customer = await customer_starts(browser, server, "I need a refund")
+    await alice.page.click(".offer button:has-text('Accept')")
+    alice.page.once("dialog", lambda dialog: dialog.accept("Can you take a refund?"))
+    await alice.page.fill("#panel .actions input[aria-label='Transfer to agent']", "bob")
+    await alice.page.click("#panel .actions button:has-text('Consult agent')")
+    card = bob.page.locator(".consult")
+    await expect(card).to_contain_text("Consultation with alice")
+    await expect(card).to_contain_text("Can you take a refund?")
+    await card.locator("input").fill("Yes, send it over")
+    await card.locator("button:has-text('Send')").click()
+    await expect(alice.page.locator(".consult")).to_contain_text("bob: Yes, send it over")
+    await alice.page.select_option("#panel .actions select[aria-label='Transfer to queue']", "support")
+    await alice.page.click("#panel .actions button:has-text('Transfer to agent')")
+    await expect(bob.page.locator(".offer:not(.consult)")).to_contain_text("New chat in support")
+    await expect(alice.page.locator(".consult")).to_have_count(0)  # the transfer closed it
+    await expect(customer.page.locator("#transcript")).not_to_contain_text("refund?")  # never shown to her
+
+
+async def test_a_signed_identity_from_the_site_is_verified(browser: Browser, server: Server) -> None:
+    """The site signs its logged-in visitor (embed.js data-identity-token ->
+    the frame's fragment): the agent sees a verified identity, and how many
+    chats of its capacity it holds."""
+    alice = await agent_logs_in(browser, server, "alice")
+    token = identity_token({"email": "li@example.com"})
+    app = await open_app(browser, server, f"/chat?queue=sales#identity_token={token}")
+    await app.page.fill("textarea[name=text]", "Where is my parcel?")
+    await app.page.click("#start button[type=submit]")
+    await expect(alice.page.locator("#pop")).to_contain_text("email: li@example.com verified")
+    await alice.page.click(".offer button:has-text('Accept')")
+    await expect(alice.page.locator("#capacity")).to_have_text("chat 1 of 3")

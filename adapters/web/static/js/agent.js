@@ -12,6 +12,7 @@ const state = {
   desktop: { away_reasons: [], canned_replies: [], dispositions: {}, queues: [] },
   contacts: new Map(), // contact id -> {contact, state, queue, channel, customer, transcript, unread, ...}
   offers: new Map(), // contact id -> offer frame (+ deadline)
+  consults: new Map(), // contact id -> {with: the other agent, messages, mine: we asked}
   current: null,
   sock: null,
 };
@@ -74,8 +75,13 @@ function start() {
   if ("Notification" in window && Notification.permission === "default") Notification.requestPermission().catch(() => {});
   state.sock = new Socket("/v1/agent/ws", {
     onOpen: async (sock) => {
-      const ack = await sock.request("auth", { cookie: true });
-      restore(ack);
+      try {
+        restore(await sock.request("auth", { cookie: true }));
+      } catch (err) {
+        if (err.code !== "unauthorized") throw err;
+        sock.stop(); // the login expired (or was logged out elsewhere): log in again
+        location.reload();
+      }
     },
     onFrame: frame,
     onStatus: (online, why) => {
@@ -159,6 +165,7 @@ function frame(f) {
     case "wrap-up-ended":
     case "transferred":
       state.contacts.delete(f.contact);
+      if (f.type === "transferred") state.consults.delete(f.contact);
       if (state.current === f.contact) state.current = [...state.contacts.keys()][0] || null;
       break;
     case "survey-answer": {
@@ -166,6 +173,18 @@ function frame(f) {
       if (c) c.survey = f.score;
       break;
     }
+    case "consult":
+      state.consults.set(f.contact, { with: f.from, mine: false, messages: f.text ? [{ from: f.from, text: f.text }] : [] });
+      ring(f);
+      break;
+    case "consult-message": {
+      const k = state.consults.get(f.contact);
+      if (k) k.messages.push({ from: f.agent, text: f.text });
+      break;
+    }
+    case "consult-ended":
+      state.consults.delete(f.contact);
+      break;
     case "bye":
       break;
     default:
@@ -264,12 +283,18 @@ function redraw() {
   drawTabs();
   drawPanel();
   drawPop();
-  const used = [...state.contacts.values()].filter((c) => c.state !== "wrap-up").length;
-  $("capacity").textContent = t("capacity", { used });
+  const held = {};
+  for (const c of state.contacts.values()) held[c.channel] = (held[c.channel] || 0) + 1;
+  for (const o of state.offers.values()) held[o.channel] = (held[o.channel] || 0) + 1;
+  const max = state.desktop.capacity || {};
+  $("capacity").textContent = Object.entries(held)
+    .map(([ch, n]) => t("capacity.of", { channel: ch, used: n, max: max[ch] ?? "?" }))
+    .join(" · ");
 }
 
 function drawOffers() {
   $("offers").replaceChildren(
+    ...[...state.consults.entries()].map(([id, k]) => consultCard(id, k)),
     ...[...state.offers.values()].map((o) =>
       el(
         "article",
@@ -286,6 +311,50 @@ function drawOffers() {
               el("button", { type: "button", class: "primary", onclick: () => answer(o.contact, "accept") }, t("offer.accept")),
               el("button", { type: "button", onclick: () => answer(o.contact, "reject") }, t("offer.reject")),
             ),
+      ),
+    ),
+  );
+}
+
+/** A private conversation between two agents about a contact (warm transfer). */
+function consultCard(id, k) {
+  const box = el("input", { "aria-label": t("consult.reply"), placeholder: t("consult.reply") });
+  return el(
+    "article",
+    { class: "offer consult", "aria-label": t("consult.title", { agent: k.with }) },
+    el("h2", {}, t("consult.title", { agent: k.with })),
+    el("ol", { class: "facts" }, ...k.messages.map((m) => el("li", {}, `${m.from}: ${m.text}`))),
+    el(
+      "form",
+      {
+        class: "actions",
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const text = box.value.trim();
+          if (!text) return;
+          box.value = "";
+          try {
+            await state.sock.request("consult-message", { contact: id, text });
+            k.messages.push({ from: state.agent, text });
+          } catch (err) {
+            alert(err.message);
+          }
+          redraw();
+        },
+      },
+      box,
+      el("button", { type: "submit" }, t("chat.send")),
+      el(
+        "button",
+        {
+          type: "button",
+          onclick: async () => {
+            await state.sock.request("consult-end", { contact: id }).catch(() => {});
+            state.consults.delete(id);
+            redraw();
+          },
+        },
+        t("consult.end"),
       ),
     ),
   );
@@ -408,8 +477,19 @@ function drawPanel() {
   const wrapFields = () => (disposition?.value ? { disposition: disposition.value } : {});
   const actions = el("div", { class: "actions" });
   if (c.state === "connected") {
-    const queue = el("select", { "aria-label": t("chat.transfer") }, ...state.desktop.queues.map((q) => el("option", { value: q }, q)));
-    const agentBox = el("input", { size: 10, "aria-label": t("chat.transfer.agent"), placeholder: t("chat.transfer.agent") });
+    // what the agent picked survives the panel's redraws (a message arriving)
+    const queue = el(
+      "select",
+      { "aria-label": t("chat.transfer"), onchange: (e) => (state.transferQueue = e.target.value) },
+      ...state.desktop.queues.map((q) => el("option", { value: q, selected: q === state.transferQueue }, q)),
+    );
+    const agentBox = el("input", {
+      size: 10,
+      "aria-label": t("chat.transfer.agent"),
+      placeholder: t("chat.transfer.agent"),
+      oninput: (e) => (state.transferTo = e.target.value),
+    });
+    agentBox.value = state.transferTo || "";
     actions.append(
       el("button", { type: "button", onclick: () => act("end", c.contact, wrapFields()) }, t("chat.end")),
       queue,
@@ -420,6 +500,25 @@ function drawPanel() {
         // to that agent, through the queue chosen beside (an agent takes it in a queue it serves)
         { type: "button", onclick: () => agentBox.value.trim() && act("transfer", c.contact, { queue: queue.value, agent: agentBox.value.trim() }) },
         t("chat.transfer.agent"),
+      ),
+      el(
+        "button",
+        {
+          type: "button",
+          onclick: async () => {
+            const other = agentBox.value.trim();
+            if (!other) return agentBox.focus();
+            const text = prompt(t("consult.ask")) || "";
+            try {
+              await state.sock.request("consult", { contact: c.contact, agent: other, text });
+              state.consults.set(c.contact, { with: other, mine: true, messages: text ? [{ from: state.agent, text }] : [] });
+            } catch (err) {
+              alert(err.message);
+            }
+            redraw();
+          },
+        },
+        t("consult.start"),
       ),
       el(
         "button",

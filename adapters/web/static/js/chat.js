@@ -27,7 +27,10 @@ $("start").addEventListener("submit", (e) => {
   const identity = {};
   if (f.get("name")) identity.name = f.get("name");
   if (f.get("email")) identity.email = f.get("email");
-  connect({ queue: f.get("queue"), text: f.get("text"), identity });
+  // A site that knows its visitor passes a signed identity token in the
+  // fragment (never sent to any server but through the socket): verified.
+  const token = new URLSearchParams(location.hash.slice(1)).get("identity_token");
+  connect({ queue: f.get("queue"), text: f.get("text"), identity, ...(token ? { identity_token: token } : {}) });
 });
 
 $("composer").addEventListener("submit", async (e) => {
@@ -80,10 +83,10 @@ function connect(start) {
         }
       }
       if (first) {
-        const { queue, text, identity } = first;
+        const { queue, text, identity, identity_token } = first;
         first = null;
         try {
-          const ack = await sock.request("start", { queue, text, identity });
+          const ack = await sock.request("start", { queue, text, identity, ...(identity_token ? { identity_token } : {}) });
           sessionStorage.setItem(KEY, ack.resume_token);
           show();
           add({ seq: 1, from: "customer", text, at: Date.now() / 1000 });

@@ -183,7 +183,7 @@ function drawQueues() {
     rows.queues,
     [...state.queues.values()],
     (q) => q.name,
-    (q) => JSON.stringify([q.waiting, Math.floor(q.longest_wait_s), q.service_level_pct, q.answered, q.abandoned, q.asa_s, q.aht_s, q.agents, q.target_pct]),
+    (q) => JSON.stringify([q.waiting, Math.floor(q.longest_wait_s), q.service_level_pct, q.answered, q.abandoned, q.asa_s, q.aht_s, q.agents, q.target_pct, q.by_channel]),
     (q) => {
       const sl = q.service_level_pct;
       const staff = q.agents || {};
@@ -201,6 +201,7 @@ function drawQueues() {
         cell(q.asa_s === null ? null : duration(q.asa_s)),
         cell(q.aht_s === null ? null : duration(q.aht_s)),
         cell(`${staff.available || 0} / ${(staff.busy || 0) + (staff.offered || 0)} / ${(staff.away || 0) + (staff["not-responding"] || 0)} / ${staff["wrap-up"] || 0}`),
+        cell(Object.entries(q.by_channel || {}).map(([ch, [o, a, x]]) => `${ch} ${o}/${a}/${x}`).join(" · ") || null),
         el("td", {}, spark),
       );
     },
