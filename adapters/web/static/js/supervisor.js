@@ -177,35 +177,35 @@ function syncRows(tbody, cache, items, key, sig, build) {
 
 const rows = { queues: new Map(), agents: new Map(), open: new Map(), lines: new Map() };
 
+/** Set a cell's text and class only when they differ (no needless style work). */
+function setCell(td, value, cls = "") {
+  const text = value === null || value === undefined ? "–" : String(value);
+  if (td.textContent !== text) td.textContent = text;
+  if (td.className !== cls) td.className = cls;
+}
+
 function drawQueues() {
-  syncRows(
-    $("queues").tBodies[0],
-    rows.queues,
-    [...state.queues.values()],
-    (q) => q.name,
-    (q) => JSON.stringify([q.waiting, Math.floor(q.longest_wait_s), q.service_level_pct, q.answered, q.abandoned, q.asa_s, q.aht_s, q.agents, q.target_pct, q.by_channel]),
-    (q) => {
-      const sl = q.service_level_pct;
-      const staff = q.agents || {};
-      const spark = sparkline();
-      rows.lines.set(q.name, [spark.children[0], spark.children[1]]);
-      return el(
-        "tr",
-        {},
-        el("th", { scope: "row" }, q.name),
-        cell(q.waiting, q.waiting > 0 && q.longest_wait_s > 60 ? "bad" : ""),
-        cell(duration(q.longest_wait_s)),
-        cell(sl === null ? null : `${sl.toFixed(1)}%`, sl !== null && sl < (q.target_pct ?? SL_TARGET) ? "bad" : "good"),
-        cell(q.answered),
-        cell(q.abandoned),
-        cell(q.asa_s === null ? null : duration(q.asa_s)),
-        cell(q.aht_s === null ? null : duration(q.aht_s)),
-        cell(`${staff.available || 0} / ${(staff.busy || 0) + (staff.offered || 0)} / ${(staff.away || 0) + (staff["not-responding"] || 0)} / ${staff["wrap-up"] || 0}`),
-        cell(Object.entries(q.by_channel || {}).map(([ch, [o, a, x]]) => `${ch} ${o}/${a}/${x}`).join(" · ") || null),
-        el("td", {}, spark),
-      );
-    },
-  );
+  const items = [...state.queues.values()];
+  // Rows are built once per queue and updated cell by cell.
+  syncRows($("queues").tBodies[0], rows.queues, items, (q) => q.name, () => "", (q) => {
+    const spark = sparkline();
+    rows.lines.set(q.name, [spark.children[0], spark.children[1]]);
+    return el("tr", {}, el("th", { scope: "row" }, q.name), ...Array.from({ length: 9 }, () => el("td")), el("td", {}, spark));
+  });
+  for (const q of items) {
+    const c = rows.queues.get(q.name).tr.cells;
+    const sl = q.service_level_pct;
+    const staff = q.agents || {};
+    setCell(c[1], q.waiting, q.waiting > 0 && q.longest_wait_s > 60 ? "bad" : "");
+    setCell(c[2], duration(q.longest_wait_s));
+    setCell(c[3], sl === null ? null : `${sl.toFixed(1)}%`, sl !== null && sl < (q.target_pct ?? SL_TARGET) ? "bad" : "good");
+    setCell(c[4], q.answered);
+    setCell(c[5], q.abandoned);
+    setCell(c[6], q.asa_s === null ? null : duration(q.asa_s));
+    setCell(c[7], q.aht_s === null ? null : duration(q.aht_s));
+    setCell(c[8], `${staff.available || 0} / ${(staff.busy || 0) + (staff.offered || 0)} / ${(staff.away || 0) + (staff["not-responding"] || 0)} / ${staff["wrap-up"] || 0}`);
+    setCell(c[9], Object.entries(q.by_channel || {}).map(([ch, [o, a, x]]) => `${ch} ${o}/${a}/${x}`).join(" · ") || null);
+  }
   const now = Date.now() / 1000;
   const x = (at) => (160 * (1 - (now - at) / HOUR)).toFixed(1);
   for (const [name, [waiting, level]] of rows.lines) {
@@ -234,32 +234,35 @@ function sparkline() {
 }
 
 function drawAgents() {
-  syncRows(
-    $("agents").tBodies[0],
-    rows.agents,
-    [...state.agents.values()],
-    (a) => a.id,
-    (a) => JSON.stringify([a.name, a.presence, a.reason, a.load, a.occupancy_pct === null ? null : Math.round(a.occupancy_pct)]),
-    (a) => {
-      const open = Object.entries(a.load || {}).map(([ch, n]) => `${ch} ${n}`).join(", ");
-      return el(
-        "tr",
-        { class: `p-${a.presence}` },
-        el("th", { scope: "row" }, a.name || a.id),
-        cell(t(`presence.${a.presence}`)),
-        cell(a.reason),
-        el("td", { dataset: { since: a.id } }, ""),
-        cell(open || "0"),
-        cell(a.occupancy_pct === null ? null : `${Math.round(a.occupancy_pct)}%`),
-        el(
-          "td",
-          {},
-          el("button", { type: "button", onclick: () => agentAction(a.id, "away") }, t("sup.away")),
-          el("button", { type: "button", onclick: () => agentAction(a.id, "logout") }, t("sup.logout")),
-        ),
-      );
-    },
+  const items = [...state.agents.values()];
+  syncRows($("agents").tBodies[0], rows.agents, items, (a) => a.id, () => "", (a) =>
+    el(
+      "tr",
+      {},
+      el("th", { scope: "row" }, a.name || a.id),
+      el("td"),
+      el("td"),
+      el("td"),
+      el("td"),
+      el("td"),
+      el(
+        "td",
+        {},
+        el("button", { type: "button", onclick: () => agentAction(a.id, "away") }, t("sup.away")),
+        el("button", { type: "button", onclick: () => agentAction(a.id, "logout") }, t("sup.logout")),
+      ),
+    ),
   );
+  for (const a of items) {
+    const tr = rows.agents.get(a.id).tr;
+    const cls = `p-${a.presence}`;
+    if (tr.className !== cls) tr.className = cls;
+    const c = tr.cells;
+    setCell(c[1], t(`presence.${a.presence}`));
+    setCell(c[2], a.reason);
+    setCell(c[4], Object.entries(a.load || {}).map(([ch, n]) => `${ch} ${n}`).join(", ") || "0");
+    setCell(c[5], a.occupancy_pct === null ? null : `${Math.round(a.occupancy_pct)}%`);
+  }
   drawTimes();
 }
 
@@ -285,9 +288,8 @@ function drawOpen() {
 }
 
 function drawTimes() {
-  for (const td of document.querySelectorAll("[data-since]")) {
-    td.textContent = duration((Date.now() - (state.since.get(td.dataset.since) || Date.now())) / 1000);
-  }
+  const now = Date.now();
+  for (const [id, { tr }] of rows.agents) setCell(tr.cells[3], duration((now - (state.since.get(id) || now)) / 1000));
 }
 
 function drawEvents() {
