@@ -203,12 +203,17 @@ async def test_the_survey_is_answered_on_the_customer_page_and_reaches_the_agent
     customer = await customer_starts(browser, server, "Thanks for yesterday")
     await alice.page.click(".offer button:has-text('Accept')")
     await alice.page.select_option("#panel .actions select[aria-label='Disposition']", "sale")
+    await alice.page.fill("#panel textarea.notes", "promised a discount next time")
     await alice.page.click("#panel .actions button:has-text('End')")
     await expect(customer.page.locator("#survey")).to_be_visible()
     await customer.shot("chat-survey")
     await customer.page.click("#survey button[aria-label='5/5']")
     await expect(customer.page.locator("#survey")).to_contain_text("Thank you for your feedback.")
     await expect(alice.page.locator("#panel")).to_contain_text("Survey answer: 5/5")
+    cid = next(iter(server.hub.conversations.by_id))
+    conv = server.hub.conversations.by_id[cid]
+    assert conv.disposition == "sale"
+    assert [n.text for n in conv.notes] == ["promised a discount next time"]  # the wrap-up notes, on record
 
 
 async def test_login_failure_and_a_change_without_the_csrf_token(browser: Browser, server: Server) -> None:

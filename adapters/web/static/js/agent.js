@@ -474,7 +474,20 @@ function drawPanel() {
   const disposition = codes.length
     ? el("select", { "aria-label": t("chat.disposition") }, el("option", { value: "" }, t("chat.disposition")), ...codes.map((d) => el("option", { value: d }, d)))
     : null;
-  const wrapFields = () => (disposition?.value ? { disposition: disposition.value } : {});
+  // wrap-up notes: kept across redraws until sent with end / wrap-up done
+  const notes = el("textarea", {
+    rows: 2,
+    maxlength: 4000,
+    class: "notes",
+    "aria-label": t("chat.notes"),
+    placeholder: t("chat.notes"),
+    oninput: (e) => (c.wrapNotes = e.target.value),
+  });
+  notes.value = c.wrapNotes || "";
+  const wrapFields = () => ({
+    ...(disposition?.value ? { disposition: disposition.value } : {}),
+    ...(notes.value.trim() ? { notes: notes.value.trim() } : {}),
+  });
   const actions = el("div", { class: "actions" });
   if (c.state === "connected") {
     // what the agent picked survives the panel's redraws (a message arriving)
@@ -538,6 +551,7 @@ function drawPanel() {
     parts.push(el("p", { class: "muted", dataset: { wrap: "1" } }, ""));
     actions.append(el("button", { type: "button", class: "primary", onclick: () => act("wrap-up-done", c.contact, wrapFields()) }, t("chat.wrapup")));
   }
+  if (c.state !== "offered") parts.push(notes);
   if (disposition) actions.prepend(disposition);
   if (c.survey) parts.push(el("p", {}, t("chat.survey", { score: c.survey })));
   parts.push(actions);
