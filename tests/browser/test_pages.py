@@ -7,6 +7,7 @@ limited to one queue, the Chinese UI. Screenshots of each page go to
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +16,9 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
+from acd import commands as cmds
 from acd.adapters.daemon.config_file import parse
+from acd.adapters.daemon.conversations import Conversation
 from acd.adapters.daemon.server import Server
 from acd.adapters.security.passwords import hash_password
 from tests.adapters.wsclient import IDENTITY_SECRET, identity_token
@@ -31,7 +34,9 @@ pytestmark = pytest.mark.skipif(
 
 
 def settings() -> Any:
-    pw = {name: hash_password(f"{name}-pw", iterations=1000) for name in ("alice", "bob", "ada", "sam")}
+    pw = {
+        name: hash_password(f"{name}-pw", iterations=1000) for name in ("alice", "bob", "vic", "ada", "sam")
+    }
     agent = {"profile": "chat", "skills": {"sales": 3, "support": 3}, "queues": {"sales": 1, "support": 1}}
     return parse(
         {
@@ -46,10 +51,17 @@ def settings() -> Any:
                     "dispositions": ["sale", "no-sale"],
                 },
                 "support": {"channels": ["chat"], "skills": {"support": 1}, "wrapup_s": 30},
+                "phone": {"channels": ["voice"], "wrapup_s": 30},
             },
             "agents": {
                 "alice": {**agent, "name": "Alice", "password_hash": pw["alice"]},
                 "bob": {**agent, "name": "Bob", "queues": {"support": 1}, "password_hash": pw["bob"]},
+                "vic": {
+                    "profile": "voice",
+                    "name": "Vic",
+                    "queues": {"phone": 1},
+                    "password_hash": pw["vic"],
+                },
             },
             "supervisors": {
                 "ada": {"password_hash": pw["ada"], "role": "admin"},
@@ -361,3 +373,23 @@ async def test_a_signed_identity_from_the_site_is_verified(browser: Browser, ser
     await expect(alice.page.locator("#pop")).to_contain_text("email: li@example.com verified")
     await alice.page.click(".offer button:has-text('Accept')")
     await expect(alice.page.locator("#capacity")).to_have_text("chat 1 of 3")
+
+
+async def test_a_call_is_a_call_card_answered_on_the_phone(browser: Browser, server: Server) -> None:
+    """A call (here from the admin API, as a system without FastAGI would
+    queue one) rings the phone: the desktop says so, and once the phone
+    answers (the PBX tells the engine) shows the call with its timer."""
+    vic = await agent_logs_in(browser, server, "vic")
+    conv = Conversation(
+        "call-1", "voice", "phone", 0, "+8613800138000", "api", identity={"phone": "+8613800138000"}
+    )
+    await server.hub.start_contact(conv)
+    offer = vic.page.locator(".offer")
+    await expect(offer).to_contain_text("Answer on your phone")
+    await expect(offer.locator("button")).to_have_count(0)  # no accept button for a call
+    await server.runner.submit(lambda now: cmds.Accept(now, "vic", "call-1"))  # the phone was picked up
+    card = vic.page.locator("#panel .call")
+    await expect(card).to_contain_text("Call with +8613800138000")
+    await expect(card.locator("[data-calltimer]")).to_have_text(re.compile(r"0:0[1-9]"))  # it runs
+    await vic.page.click("#panel .actions button:has-text('End')")
+    await expect(vic.page.locator("#panel")).to_contain_text("The conversation ended")
