@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import tomllib
 import zoneinfo
 from collections.abc import Iterator, Mapping
@@ -207,6 +208,15 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """Several daemons on one Redis journal, one owner at a time (``[cluster]``)."""
+
+    enabled: bool = False
+    node: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    lease_ms: int = 2000  # a dead owner is replaced within this (plus the replay)
+
+
+@dataclass(frozen=True, slots=True)
 class SupervisorAccount:
     """A person who watches the centre in the browser (``[supervisors.NAME]``)."""
 
@@ -246,6 +256,7 @@ class AcdSettings:
     text: str | None = field(default=None, repr=False)  # the file's text, for the journal
     supervisors: Mapping[str, SupervisorAccount] = field(default_factory=dict, repr=False)
     desktop: DesktopSettings = DesktopSettings()
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
 
     def options(self, queue: str) -> QueueOptions:
         return self.queue_options.get(queue, _NO_OPTIONS)
@@ -738,6 +749,21 @@ def _agents(r: _Reader, data: Mapping[str, Any]) -> tuple[tuple[AgentSpec, ...],
     return tuple(out), creds
 
 
+def _cluster(r: _Reader, data: Mapping[str, Any], journal: JournalSettings) -> ClusterSettings:
+    path = "cluster"
+    tbl = r.table(data, "cluster", path)
+    r.only(tbl, ("enabled", "node", "lease_ms"), path)
+    d = ClusterSettings()
+    enabled = r.get(tbl, "enabled", path, bool, False)
+    if enabled and journal.store != "redis":
+        r.error(f"{path}.enabled", 'the nodes share their journal: it needs [journal] store = "redis"')
+    node = r.get(tbl, "node", path, str, d.node)
+    if not 0 < len(node) <= 100:
+        r.error(f"{path}.node", "a node name is 1-100 characters")
+    lease_ms = r.number(tbl, "lease_ms", path, d.lease_ms, 300, 60_000, integer=True)
+    return ClusterSettings(enabled, node, lease_ms)
+
+
 _SUPERVISOR_KEYS = ("password_hash", "role", "queues")
 
 
@@ -1099,6 +1125,7 @@ _TOP_KEYS = (
     "survey",
     "supervisors",
     "desktop",
+    "cluster",
 )
 
 
@@ -1123,6 +1150,7 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
     journal = _journal(r, data)
     supervisors = _supervisors(r, data, by_name)
     desktop = _desktop(r, data)
+    cluster = _cluster(r, data, journal)
     fallback = r.get(data, "fallback_queue", "", str, None)
     returns = r.number(data, "max_transfer_returns", "", 1, 0, 100, integer=True)
     routing = RoutingConfig(channels, profiles, skills, queues, agents, fallback, returns)
@@ -1149,6 +1177,7 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
         journal=journal,
         supervisors=supervisors,
         desktop=desktop,
+        cluster=cluster,
     )
 
 

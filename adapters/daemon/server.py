@@ -27,6 +27,7 @@ from acd import CORE_BUILD
 from acd import commands as cmds
 from acd.adapters.asterisk.ami import AmiLink
 from acd.adapters.asterisk.fastagi import VoiceCalls
+from acd.adapters.cluster.lease import Lease
 from acd.adapters.customers.api import add_routes as add_customer_routes
 from acd.adapters.customers.desk import CustomerDesk, Customers
 from acd.adapters.customers.store import CustomerStore, RedisStore, SqliteStore
@@ -57,6 +58,7 @@ from acd.settings import HANDOFF_CHANNEL, RoutingConfig
 from acd.states import CONNECTED, OFFERED, QUEUED, WRAP_UP
 
 log = logging.getLogger("acd.server")
+STEPPED_DOWN = 3  # exit code: another node owns the routing now
 
 
 class StartError(ConfigError):
@@ -80,6 +82,8 @@ class Server:
     _syncer: asyncio.Task[None] | None = field(init=False, default=None)
     journal: DirectoryJournal | RedisJournal | None = field(init=False, default=None)
     snapshots: Snapshots | None = field(init=False, default=None)
+    lease: Lease | None = field(init=False, default=None)
+    _renewer: asyncio.Task[None] | None = field(init=False, default=None)
 
     async def start(self) -> None:
         # Recovery builds millions of objects and frees none: automatic
@@ -93,6 +97,8 @@ class Server:
 
     async def _start(self) -> None:
         loop = asyncio.get_running_loop()
+        if self.settings.cluster.enabled:
+            await self._become_owner()
         srv = self.settings.server
         self.recovered = self._open_journal(loop)
         if self.recovered is not None:
@@ -210,6 +216,8 @@ class Server:
             self._syncer = asyncio.create_task(self.journal.sync_every(), name="acd-journal-sync")
         if self.snapshots is not None:
             await self.snapshots.start()
+        if self.lease is not None:
+            self._renewer = asyncio.create_task(self._keep_lease(), name="acd-lease")
         if self.recovered is not None:
             await self._restore(self.recovered)
         await self.hours.start()
@@ -239,6 +247,46 @@ class Server:
         for w in self.settings.warnings:
             log.warning("config: %s", w)
 
+    async def _become_owner(self) -> None:
+        """[cluster]: wait as a standby until this node holds the lease; the
+        fence token it gets guards every journal append (docs/cluster.md)."""
+        cs, js = self.settings.cluster, self.settings.journal
+        self.lease = Lease(js.redis_url, js.redis_key, cs.node, cs.lease_ms)
+        said = False
+        while not await asyncio.to_thread(self.lease.try_acquire):
+            if not said:
+                log.info(
+                    "standby: %s owns the routing; node %s takes over when its lease lapses",
+                    self.lease.owner(),
+                    cs.node,
+                )
+                said = True
+            await asyncio.sleep(cs.lease_ms / 3000)
+        log.info("node %s owns the routing (fence %d)", cs.node, self.lease.token)
+
+    async def _keep_lease(self) -> None:
+        """Renew every third of the lease; a lease found lost stops the node."""
+        lease = self.lease
+        assert lease is not None
+        while True:
+            await asyncio.sleep(lease.ttl_ms / 3000)
+            try:
+                ours = await asyncio.to_thread(lease.renew)
+            except RedisError as e:  # the owner keeps routing; the fence guards every write
+                log.warning("cluster: cannot renew the lease (%s)", e)
+                continue
+            if not ours:
+                self._step_down("the lease lapsed and another node holds it")
+                return
+
+    def _step_down(self, why: str) -> None:
+        """This node no longer owns the routing: nothing more may leave it.
+        Exit at once (before any effect of what it could not write runs);
+        a process supervisor brings it back as a standby."""
+        log.critical("stepping down: %s", why)
+        logging.shutdown()
+        os._exit(STEPPED_DOWN)
+
     def _open_journal(self, loop: asyncio.AbstractEventLoop) -> Recovered | None:
         """Open the journal (if configured) and replay what it holds."""
         js = self.settings.journal
@@ -251,6 +299,9 @@ class Server:
         )
         if self.journal is None:
             return None
+        if isinstance(self.journal, RedisJournal) and self.lease is not None:
+            self.journal.fence = (self.lease.fence_key, self.lease.token)
+            self.journal.on_fenced = lambda: self._step_down("a newer owner fenced the journal")
         started = time.perf_counter()
         try:
             self.journal.open()
@@ -460,6 +511,12 @@ class Server:
             await self.snapshots.stop(final=True)  # the rest of the grace: the next start reads little
         if self.journal is not None:
             self.journal.close()
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
+        if self.lease is not None:  # hand over at once: a standby need not wait for the lapse
+            await asyncio.to_thread(self.lease.release)
+            self.lease.close()
         self.verifier.close()
 
 
@@ -496,8 +553,19 @@ async def serve(settings: AcdSettings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     loop.add_signal_handler(signal.SIGHUP, hup.set)
+    # A standby ([cluster]) may wait in start() a long time: a signal ends the wait.
+    starting = asyncio.create_task(server.start(), name="acd-start")
+    stopping = asyncio.create_task(stop.wait(), name="acd-stop-wait")
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not starting.done():
+        starting.cancel()
+        await asyncio.gather(starting, stopping, return_exceptions=True)
+        log.info("stopped before owning the routing")
+        return 0
+    await asyncio.gather(stopping, return_exceptions=True)
     try:
-        await server.start()
+        starting.result()
     except ConfigError as e:  # a port in use, a store that cannot open: said, not a traceback
         for problem in e.problems:
             log.error("%s", problem)

@@ -19,12 +19,14 @@ trimmed (XTRIM MINID) to the entries after that one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, cast
 
 import redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from acd import journal
+from acd.adapters.cluster.lease import APPEND
 from acd.adapters.durable.journal import Buffered
 
 log = logging.getLogger("acd.journal")
@@ -40,6 +42,11 @@ class RedisJournal(Buffered):
         self.key = key
         self._r: redis.Redis | None = None
         self.last_id = "0-0"  # the newest entry written or read
+        # [cluster]: appends go through a script that refuses them once a
+        # newer owner holds the fence (acd.adapters.cluster.lease)
+        self.fence: tuple[str, int] | None = None  # (fence key, our token)
+        self.fenced = False
+        self.on_fenced: Callable[[], None] = lambda: None
 
     def open(self) -> None:
         self._r = redis.Redis.from_url(self.url)
@@ -112,12 +119,26 @@ class RedisJournal(Buffered):
         self._scheduled = False
         if not self._buffer or self._r is None:
             return
-        pipe = self._r.pipeline(transaction=False)
-        for data in self._buffer:
-            pipe.xadd(self.key, {FIELD: data})
         try:
-            ids = pipe.execute()
-        except RedisError as e:  # kept for the next attempt; /readyz false meanwhile
+            if self.fence is not None:
+                fence_key, token = self.fence
+                last = self._r.eval(APPEND, 2, self.key, fence_key, token, *self._buffer)
+                ids = [last]
+            else:
+                pipe = self._r.pipeline(transaction=False)
+                for data in self._buffer:
+                    pipe.xadd(self.key, {FIELD: data})
+                ids = pipe.execute()
+        except RedisError as e:
+            if isinstance(e, ResponseError) and str(e).startswith("FENCED"):
+                self.errors += 1
+                self.healthy = False
+                if not self.fenced:
+                    self.fenced = True
+                    log.error("journal %s: a newer owner holds it: this node steps down", self.key)
+                    self.on_fenced()  # before any effect of these records can leave
+                return
+            # kept for the next attempt; /readyz false meanwhile
             self.errors += 1
             if self.healthy:
                 log.error(

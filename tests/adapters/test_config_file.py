@@ -359,6 +359,9 @@ def test_every_key_the_parser_accepts_is_in_the_configuration_reference() -> Non
         "session_hours",
         "snapshot_records",
         "snapshot_interval_s",
+        "enabled",
+        "node",
+        "lease_ms",
     }
     forms = ("`{}`", "`{}", "{}`", "[{}", ".{}]", ".{}`")
     missing = sorted(k for k in keys if not any(f.format(k) in doc for f in forms))

@@ -83,17 +83,13 @@ class Daemon:
         self.proc: asyncio.subprocess.Process | None = None
         self.log = b""
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "acd.adapters.daemon.cli", "run", "--config", "acd.toml"]
+
     async def start(self) -> None:
         self.log = b""
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "acd.adapters.daemon.cli",
-            "run",
-            "--config",
-            "acd.toml",
-            cwd=self.workdir,
-            stderr=asyncio.subprocess.PIPE,
+            *self.command(), cwd=self.workdir, stderr=asyncio.subprocess.PIPE
         )
         assert self.proc.stderr is not None
         while b"serving on" not in self.log:

@@ -1,0 +1,1 @@
+"""Several daemons, one owner of the routing at a time (issue 18)."""

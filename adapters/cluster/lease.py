@@ -1,0 +1,89 @@
+"""Who owns the routing: a lease in Redis with a fencing token.
+
+Several daemons share one configuration and one Redis journal (``[journal]
+store = "redis"``, ``[cluster] enabled = true``). One of them, the owner,
+holds ``<key>:lease`` (``SET NX PX``, renewed every third of ``lease_ms``);
+the others wait as standbys and take over when it lapses: they replay the
+stream (snapshot and tail) and serve. Every acquisition increments
+``<key>:fence``; the owner's journal appends run in a Lua script that
+refuses them (``FENCED``) unless the fence is still its own, so a paused or
+partitioned owner that lost its lease cannot add a record after its
+successor began: it steps down (the process exits, to come back as a
+standby). Redis's own availability is Redis's (Sentinel: docs/cluster.md).
+
+Sans-I/O logic lives in the scripts; this module runs them with redis-py's
+synchronous client (a loopback round trip, like the journal's own writes).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import cast
+
+import redis
+
+log = logging.getLogger("acd.cluster")
+
+# KEYS: lease, fence. ARGV: node, ttl ms. The fence token, or -1 (another node owns it).
+_ACQUIRE = """
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return tonumber(redis.call('GET', KEYS[2]) or '0')
+end
+if owner then return -1 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return redis.call('INCR', KEYS[2])
+"""
+# KEYS: lease, fence. ARGV: node, ttl ms, token. 1: still ours (extended), 0: lost.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('GET', KEYS[2]) == ARGV[3] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+# KEYS: stream, fence. ARGV: token, then framed records. The id of the last one added.
+APPEND = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return redis.error_reply('FENCED the journal belongs to a newer owner')
+end
+local last = ''
+for i = 2, #ARGV do
+  last = redis.call('XADD', KEYS[1], '*', 'r', ARGV[i])
+end
+return last
+"""
+
+
+class Lease:
+    def __init__(self, url: str, key: str, node: str, ttl_ms: int) -> None:
+        self.r = redis.Redis.from_url(url)
+        self.lease_key = f"{key}:lease"
+        self.fence_key = f"{key}:fence"
+        self.node = node
+        self.ttl_ms = ttl_ms
+        self.token = 0  # the fence while we own it
+
+    def try_acquire(self) -> int:
+        """The fence token if we own the lease now, else 0."""
+        got = int(cast(int, self.r.eval(_ACQUIRE, 2, self.lease_key, self.fence_key, self.node, self.ttl_ms)))
+        self.token = max(got, 0)
+        return self.token
+
+    def renew(self) -> bool:
+        """Extend our lease; False when it is no longer ours (lapsed, taken)."""
+        args = (self.node, self.ttl_ms, self.token)
+        return bool(self.r.eval(_RENEW, 2, self.lease_key, self.fence_key, *args))
+
+    def owner(self) -> str | None:
+        got = self.r.get(self.lease_key)
+        return got.decode() if isinstance(got, bytes) else None
+
+    def release(self) -> None:
+        """A clean stop hands over at once (no waiting for the lease to lapse)."""
+        if self.renew():
+            self.r.delete(self.lease_key)
+
+    def close(self) -> None:
+        self.r.close()
