@@ -10,6 +10,8 @@ import asyncio
 import signal
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import cast
 
@@ -38,60 +40,52 @@ async def start_standby(d: Daemon) -> None:
     assert b"serving on" not in d.log
 
 
-async def test_the_standby_takes_over_a_killed_owner(tmp_path: Path, redis_url: str) -> None:
+@asynccontextmanager
+async def two_nodes(tmp_path: Path, redis_url: str) -> AsyncIterator[tuple[Daemon, Daemon]]:
+    """Node a started and owning the routing, node b waiting as its standby;
+    both killed at the end, whatever happened."""
     key = f"acd:cluster:{uuid.uuid4().hex}"
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     a = Daemon(tmp_path / "a", cluster_journal(redis_url, key, "a"))
     b = Daemon(tmp_path / "b", cluster_journal(redis_url, key, "b"))
     try:
-        async with aiohttp.ClientSession() as http:
-            await a.start()
-            await start_standby(b)
-            ids = []
-            for i in range(3):
-                _, ack = await customer(http, a, f"waiting {i}")
-                ids.append(ack["contact"])
-            before = await queue_state(http, a, ids)
-            assert before == [("queued", 1), ("queued", 2), ("queued", 3)]
-
-            killed = time.monotonic()
-            await a.stop(signal.SIGKILL)
-            await b.read_until(b"serving on")
-            took = time.monotonic() - killed
-            assert took < LEASE_MS / 1000 + 5  # the lease lapses, then a replay of a short stream
-            assert b"node b owns the routing" in b.log
-            assert await queue_state(http, b, ids) == before  # every one in its place, on the other node
+        await a.start()
+        await start_standby(b)
+        yield a, b
     finally:
         for d in (a, b):
             if d.proc is not None and d.proc.returncode is None:
                 d.proc.kill()
                 await d.proc.wait()
+
+
+async def test_the_standby_takes_over_a_killed_owner(tmp_path: Path, redis_url: str) -> None:
+    async with two_nodes(tmp_path, redis_url) as (a, b), aiohttp.ClientSession() as http:
+        ids = []
+        for i in range(3):
+            _, ack = await customer(http, a, f"waiting {i}")
+            ids.append(ack["contact"])
+        before = await queue_state(http, a, ids)
+        assert before == [("queued", 1), ("queued", 2), ("queued", 3)]
+        killed = time.monotonic()
+        await a.stop(signal.SIGKILL)
+        await b.read_until(b"serving on")
+        assert time.monotonic() - killed < LEASE_MS / 1000 + 5  # the lease lapses, then a short replay
+        assert b"node b owns the routing" in b.log
+        assert await queue_state(http, b, ids) == before  # every one in its place, on the other node
 
 
 async def test_a_paused_owner_is_fenced_and_steps_down(tmp_path: Path, redis_url: str) -> None:
-    key = f"acd:cluster:{uuid.uuid4().hex}"
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    a = Daemon(tmp_path / "a", cluster_journal(redis_url, key, "a"))
-    b = Daemon(tmp_path / "b", cluster_journal(redis_url, key, "b"))
-    try:
-        async with aiohttp.ClientSession() as http:
-            await a.start()
-            await start_standby(b)
-            assert a.proc is not None
-            a.proc.send_signal(signal.SIGSTOP)  # a long GC pause, a frozen VM
-            await b.read_until(b"serving on")  # the lease lapsed: b owns it now
-            _, ack = await customer(http, b, "hello b")
-            a.proc.send_signal(signal.SIGCONT)
-            code = await asyncio.wait_for(a.proc.wait(), 10)
-            assert code == 3  # it stepped down: its lease renewal (or its next write) was refused
-            assert await queue_state(http, b, [ack["contact"]]) == [("queued", 1)]
-    finally:
-        for d in (a, b):
-            if d.proc is not None and d.proc.returncode is None:
-                d.proc.kill()
-                await d.proc.wait()
+    async with two_nodes(tmp_path, redis_url) as (a, b), aiohttp.ClientSession() as http:
+        assert a.proc is not None
+        a.proc.send_signal(signal.SIGSTOP)  # a long GC pause, a frozen VM
+        await b.read_until(b"serving on")  # the lease lapsed: b owns it now
+        _, ack = await customer(http, b, "hello b")
+        a.proc.send_signal(signal.SIGCONT)
+        code = await asyncio.wait_for(a.proc.wait(), 10)
+        assert code == 3  # it stepped down: its lease renewal (or its next write) was refused
+        assert await queue_state(http, b, [ack["contact"]]) == [("queued", 1)]
 
 
 def test_the_fence_refuses_a_deposed_owners_appends(redis_url: str) -> None:
