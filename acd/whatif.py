@@ -92,6 +92,21 @@ class Run:
     refused: dict[str, int] = field(default_factory=dict)  # recorded command type -> refusals
     occupancy: tuple[float, float] = (0.0, 0.0)  # (seconds holding a contact, seconds staffed), all agents
 
+    def apply(self, engine: Engine, cmd: c.Command, count: bool = True) -> list[ev.Event]:
+        """Hand ``cmd`` to the engine; its events (those of timers due before
+        a refusal too) are kept and returned; a refusal is counted by
+        command type when ``count``."""
+        try:
+            out = engine.handle(cmd)
+            self.applied.append(cmd)
+        except AcdError:
+            out = engine.drain()
+            if count:
+                name = type(cmd).__name__
+                self.refused[name] = self.refused.get(name, 0) + 1
+        self.events += out
+        return out
+
 
 def record(
     steps: Iterable[Step], config: RoutingConfig, start: float, base: dict[str, Any] | None = None
@@ -129,13 +144,7 @@ def record(
             facts.wrap_end_at[cmd.contact_id] = cmd.now
             if cmd.contact_id in ended:
                 facts.wrap[cmd.contact_id] = cmd.now - ended[cmd.contact_id]
-        try:
-            out = engine.handle(cmd)
-            run.applied.append(cmd)
-        except AcdError:
-            out = engine.drain()
-            name = type(cmd).__name__
-            run.refused[name] = run.refused.get(name, 0) + 1
+        out = run.apply(engine, cmd)
         for e in out:
             if isinstance(e, ev.ContactOffered):
                 offered[e.contact_id] = e.at
@@ -147,7 +156,6 @@ def record(
             elif isinstance(e, ev.ContactEnded):
                 ended[e.contact_id] = facts.ended_at[e.contact_id] = e.at
                 facts.talk[e.contact_id] = facts.talk.get(e.contact_id, 0.0) + e.handle_s
-        run.events += out
     _censored_patience(facts, answered_wait)
     # Still talking, or still ringing, when the recording ends: longer than that.
     for x in engine.contacts.values():
@@ -218,14 +226,8 @@ def simulate(
         heapq.heappush(todo, (at, seq, cmd))
 
     def apply(cmd: c.Command, recorded: bool) -> None:
-        try:
-            out = engine.handle(cmd)
-            run.applied.append(cmd)
-        except AcdError:  # the model's own (an answer after the offer expired) are not counted
-            out = engine.drain()
-            if recorded:
-                name = type(cmd).__name__
-                run.refused[name] = run.refused.get(name, 0) + 1
+        # the model's own refusals (an answer after the offer expired) are not counted
+        out = run.apply(engine, cmd, count=recorded)
         for e in out:
             if isinstance(e, ev.ContactOffered):
                 ring = facts.ring.get(e.contact_id, ring_default)
@@ -238,7 +240,6 @@ def simulate(
             elif isinstance(e, ev.ContactEnded) and e.contact_id in facts.wrap:
                 at = e.at + facts.wrap[e.contact_id]
                 later(at, c.EndWrapUp(at, e.agent_id, e.contact_id))
-        run.events += out
 
     for x in list(engine.contacts.values()):  # open where the recording starts
         agent = x.agent_id or ""

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from acd import whatif
-from acd.adapters.daemon.config_file import load, parse
-from acd.adapters.daemon.snapshots import AnyEnv
+from acd.adapters.daemon.config_file import load
+from acd.adapters.daemon.snapshots import journaled_routing
 from acd.adapters.durable.journal import DirectoryJournal
 from acd.adapters.durable.recovery import recover
 from acd.codec import from_wire
@@ -38,7 +38,7 @@ METRICS = (
 
 
 def routing_of(text: str | None) -> RoutingConfig:
-    return parse(tomllib.loads(text) if text is not None else {}, "journal", env=AnyEnv()).routing
+    return journaled_routing(tomllib.loads(text) if text is not None else {})
 
 
 def summary(directory: Path, check: bool, out: TextIO) -> int:
@@ -49,7 +49,7 @@ def summary(directory: Path, check: bool, out: TextIO) -> int:
         print(f"{directory}: no journal", file=sys.stderr)
         return 1
     try:
-        rec = recover(DirectoryJournal(directory), lambda data: parse(data, "journal", env=AnyEnv()).routing)
+        rec = recover(DirectoryJournal(directory), journaled_routing)
     except ValueError as e:
         print(f"{directory}: {e}", file=sys.stderr)
         return 1
@@ -79,10 +79,10 @@ def summary(directory: Path, check: bool, out: TextIO) -> int:
 
 def recorded_steps(
     directory: Path,
-) -> tuple[RoutingConfig, float, list[whatif.Step], dict[str, Any] | None, float | None]:
+) -> tuple[RoutingConfig, float, list[whatif.Step], dict[str, Any] | None]:
     """The oldest point the journal can be read from (its first record, else
     its oldest snapshot) and the steps after it: (configuration there,
-    engine time, steps, the snapshot's engine state or None, wall time)."""
+    engine time, steps, the snapshot's engine state or None)."""
     store = DirectoryJournal(directory)
     for point in reversed(store.restore_points()):
         try:
@@ -100,7 +100,7 @@ def recorded_steps(
                 steps.append(("cmd", from_wire(rec["c"]), float(rec["w"])))
             elif kind == "config":
                 steps.append(("config", routing_of(rec.get("toml")), float(rec["now"])))
-        return config, float(head["now"]), steps, base["engine"] if base is not None else None, head.get("w")
+        return config, float(head["now"]), steps, base["engine"] if base is not None else None
     raise ValueError(f"{directory}: nothing to replay")
 
 
@@ -133,7 +133,7 @@ def what_if(
         print(f"{candidate_path}:\n  " + "\n  ".join(e.problems), file=sys.stderr)
         return 2
     try:
-        config, start, steps, base, _ = recorded_steps(directory)
+        config, start, steps, base = recorded_steps(directory)
     except (ValueError, OSError) as e:
         print(str(e), file=sys.stderr)
         return 1

@@ -37,7 +37,7 @@ from acd.adapters.daemon.hub import Hub
 from acd.adapters.daemon.opening_hours import OpeningHours
 from acd.adapters.daemon.runner import EngineRunner
 from acd.adapters.daemon.runtime import tune_gc
-from acd.adapters.daemon.snapshots import AnyEnv, Snapshots
+from acd.adapters.daemon.snapshots import Snapshots, journaled_routing
 from acd.adapters.daemon.surveys import Surveys
 from acd.adapters.durable.journal import DirectoryJournal
 from acd.adapters.durable.recovery import Recovered, recover
@@ -335,7 +335,7 @@ class Server:
         try:
             return parse(data, "journal", env=os.environ).routing
         except ConfigError:
-            return parse(data, "journal", env=AnyEnv()).routing
+            return journaled_routing(data)
 
     async def _restore(self, rec: Recovered) -> None:
         """Give the recovered contacts their customer side back, then apply
@@ -440,10 +440,6 @@ class Server:
         self.hours.update(_schedules(new))
         self.desks.credentials = dict(new.credentials)
         self.desks.desktop = new.desktop
-        for gone in set(self.settings.supervisors) - set(new.supervisors):
-            self.sessions.end_user("supervisor", gone)  # a removed account's browser is logged out
-        for gone in set(self.settings.credentials) - set(new.credentials):
-            self.sessions.end_user("agent", gone)
         self.webchat.settings = new.webchat
         if new.limits != self.settings.limits:
             notes.append("[limits] changes apply at the next restart")

@@ -35,6 +35,8 @@ from acd.adapters.durable.journal import DirectoryJournal
 from acd.adapters.durable.recovery import Recovered, Store, recover, to_snapshot
 from acd.adapters.durable.redis_journal import RedisJournal
 from acd.adapters.web.gateways import WINDOW_S
+from acd.adapters.web.sessions import MAX_SESSIONS
+from acd.settings import RoutingConfig
 
 log = logging.getLogger("acd.snapshots")
 
@@ -54,12 +56,15 @@ class AnyEnv(dict[str, str]):
         return "x" * 64
 
 
-def settings_of(text: str | None, fallback: AcdSettings | None = None) -> AcdSettings:
-    """The settings a journaled configuration text holds (its secrets may
-    not be in this environment)."""
-    if text is None:
-        return fallback if fallback is not None else parse({}, "journal", env=AnyEnv())
-    return parse(tomllib.loads(text), "journal", env=AnyEnv())
+def journaled_settings(data: dict[str, Any]) -> AcdSettings:
+    """The settings a journaled configuration holds (parsed TOML; its
+    secrets may not be in this environment: every variable is set)."""
+    return parse(data, "journal", env=AnyEnv())
+
+
+def journaled_routing(data: dict[str, Any]) -> RoutingConfig:
+    """A journaled configuration's routing: what recovery and replay need."""
+    return journaled_settings(data).routing
 
 
 def compact_other(r: Recovered, survey_settings: Any) -> list[dict[str, Any]]:
@@ -75,7 +80,7 @@ def compact_other(r: Recovered, survey_settings: Any) -> list[dict[str, Any]]:
             logins.pop(x["d"], None)
         else:
             logins[x["d"]] = x
-    kept += logins.values()
+    kept += list(logins.values())[-MAX_SESSIONS:]  # as many as the daemon keeps: the newest
     for kind, records in r.other.items():
         if kind not in _KNOWN:  # a kind this version does not know: kept as it is
             kept += records
@@ -86,15 +91,13 @@ def compact(store: SnapshotStore, upto: str) -> dict[str, Any]:
     """Snapshot the state at ``upto`` into ``store``. O(records since the last snapshot)."""
     started = time.perf_counter()
 
-    def routing(data: dict[str, Any]) -> Any:
-        return parse(data, "journal", env=AnyEnv()).routing
-
     gc.disable()  # millions of objects built, none freed: collections would only walk them
     try:
-        r = recover(store, routing, upto=upto)
+        r = recover(store, journaled_routing, upto=upto)
         if r is None:
             return {"position": upto, "records": 0}
-        record = to_snapshot(r, compact_other(r, settings_of(r.toml).survey))
+        survey = journaled_settings(tomllib.loads(r.toml) if r.toml is not None else {}).survey
+        record = to_snapshot(r, compact_other(r, survey))
         store.write_snapshot(upto, record)
     finally:
         gc.enable()

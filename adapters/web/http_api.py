@@ -24,7 +24,7 @@ from acd.adapters.daemon.runner import EngineRunner
 from acd.adapters.security.auth import AuthGuard, RateLimited, client_address
 from acd.adapters.web import frames
 from acd.adapters.web.metrics import Metrics
-from acd.adapters.web.pages import security_headers, static_cache
+from acd.adapters.web.pages import security_headers
 from acd.adapters.web.sessions import SESSION, Forbidden, Sessions, agent_in_scope, check_queue, scope
 from acd.errors import AcdError, ConfigError
 
@@ -234,9 +234,7 @@ async def reload(request: web.Request) -> web.Response:
 def build_app(
     settings: AcdSettings, runner: EngineRunner, metrics_: Metrics, reload_: Reload, guard: AuthGuard
 ) -> web.Application:
-    app = web.Application(
-        middlewares=[security_headers, errors_and_auth, static_cache], client_max_size=MAX_BODY
-    )
+    app = web.Application(middlewares=[security_headers, errors_and_auth], client_max_size=MAX_BODY)
     app[GUARD] = guard
     app[HEALTHY] = lambda: True  # the server adds what it depends on (the journal)
     app[SETTINGS] = settings

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from acd.adapters.daemon.config_file import AcdSettings, WebChatSettings
+from acd.adapters.daemon.config_file import AcdSettings
 
 STATIC = Path(__file__).parent / "static"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -38,9 +38,13 @@ def csp(frame_ancestors: str = "'none'") -> str:
 
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every response: no type sniffing, no referrer; the pages and their
+    files: revalidated every time (an ETag makes that a 304)."""
     response = await handler(request)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if request.path in PAGES or request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-cache"
     return response
 
 
@@ -56,7 +60,6 @@ def add_routes(app: web.Application, settings: Callable[[], AcdSettings]) -> Non
                 headers={
                     "Content-Type": "text/html; charset=utf-8",
                     "Content-Security-Policy": csp(frame_ancestors),
-                    "Cache-Control": "no-cache",
                 },
             )
 
@@ -67,23 +70,14 @@ def add_routes(app: web.Application, settings: Callable[[], AcdSettings]) -> Non
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
 
     async def chat_config(request: web.Request) -> web.Response:
-        now = settings()
-        return web.json_response(_chat_config(now, now.webchat))
+        return web.json_response(_chat_config(settings()))
 
     app.router.add_get("/v1/chat/config", chat_config)
 
 
-def _chat_config(settings: AcdSettings, webchat: WebChatSettings) -> dict[str, object]:
+def _chat_config(settings: AcdSettings) -> dict[str, object]:
     """What the public chat page needs: the queues it may start a chat in
     (those taking a channel web chat allows) and the channels."""
+    webchat = settings.webchat
     queues = [q.name for q in settings.routing.queues if any(ch in q.channels for ch in webchat.channels)]
     return {"queues": queues, "channels": list(webchat.channels)}
-
-
-@web.middleware
-async def static_cache(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Static files: revalidate every time (an ETag makes that a 304)."""
-    response = await handler(request)
-    if request.path.startswith("/static/"):
-        response.headers["Cache-Control"] = "no-cache"
-    return response

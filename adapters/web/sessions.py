@@ -121,7 +121,7 @@ class Sessions:
         if s is None:
             return None
         now = self.clock()
-        if now - s.last_used > self.lifetime_s():
+        if now - s.last_used > self.lifetime_s() or not self._still_allowed(s):
             del self._by_digest[d]
             return None
         s.last_used = now
@@ -163,8 +163,7 @@ class Sessions:
             self.journal.append(
                 {"k": "web", "d": _digest(sid), "u": user, "r": role, "c": s.csrf, "q": list(queues)}
             )
-        while len(self._by_digest) > MAX_SESSIONS:
-            self._by_digest.popitem(last=False)
+        self._bound()
         r = web.json_response(self._describe(s))
         r.set_cookie(COOKIE, sid, httponly=True, samesite="Strict", secure=self.tls, path="/")
         return r
@@ -187,14 +186,17 @@ class Sessions:
         r.del_cookie(COOKIE, path="/")
         return r
 
-    def end_user(self, role: str, user: str) -> None:
-        """Forget every session of ``user`` (removed from the config). O(sessions)."""
-        for d in [
-            d
-            for d, s in self._by_digest.items()
-            if s.user == user and (s.role == "agent") == (role == "agent")
-        ]:
-            del self._by_digest[d]
+    def _still_allowed(self, s: Session) -> bool:
+        """The live configuration still has the account (a reload or a
+        restart may have removed it): a supervisor's role and queues are
+        its account's as they are now. O(1)."""
+        if s.role == "agent":
+            return s.user in self.agents()
+        account = self.supervisors().get(s.user)
+        if account is None:
+            return False
+        s.role, s.queues = account.role, account.queues
+        return True
 
     def replay(self, records: list[dict[str, object]]) -> None:
         """After a restart: the sessions the journal holds (logins minus
@@ -209,6 +211,12 @@ class Sessions:
                 self._by_digest[d] = Session(
                     str(rec["u"]), str(rec["r"]), str(rec["c"]), tuple(str(q) for q in queues), self.clock()
                 )
+        self._bound()
+
+    def _bound(self) -> None:
+        """At most MAX_SESSIONS: the least recently used go first. O(1) amortised."""
+        while len(self._by_digest) > MAX_SESSIONS:
+            self._by_digest.popitem(last=False)
 
     @staticmethod
     def _describe(s: Session) -> dict[str, object]:

@@ -25,8 +25,7 @@ import pytest
 
 from acd import journal as framing
 from acd import snapshot
-from acd.adapters.daemon.config_file import parse
-from acd.adapters.daemon.snapshots import AnyEnv, compact
+from acd.adapters.daemon.snapshots import compact, journaled_routing
 from acd.adapters.durable.journal import SEGMENT, DirectoryJournal
 from acd.adapters.durable.recovery import recover
 from acd.adapters.security.passwords import hash_password, hash_token
@@ -423,10 +422,7 @@ async def test_a_snapshot_and_the_records_after_it_give_the_state_of_them_all(tm
     (_, records) = whole.read_from("")
     assert not list((tmp_path / "journal").glob("snapshot-*"))
 
-    def routing(data: dict[str, Any]) -> Any:
-        return parse(data, "journal", env=AnyEnv()).routing
-
-    full = recover(whole, routing)
+    full = recover(whole, journaled_routing)
     assert full is not None and len(full.engine.contacts) == 4
     for k in sorted({1, 2, *range(3, len(records), 5), len(records) - 1}):
         split = tmp_path / f"split-{k}"
@@ -435,7 +431,7 @@ async def test_a_snapshot_and_the_records_after_it_give_the_state_of_them_all(tm
         (split / SEGMENT.format(2)).write_bytes(b"".join(framing.frame(r) for r in records[k:]))
         store = DirectoryJournal(split)
         assert compact(store, "1")["position"] == "1"
-        got = recover(store, routing)
+        got = recover(store, journaled_routing)
         assert got is not None and got.from_snapshot and got.records == len(records) - k
         assert snapshot.dump(got.engine) == snapshot.dump(full.engine), k
         assert got.open_conversations() == full.open_conversations(), k
@@ -465,9 +461,6 @@ def test_a_damaged_snapshot_falls_back_to_the_one_before(tmp_path: Path) -> None
     (d / SEGMENT.format(3)).write_bytes(framing.frame(tok(3)))
     store = DirectoryJournal(d)
 
-    def routing(data: dict[str, Any]) -> Any:
-        return parse(data, "journal", env=AnyEnv()).routing
-
     compact(store, "1")
     compact(store, "2")
     assert sorted(p.name for p in d.iterdir()) == [
@@ -480,11 +473,11 @@ def test_a_damaged_snapshot_falls_back_to_the_one_before(tmp_path: Path) -> None
     data = bytearray(newest.read_bytes())
     data[20] ^= 0xFF
     newest.write_bytes(bytes(data))
-    got = recover(store, routing)
+    got = recover(store, journaled_routing)
     assert got is not None and got.tokens == {"a": "digest-3"} and got.records == 2
     (d / "snapshot-00000001.bin").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="no snapshot loads"):
-        recover(store, routing)
+        recover(store, journaled_routing)
 
 
 def three_agents() -> str:

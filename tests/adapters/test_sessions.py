@@ -4,10 +4,18 @@ desktop socket and nothing else, logout, the pages' security headers."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import aiohttp
 
-from acd.adapters.daemon.config_file import AcdSettings, parse
+from acd.adapters.daemon.config_file import AcdSettings, SurveySettings, parse
+from acd.adapters.daemon.snapshots import compact_other
+from acd.adapters.durable.recovery import Recovered
+from acd.adapters.security.auth import AuthGuard, Verifier
 from acd.adapters.security.passwords import hash_password
+from acd.adapters.web.sessions import MAX_SESSIONS, Sessions
+from acd.engine import Engine
+from acd.settings import default_config
 from tests.adapters.wsclient import WSClient, running
 
 
@@ -127,3 +135,37 @@ async def test_the_pages_carry_a_strict_content_security_policy() -> None:
             assert r.status in (403, 404)
         async with http.get(f"{base}/v1/chat/config") as r:
             assert await r.json() == {"queues": ["sales", "support"], "channels": ["chat"]}
+
+
+async def test_a_session_ends_with_its_account_and_follows_its_role() -> None:
+    """A reload (or a restart) that removes an account, or changes a
+    supervisor's queues, applies to the browser already logged in."""
+    async with running(centre()) as server, browser_like() as http:
+        base = f"http://127.0.0.1:{server.bound_port}"
+        await log_in(http, base, "supervisor", "sam")
+        sam = server.settings.supervisors["sam"]
+        server.settings = replace(server.settings, supervisors={"sam": replace(sam, queues=("sales",))})
+        async with http.get(f"{base}/v1/queues") as r:
+            assert [q["name"] for q in (await r.json())["queues"]] == ["sales"]  # its queues as they are now
+        server.settings = replace(server.settings, supervisors={})
+        async with http.get(f"{base}/v1/queues") as r:
+            assert r.status == 403  # the account is gone: so is its session
+        async with http.get(f"{base}/v1/session") as r:
+            assert r.status == 401
+
+
+def test_logins_replayed_after_a_restart_stay_bounded() -> None:
+    """A journal (or a snapshot) holding more logins than the daemon keeps:
+    the newest MAX_SESSIONS come back, the rest are gone."""
+    sessions = Sessions(AuthGuard(1, 1, Verifier(1, 1)), dict, dict, lambda: 3600.0, tls=False)
+    logins: list[dict[str, object]] = [
+        {"k": "web", "d": f"d{i}", "u": "alice", "r": "agent", "c": "x", "q": []}
+        for i in range(MAX_SESSIONS + 5)
+    ]
+    sessions.replay([*logins, {"k": "web", "d": f"d{MAX_SESSIONS + 4}", "gone": True}])
+    assert len(sessions) == MAX_SESSIONS  # the newest logged out, the four oldest evicted
+    assert "d3" not in sessions._by_digest and "d4" in sessions._by_digest
+    r = Recovered(Engine(default_config()), 0.0, 0.0)
+    r.other["web"] = [{**x, "_n": i} for i, x in enumerate(logins)]
+    kept = [x for x in compact_other(r, SurveySettings()) if x["k"] == "web"]
+    assert [x["d"] for x in kept] == [x["d"] for x in logins[5:]]  # a snapshot keeps as many, the newest
