@@ -17,7 +17,10 @@ synchronous client (a loopback round trip, like the journal's own writes).
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
+from dataclasses import dataclass
 from typing import cast
 
 import redis
@@ -36,12 +39,18 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return redis.call('INCR', KEYS[2])
 """
 # KEYS: lease, fence. ARGV: node, ttl ms, token. 1: still ours (extended), 0: lost.
+# A lease that lapsed while nobody took it (Redis was away longer than the
+# lease) is taken back: the fence unchanged proves no other owner began.
 _RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('GET', KEYS[2]) == ARGV[3] then
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
+local owner = redis.call('GET', KEYS[1])
+if owner == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
-return 0
+if owner then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 """
 # KEYS: stream, fence. ARGV: token, then framed records. The id of the last one added.
 APPEND = """
@@ -56,11 +65,22 @@ return last
 """
 
 
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Where the owner serves, as it advertised itself once listening."""
+
+    node: str
+    http: str  # base URL: "http://10.0.0.1:8080"
+    agi: str | None  # "host:port" of its FastAGI server, None when off
+
+
 class Lease:
     def __init__(self, url: str, key: str, node: str, ttl_ms: int) -> None:
         self.r = redis.Redis.from_url(url)
         self.lease_key = f"{key}:lease"
         self.fence_key = f"{key}:fence"
+        self.owner_key = f"{key}:owner"
+        self.secret_key = f"{key}:peer-secret"
         self.node = node
         self.ttl_ms = ttl_ms
         self.token = 0  # the fence while we own it
@@ -79,6 +99,31 @@ class Lease:
     def owner(self) -> str | None:
         got = self.r.get(self.lease_key)
         return got.decode() if isinstance(got, bytes) else None
+
+    def advertise(self, http: str, agi: str | None) -> None:
+        """Say where the owner serves: the other nodes forward there."""
+        doc = {"node": self.node, "http": http, "agi": agi, "fence": self.token}
+        self.r.set(self.owner_key, json.dumps(doc))
+
+    def whereabouts(self) -> Owner | None:
+        """The owner's address, if the node that advertised it holds the
+        lease under the fence it advertised with (else: none yet, stale)."""
+        holder, fence, doc = self.r.mget(self.lease_key, self.fence_key, self.owner_key)
+        if not isinstance(doc, bytes) or not isinstance(holder, bytes) or not isinstance(fence, bytes):
+            return None
+        d = json.loads(doc)
+        if d["node"] != holder.decode() or str(d["fence"]) != fence.decode():
+            return None
+        return Owner(d["node"], d["http"], d["agi"])
+
+    def peer_secret(self) -> str:
+        """The secret by which nodes trust one another's forwarded requests
+        (the client's address they carry): made once, kept in Redis, which
+        every node already trusts with the whole journal."""
+        self.r.set(self.secret_key, secrets.token_urlsafe(32), nx=True)
+        got = self.r.get(self.secret_key)
+        assert isinstance(got, bytes)
+        return got.decode()
 
     def release(self) -> None:
         """A clean stop hands over at once (no waiting for the lease to lapse)."""

@@ -214,6 +214,10 @@ class ClusterSettings:
     enabled: bool = False
     node: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     lease_ms: int = 2000  # a dead owner is replaced within this (plus the replay)
+    # How the other nodes reach this one when it owns the routing ("" : the
+    # [server] listen host, or this machine's name when it listens on all).
+    advertise_host: str = ""
+    forwarded_sockets: int = 20_000  # WebSockets and AGI connections a standby forwards at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -752,7 +756,7 @@ def _agents(r: _Reader, data: Mapping[str, Any]) -> tuple[tuple[AgentSpec, ...],
 def _cluster(r: _Reader, data: Mapping[str, Any], journal: JournalSettings) -> ClusterSettings:
     path = "cluster"
     tbl = r.table(data, "cluster", path)
-    r.only(tbl, ("enabled", "node", "lease_ms"), path)
+    r.only(tbl, ("enabled", "node", "lease_ms", "advertise_host", "forwarded_sockets"), path)
     d = ClusterSettings()
     enabled = r.get(tbl, "enabled", path, bool, False)
     if enabled and journal.store != "redis":
@@ -761,7 +765,11 @@ def _cluster(r: _Reader, data: Mapping[str, Any], journal: JournalSettings) -> C
     if not 0 < len(node) <= 100:
         r.error(f"{path}.node", "a node name is 1-100 characters")
     lease_ms = r.number(tbl, "lease_ms", path, d.lease_ms, 300, 60_000, integer=True)
-    return ClusterSettings(enabled, node, lease_ms)
+    host = r.get(tbl, "advertise_host", path, str, d.advertise_host)
+    if len(host) > 253 or (any(c in host for c in "/ :@") and not host.startswith("[")):
+        r.error(f"{path}.advertise_host", f"expected a host name or address, got {host[:100]!r}")
+    sockets = r.number(tbl, "forwarded_sockets", path, d.forwarded_sockets, 0, 1_000_000, integer=True)
+    return ClusterSettings(enabled, node, lease_ms, host, sockets)
 
 
 _SUPERVISOR_KEYS = ("password_hash", "role", "queues")

@@ -14,6 +14,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import ssl
 import time
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,7 @@ from acd import CORE_BUILD
 from acd import commands as cmds
 from acd.adapters.asterisk.ami import AmiLink
 from acd.adapters.asterisk.fastagi import VoiceCalls
+from acd.adapters.cluster.forwarding import Forwarder
 from acd.adapters.cluster.lease import Lease
 from acd.adapters.customers.api import add_routes as add_customer_routes
 from acd.adapters.customers.desk import CustomerDesk, Customers
@@ -46,9 +48,10 @@ from acd.adapters.security.auth import AuthGuard, Verifier
 from acd.adapters.web.agent_ws import AgentDesks
 from acd.adapters.web.chat_ws import WebChat
 from acd.adapters.web.gateways import Gateways
-from acd.adapters.web.http_api import HEALTHY, READY, SESSIONS, build_app
+from acd.adapters.web.http_api import CLUSTER_NODE, HEALTHY, READY, SESSIONS, build_app
 from acd.adapters.web.metrics import Metrics
 from acd.adapters.web.pages import add_routes as add_pages
+from acd.adapters.web.peers import peer_middleware
 from acd.adapters.web.sessions import Sessions
 from acd.adapters.web.supervisor import add_routes as add_supervisor_routes
 from acd.engine import Engine
@@ -83,6 +86,7 @@ class Server:
     journal: DirectoryJournal | RedisJournal | None = field(init=False, default=None)
     snapshots: Snapshots | None = field(init=False, default=None)
     lease: Lease | None = field(init=False, default=None)
+    peer_secret: str | None = field(init=False, default=None)
     _renewer: asyncio.Task[None] | None = field(init=False, default=None)
 
     async def start(self) -> None:
@@ -163,6 +167,9 @@ class Server:
         if self.ami is not None:
             metrics.watch_ami(self.ami)
         self.app = build_app(self.settings, self.runner, metrics, self.reload, self.guard)
+        if self.peer_secret is not None:  # requests other nodes forward: their clients' addresses
+            self.app.middlewares.insert(0, peer_middleware(self.peer_secret))
+            self.app[CLUSTER_NODE] = self.settings.cluster.node
         if self.journal is not None:
             journal = self.journal
             self.app[HEALTHY] = lambda: journal.healthy
@@ -189,12 +196,8 @@ class Server:
         self.app.router.add_post("/v1/gateways/{name}/messages", self.gateways.inbound)
         self._web = web.AppRunner(self.app, handle_signals=False, access_log=None)
         await self._web.setup()
-        tls = None
-        if srv.tls_cert and srv.tls_key:
-            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            tls.load_cert_chain(srv.tls_cert, srv.tls_key)
         port = srv.port if self.port is None else self.port
-        site = web.TCPSite(self._web, srv.host, port, ssl_context=tls)
+        site = web.TCPSite(self._web, srv.host, port, ssl_context=self._tls())
         ast = self.settings.asterisk
         # Both ports first, before any task runs: a port in use stops the
         # start-up cleanly with one line, nothing half started.
@@ -218,6 +221,7 @@ class Server:
             await self.snapshots.start()
         if self.lease is not None:
             self._renewer = asyncio.create_task(self._keep_lease(), name="acd-lease")
+            await asyncio.to_thread(self.lease.advertise, *self._addresses())
         if self.recovered is not None:
             await self._restore(self.recovered)
         await self.hours.start()
@@ -248,21 +252,97 @@ class Server:
             log.warning("config: %s", w)
 
     async def _become_owner(self) -> None:
-        """[cluster]: wait as a standby until this node holds the lease; the
-        fence token it gets guards every journal append (docs/cluster.md)."""
+        """[cluster]: until this node holds the lease, forward everyone to
+        the node that does (docs/cluster.md); then stop forwarding and start
+        as the owner on the same ports. The fence token it gets guards every
+        journal append."""
         cs, js = self.settings.cluster, self.settings.journal
-        self.lease = Lease(js.redis_url, js.redis_key, cs.node, cs.lease_ms)
-        said = False
-        while not await asyncio.to_thread(self.lease.try_acquire):
-            if not said:
-                log.info(
-                    "standby: %s owns the routing; node %s takes over when its lease lapses",
-                    self.lease.owner(),
-                    cs.node,
-                )
-                said = True
+        self.lease = lease = Lease(js.redis_url, js.redis_key, cs.node, cs.lease_ms)
+        try:
+            self.peer_secret = await asyncio.to_thread(lease.peer_secret)
+            if await asyncio.to_thread(lease.try_acquire):
+                log.info("node %s owns the routing (fence %d)", cs.node, lease.token)
+                return
+        except RedisError as e:
+            raise StartError(f"cluster: cannot reach Redis: {e}") from None
+        forwarder = Forwarder(
+            cs.node, self.peer_secret, self.settings.server.heartbeat_s, cs.forwarded_sockets
+        )
+        try:
+            await self._forward_until_owner(forwarder)
+        finally:  # owner now, or stopped while waiting: the forwarded sockets come back
+            forwarder.owner = None
+            await forwarder.stop()
+        log.info("node %s owns the routing (fence %d)", cs.node, lease.token)
+
+    async def _forward_until_owner(self, forwarder: Forwarder) -> None:
+        """Listen on this node's ports, forward to the owner, poll the lease
+        every third of it. After Redis was unreachable, the owner gets one
+        lease of head start to renew (it may hold contacts not yet written):
+        only a lease that lapsed while Redis answered means a dead owner."""
+        cs, srv, ast = self.settings.cluster, self.settings.server, self.settings.asterisk
+        lease = self.lease
+        assert lease is not None
+        loop = asyncio.get_running_loop()
+
+        async def refresh() -> None:
+            try:
+                forwarder.owner = await asyncio.to_thread(lease.whereabouts)
+            except RedisError:
+                forwarder.owner = None
+
+        forwarder.refresh = refresh
+        await refresh()
+        port = srv.port if self.port is None else self.port
+        agi = None
+        if ast.fastagi_port is not None:
+            agi = (ast.fastagi_host, ast.fastagi_port if self.agi_port is None else self.agi_port)
+        try:
+            self.port, agi_port = await forwarder.start(srv.host, port, agi, self._tls())
+        except OSError as e:
+            raise StartError(f"cannot listen: {e.strerror or e}") from None
+        if agi_port is not None:
+            self.agi_port = agi_port
+        log.info(
+            "standby: %s owns the routing; node %s forwards %s:%d to it and takes over when its lease lapses",
+            forwarder.owner.node if forwarder.owner is not None else "another node",
+            cs.node,
+            srv.host,
+            self.port,
+        )
+        patience_until = 0.0
+        while True:
             await asyncio.sleep(cs.lease_ms / 3000)
-        log.info("node %s owns the routing (fence %d)", cs.node, self.lease.token)
+            try:
+                was = forwarder.owner
+                forwarder.owner = await asyncio.to_thread(lease.whereabouts)
+                if forwarder.owner is not None and forwarder.owner != was:
+                    log.info("standby: forwarding to %s (%s)", forwarder.owner.node, forwarder.owner.http)
+                if loop.time() >= patience_until and await asyncio.to_thread(lease.try_acquire) > 0:
+                    return
+            except RedisError as e:
+                if patience_until < loop.time():
+                    log.warning("cluster: cannot reach Redis (%s)", e)
+                patience_until = loop.time() + cs.lease_ms / 1000
+
+    def _addresses(self) -> tuple[str, str | None]:
+        """Where the other nodes reach this one: its HTTP base URL and its
+        FastAGI host:port (None when off)."""
+        srv = self.settings.server
+        host = self.settings.cluster.advertise_host or srv.host
+        if host in ("", "0.0.0.0", "::"):
+            host = socket.gethostname()
+        scheme = "https" if srv.tls_cert and srv.tls_key else "http"
+        agi = f"{host}:{self.bound_agi_port}" if self.bound_agi_port else None
+        return f"{scheme}://{host}:{self.bound_port}", agi
+
+    def _tls(self) -> ssl.SSLContext | None:
+        srv = self.settings.server
+        if not (srv.tls_cert and srv.tls_key):
+            return None
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(srv.tls_cert, srv.tls_key)
+        return tls
 
     async def _keep_lease(self) -> None:
         """Renew every third of the lease; a lease found lost stops the node."""

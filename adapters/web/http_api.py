@@ -80,6 +80,7 @@ READY: web.AppKey[dict[str, bool]] = web.AppKey("ready", dict)
 TOKENS: web.AppKey[set[str]] = web.AppKey("tokens", set)
 GUARD: web.AppKey[AuthGuard] = web.AppKey("guard", AuthGuard)
 HEALTHY: web.AppKey[Callable[[], bool]] = web.AppKey("healthy")
+CLUSTER_NODE: web.AppKey[str] = web.AppKey("cluster-node", str)  # [cluster]: this node's name
 # aiohttp's own refusals (no route, wrong method, body too big ...) by status
 _HTTP_CODES = {
     400: "malformed-message",
@@ -194,7 +195,11 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Started (recovery done) and not stopping, and the journal is writing."""
     ready = request.app[READY]["ready"] and request.app[HEALTHY]()
-    return web.json_response({"ready": ready}, status=200 if ready else 503)
+    body: dict[str, object] = {"ready": ready}
+    node = request.app.get(CLUSTER_NODE)
+    if node is not None:  # a standby answers too (adapters/cluster/forwarding.py): who is who
+        body.update(role="owner", node=node)
+    return web.json_response(body, status=200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -12,8 +12,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -21,6 +22,7 @@ from redis.exceptions import ResponseError
 
 from acd.adapters.cluster.lease import APPEND, Lease
 from tests.adapters.test_durability import Daemon, customer, queue_state
+from tests.adapters.wsclient import WSClient
 
 LEASE_MS = 600
 
@@ -109,3 +111,154 @@ def test_the_fence_refuses_a_deposed_owners_appends(redis_url: str) -> None:
     finally:
         a.close()
         b.close()
+
+
+# ---------------------------------------------------------------- forwarding
+
+
+async def ready_as(http: aiohttp.ClientSession, d: Daemon) -> dict[str, Any]:
+    async with http.get(d.url("/readyz")) as r:
+        body: dict[str, Any] = await r.json()
+        return body
+
+
+async def closed_with(c: WSClient) -> int | None:
+    """The close code of a socket (frames before it are kept, unread)."""
+    while True:
+        msg = await c.ws.receive(timeout=10)
+        if msg.type == aiohttp.WSMsgType.CLOSE:  # the code as sent (our reply may find the socket gone)
+            return int(msg.data)
+        if msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+            return c.ws.close_code
+        if msg.type == aiohttp.WSMsgType.ERROR:
+            return None
+
+
+@dataclass
+class DomainLoad:
+    """One routing domain's steady state: Alice on one chat, away; three waiting."""
+
+    token: str
+    served: dict[str, Any]
+    waiting: list[str]
+    desk: WSClient
+    page: WSClient
+
+
+async def domain_load(
+    http: aiohttp.ClientSession, desk_via: Daemon, page_via: Daemon, also_via: Daemon, label: str
+) -> DomainLoad:
+    """Alice's desktop through ``desk_via``, her customer's page through
+    ``page_via``, the waiting customers through it and ``also_via``."""
+    desk = WSClient(await http.ws_connect(desk_via.url("/v1/agent/ws")))
+    await desk.expect("hello")
+    token = (await desk.call("auth", agent="alice", password="alice-pw"))["token"]
+    await desk.call("login")
+    page, served = await customer(http, page_via, f"hello {label}")
+    await desk.expect("offer", contact=served["contact"])
+    await desk.call("accept", contact=served["contact"])
+    await desk.call("message", contact=served["contact"], text=f"hi {label}")
+    await page.expect("message", text=f"hi {label}")
+    await page.call("message", text=f"one {label}")
+    await desk.expect("message", text=f"one {label}")
+    await desk.call("away", reason="lunch")
+    waiting = []
+    for i, via in enumerate((page_via, also_via, page_via)):
+        _, ack = await customer(http, via, f"waiting {label} {i}")
+        waiting.append(ack["contact"])
+    return DomainLoad(token, served, waiting, desk, page)
+
+
+async def owns(d: Daemon) -> Daemon:
+    await d.read_until(b"serving on")
+    return d
+
+
+async def test_three_nodes_two_domains_lose_a_node_and_nothing_else(tmp_path: Path, redis_url: str) -> None:
+    """Every node serves both domains (a forwarding standby or the owner);
+    clients are spread over the nodes. Kill node 1 (the owner of east, a
+    standby of west): east gets a new owner within the lease and a replay,
+    every waiting contact keeps its place, the connected chat goes on over
+    the same node's address with its tokens, in order, nothing offered
+    twice; west, whose owner lives, loses nothing and keeps its owner."""
+    keys = {dom: f"acd:{dom}:{uuid.uuid4().hex}" for dom in ("east", "west")}
+    nodes: dict[tuple[str, str], Daemon] = {}
+    for n in ("n1", "n2", "n3"):
+        for dom, key in keys.items():
+            (tmp_path / f"{n}-{dom}").mkdir()
+            nodes[n, dom] = Daemon(tmp_path / f"{n}-{dom}", cluster_journal(redis_url, key, n))
+    try:
+        await nodes["n1", "east"].start()
+        await nodes["n2", "west"].start()
+        for n, dom in (("n2", "east"), ("n3", "east"), ("n1", "west"), ("n3", "west")):
+            await start_standby(nodes[n, dom])
+        async with aiohttp.ClientSession() as http:
+            assert (await ready_as(http, nodes["n3", "east"]))["owner"] == "n1"
+            east = await domain_load(
+                http, nodes["n2", "east"], nodes["n3", "east"], nodes["n1", "east"], "east"
+            )
+            west = await domain_load(
+                http, nodes["n1", "west"], nodes["n3", "west"], nodes["n2", "west"], "west"
+            )
+            east_before = await queue_state(http, nodes["n3", "east"], east.waiting)
+            west_before = await queue_state(http, nodes["n3", "west"], west.waiting)
+            assert east_before == west_before == [("queued", 1), ("queued", 2), ("queued", 3)]
+
+            killed = time.monotonic()
+            await asyncio.gather(*(nodes["n1", dom].stop(signal.SIGKILL) for dom in keys))
+            contenders = [asyncio.create_task(owns(nodes[n, "east"])) for n in ("n2", "n3")]
+            done, others = await asyncio.wait(contenders, return_when=asyncio.FIRST_COMPLETED)
+            took_over = time.monotonic() - killed
+            for t in others:
+                t.cancel()
+            new_owner = done.pop().result()
+            assert took_over < LEASE_MS / 1000 + 3  # lease + replay (the 2 s target: bench_cluster.py)
+            standby = nodes["n3", "east"] if new_owner is nodes["n2", "east"] else nodes["n2", "east"]
+            name = (await ready_as(http, new_owner))["node"]
+            await standby.read_until(f"standby: forwarding to {name}".encode())
+            assert (await ready_as(http, standby))["owner"] == name
+
+            # The sockets east's owner held through other nodes: "come back" (1012).
+            assert await closed_with(east.desk) == 1012
+            assert await closed_with(east.page) == 1012
+            desk = WSClient(await http.ws_connect(nodes["n2", "east"].url("/v1/agent/ws")))
+            await desk.expect("hello")
+            state = await desk.call("auth", token=east.token)
+            assert (state["status"], state["reason"]) == ("away", "lunch")
+            (held,) = state["contacts"]
+            assert [m["text"] for m in held["transcript"]] == ["hello east", "hi east", "one east"]
+            page = WSClient(await http.ws_connect(nodes["n3", "east"].url("/v1/chat/ws")))
+            await page.expect("hello")
+            resumed = await page.call("resume", token=east.served["resume_token"])
+            assert [m["text"] for m in resumed["transcript"]] == ["hello east", "hi east", "one east"]
+            await page.call("message", text="two east")
+            assert (await desk.expect("message", contact=held["contact"]))["text"] == "two east"
+            await desk.call("message", contact=held["contact"], text="answer east")
+            await page.expect("message", text="answer east")
+            assert await queue_state(http, nodes["n3", "east"], east.waiting) == east_before
+            await desk.call("available")
+            first = await desk.expect("offer")
+            assert first["contact"] == east.waiting[0]  # the head of the line, once
+            await desk.call("accept", contact=first["contact"])
+            offered = [f["contact"] for f in desk.seen("offer")] + [first["contact"]]
+            assert len(offered) == len(set(offered)) and set(offered) <= set(east.waiting)
+
+            # West: its owner lives; Alice's desktop came through node 1 and comes back through node 3.
+            assert await closed_with(west.desk) in (None, 1006, 1012)
+            assert (await ready_as(http, nodes["n2", "west"]))["role"] == "owner"
+            desk_w = WSClient(await http.ws_connect(nodes["n3", "west"].url("/v1/agent/ws")))
+            await desk_w.expect("hello")
+            state = await desk_w.call("auth", token=west.token)
+            (held,) = state["contacts"]
+            assert held["contact"] == west.served["contact"] and held["state"] == "connected"
+            await west.page.call("message", text="two west")  # its page never moved
+            await desk_w.expect("message", text="two west")
+            assert await queue_state(http, nodes["n3", "west"], west.waiting) == west_before
+            assert b"stepping down" not in nodes["n2", "west"].log
+            for c in (desk, page, desk_w, west.page):
+                await c.ws.close()
+    finally:
+        for d in nodes.values():
+            if d.proc is not None and d.proc.returncode is None:
+                d.proc.kill()
+                await d.proc.wait()
