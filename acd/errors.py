@@ -64,6 +64,13 @@ class UnknownSkill(InvalidRequest):
     code = "unknown-skill"
 
 
+class JournalBacklog(InvalidRequest):
+    """The journal cannot be written (Redis or the disk away) and holds as
+    much unwritten as it may: no new contact until it writes again."""
+
+    code = "journal-unavailable"
+
+
 class DuplicateContact(InvalidRequest):
     code = "duplicate-contact"
 

@@ -76,7 +76,10 @@ class Owner:
 
 class Lease:
     def __init__(self, url: str, key: str, node: str, ttl_ms: int) -> None:
-        self.r = redis.Redis.from_url(url)
+        # In a thread, never the loop; a Redis that does not answer is an
+        # error within a third of the lease (the owner keeps routing).
+        wait = ttl_ms / 3000
+        self.r = redis.Redis.from_url(url, socket_connect_timeout=wait, socket_timeout=wait)
         self.lease_key = f"{key}:lease"
         self.fence_key = f"{key}:fence"
         self.owner_key = f"{key}:owner"

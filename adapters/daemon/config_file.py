@@ -98,6 +98,9 @@ class JournalSettings:
     # A snapshot (and compaction) after this many records, or this long with any (0: never)
     snapshot_records: int = 50_000
     snapshot_interval_s: float = 600.0
+    # While the journal cannot be written, new contacts are taken until this
+    # much waits in memory; then refused (journal-unavailable) until it writes.
+    outage_bytes: int = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -1086,6 +1089,7 @@ def _journal(r: _Reader, data: Mapping[str, Any]) -> JournalSettings:
             "redis_key",
             "snapshot_records",
             "snapshot_interval_s",
+            "outage_bytes",
         ),
         path,
     )
@@ -1110,6 +1114,7 @@ def _journal(r: _Reader, data: Mapping[str, Any]) -> JournalSettings:
         redis_key=key,
         snapshot_records=r.number(tbl, "snapshot_records", path, d.snapshot_records, 0, 10**9, integer=True),
         snapshot_interval_s=r.number(tbl, "snapshot_interval_s", path, d.snapshot_interval_s, 0, 86_400 * 7),
+        outage_bytes=r.number(tbl, "outage_bytes", path, d.outage_bytes, 0, 2**34, integer=True),
     )
 
 

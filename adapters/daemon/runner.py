@@ -32,9 +32,9 @@ from collections.abc import Callable
 from typing import Any
 
 from acd.codec import to_wire
-from acd.commands import Command, Tick
+from acd.commands import Command, NewContact, Tick
 from acd.engine import Engine
-from acd.errors import InvalidRequest
+from acd.errors import InvalidRequest, JournalBacklog
 from acd.events import Event
 from acd.journal import Journal
 
@@ -56,6 +56,8 @@ class EngineRunner:
         self.served = 0
         self.refused = 0
         self.journal: Journal | None = None  # where applied commands go (adapters/durable)
+        # True while the journal holds too much unwritten: new contacts are refused.
+        self.backlogged: Callable[[], bool] = lambda: False
 
     def now(self) -> float:
         return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
@@ -133,6 +135,8 @@ class EngineRunner:
                 events = make(t0)
                 if not isinstance(events, list):  # a command, not a direct engine call
                     cmd = events
+                    if isinstance(cmd, NewContact) and self.backlogged():
+                        raise JournalBacklog("the journal cannot be written now: no new contact, retry later")
                     events = self.engine.handle(cmd)
                     if self.journal is not None:  # applied: on record before its effects are scheduled
                         self.journal.append({"k": "cmd", "w": time.time(), "c": to_wire(cmd)})

@@ -119,6 +119,9 @@ class Server:
                     {"k": "start", "now": loop.time(), "w": time.time(), "toml": self.settings.text}
                 )
         self.runner.journal = self.journal
+        if self.journal is not None:
+            journal, limit = self.journal, self.settings.journal.outage_bytes
+            self.runner.backlogged = lambda: not journal.healthy and journal.pending_bytes > limit
         self.hub = Hub(self.runner, srv.position_interval_s)
         self.hub.limits = self.settings.limits
         self.hub.journal = self.journal
@@ -348,13 +351,19 @@ class Server:
         """Renew every third of the lease; a lease found lost stops the node."""
         lease = self.lease
         assert lease is not None
+        away = False
         while True:
             await asyncio.sleep(lease.ttl_ms / 3000)
             try:
                 ours = await asyncio.to_thread(lease.renew)
             except RedisError as e:  # the owner keeps routing; the fence guards every write
-                log.warning("cluster: cannot renew the lease (%s)", e)
+                if not away:
+                    log.warning("cluster: cannot renew the lease (%s): routing on from memory", e)
+                away = True
                 continue
+            if away and ours:
+                log.info("cluster: Redis answers again; node %s still owns the routing", lease.node)
+            away = False
             if not ours:
                 self._step_down("the lease lapsed and another node holds it")
                 return

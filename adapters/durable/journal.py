@@ -74,6 +74,7 @@ class Buffered:
         self.snapshots = 0  # written (by acd.adapters.daemon.snapshots)
         self.snapshot_failures = 0
         self.healthy = True  # the last write succeeded
+        self.pending_bytes = 0  # appended, not yet written
 
     def append(self, record: dict[str, Any]) -> None:
         """Queue a record; written before any later-scheduled callback runs. O(size)."""
@@ -84,6 +85,7 @@ class Buffered:
         if self.since_rotation == self.snapshot_every and self.snapshot_due is not None:
             self.snapshot_due.set()
         self.bytes += len(data)
+        self.pending_bytes += len(data)
         if self.fsync == "always":
             self.flush()
         elif not self._scheduled:
@@ -233,8 +235,10 @@ class DirectoryJournal(Buffered):
                 log.error("journal %s: cannot write (%s): records kept in memory, retried", self.path, e)
             self.healthy = False
             self._buffer.append(bytes(view))  # exactly what is missing: the file stays a run of records
+            self.pending_bytes = len(view)
             return
         self.healthy = True
+        self.pending_bytes = 0
         if self.fsync in ("always", "batch"):
             try:
                 os.fdatasync(self._fd)  # the data and the size: what a reader needs

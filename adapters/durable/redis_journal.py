@@ -18,6 +18,7 @@ trimmed (XTRIM MINID) to the entries after that one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any, cast
@@ -32,6 +33,11 @@ from acd.adapters.durable.journal import Buffered
 log = logging.getLogger("acd.journal")
 
 FIELD = b"r"
+# The writes run in the event loop: bounded, so a Redis that does not answer
+# (a partition) stalls routing at most this long per retry.
+CONNECT_TIMEOUT_S = 0.2
+COMMAND_TIMEOUT_S = 2.0  # a snapshot of a large centre is one big SET
+RETRY_S = 1.0
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
 
@@ -49,7 +55,9 @@ class RedisJournal(Buffered):
         self.on_fenced: Callable[[], None] = lambda: None
 
     def open(self) -> None:
-        self._r = redis.Redis.from_url(self.url)
+        self._r = redis.Redis.from_url(
+            self.url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=COMMAND_TIMEOUT_S
+        )
         newest = cast(Entries, self._r.xrevrange(self.key, count=1))
         if newest:
             self.last_id = newest[0][0].decode()
@@ -138,15 +146,22 @@ class RedisJournal(Buffered):
                     log.error("journal %s: a newer owner holds it: this node steps down", self.key)
                     self.on_fenced()  # before any effect of these records can leave
                 return
-            # kept for the next attempt; /readyz false meanwhile
+            # Kept for the next attempt, a second later (appends meanwhile
+            # only buffer: an unreachable Redis costs the loop one bounded
+            # attempt a second, not one per iteration); /readyz false meanwhile.
             self.errors += 1
             if self.healthy:
                 log.error(
                     "journal %s: cannot write to Redis (%s): records kept in memory, retried", self.key, e
                 )
             self.healthy = False
+            self._scheduled = True
+            asyncio.get_running_loop().call_later(RETRY_S, self.flush)
             return
+        if not self.healthy:
+            log.info("journal %s: writing again (%d records kept meanwhile)", self.key, len(self._buffer))
         self._buffer.clear()
+        self.pending_bytes = 0
         self.last_id = ids[-1].decode() if isinstance(ids[-1], bytes) else str(ids[-1])
         self.healthy = True
 

@@ -65,6 +65,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "queue-closed": 409,
     "transfer-loop": 409,
     "duplicate-contact": 409,
+    "journal-unavailable": 503,
     "invalid-config": 422,
     "csrf-refused": 403,
     "forbidden": 403,

@@ -7,8 +7,11 @@ redis-server."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
+import subprocess
 import time
+import tomllib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,7 +24,8 @@ import pytest
 from redis.exceptions import ResponseError
 
 from acd.adapters.cluster.lease import APPEND, Lease
-from tests.adapters.test_durability import Daemon, customer, queue_state
+from acd.adapters.web.peers import FORWARDED_FOR, PEER
+from tests.adapters.test_durability import Daemon, customer, free_port, queue_state
 from tests.adapters.wsclient import WSClient
 
 LEASE_MS = 600
@@ -262,3 +266,125 @@ async def test_three_nodes_two_domains_lose_a_node_and_nothing_else(tmp_path: Pa
             if d.proc is not None and d.proc.returncode is None:
                 d.proc.kill()
                 await d.proc.wait()
+
+
+async def test_a_standby_forwards_and_only_a_peer_names_the_client(tmp_path: Path, redis_url: str) -> None:
+    """Through a standby: its own health, the owner's answers and cookies
+    for the client who asked only, and the client's address as the
+    forwarder saw it. The owner believes a forwarded address only with the
+    peer secret; a client's own X-ACD-* headers change nothing."""
+    async with two_nodes(tmp_path, redis_url) as (a, b):
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.get(b.url("/healthz")) as r:
+                assert (await r.json())["role"] == "standby"
+            assert await ready_as(http, b) == {"ready": True, "role": "standby", "node": "b", "owner": "a"}
+            assert (await ready_as(http, a))["role"] == "owner"
+            body = {"role": "agent", "user": "alice", "password": "alice-pw"}
+            async with http.post(b.url("/v1/session"), json=body) as r:
+                assert r.status == 200 and "HttpOnly" in r.headers["Set-Cookie"]
+            async with http.get(b.url("/v1/session")) as r:  # the cookie came back through b
+                assert (await r.json())["user"] == "alice"
+        async with aiohttp.ClientSession() as other:  # b kept no cookie of Alice's for anyone else
+            async with other.get(b.url("/v1/session")) as r:
+                assert r.status == 401
+            forged = {FORWARDED_FOR: "10.6.6.6", PEER: "guess", "Authorization": "Bearer wrong"}
+            async with other.get(b.url("/v1/queues"), headers=forged) as r:
+                assert r.status == 401
+            await a.read_until(b"authentication failed: admin-token from 127.0.0.1")
+            async with other.get(a.url("/v1/queues"), headers=forged) as r:
+                assert r.status == 401
+            key = tomllib.loads((a.workdir / "acd.toml").read_text())["journal"]["redis_key"]
+            lease = Lease(redis_url, key, "probe", LEASE_MS)
+            try:
+                secret = lease.peer_secret()
+            finally:
+                lease.close()
+            peer = {FORWARDED_FOR: "10.7.7.7", PEER: secret, "Authorization": "Bearer wrong"}
+            async with other.get(a.url("/v1/queues"), headers=peer) as r:
+                assert r.status == 401
+            await a.read_until(b"authentication failed: admin-token from 10.7.7.7")
+            assert b"10.6.6.6" not in a.log
+            async with other.get(b.url("/metrics")) as r:
+                text = await r.text()
+            assert "acd_cluster_owner 0" in text and 'acd_forwarded_total{kind="requests"} 4' in text
+
+
+def own_redis(port: int, workdir: Path) -> subprocess.Popen[str]:
+    """A redis-server of this test's own (it restarts it), persisting as a
+    production one must: an append-only file, fsynced on every write."""
+    exe = shutil.which("redis-server")
+    assert exe is not None
+    workdir.mkdir(exist_ok=True)
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--appendonly", "yes", "--appendfsync", "always"]
+    proc = subprocess.Popen(
+        [exe, *args, "--save", "", "--dir", str(workdir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "Ready to accept connections" in line:
+            return proc
+    raise AssertionError("redis-server did not start")
+
+
+def stop_redis(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    proc.wait(timeout=10)
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+async def test_while_redis_restarts_the_owner_routes_on_bounded_and_keeps_its_lease(tmp_path: Path) -> None:
+    """docs/cluster.md: Redis away, the owner keeps routing from memory and
+    takes new contacts until [journal] outage_bytes wait unwritten, then
+    refuses them (503 journal-unavailable); /readyz says so. Redis back
+    (after longer than the lease), the owner writes what it kept and
+    renews its lease before the standby may take it; then nothing it
+    accepted is lost, even when it dies."""
+    port = free_port()
+    redis = own_redis(port, tmp_path / "redis")
+    url = f"redis://127.0.0.1:{port}/0"
+    key = f"acd:outage:{uuid.uuid4().hex}"
+    table = cluster_journal(url, key, "{node}").replace("\n[cluster]", "\noutage_bytes = 4000\n[cluster]")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = Daemon(tmp_path / "a", table.replace("{node}", "a"))
+    b = Daemon(tmp_path / "b", table.replace("{node}", "b"))
+    try:
+        await a.start()
+        await start_standby(b)
+        async with aiohttp.ClientSession() as http:
+            accepted = [(await customer(http, a, "before"))[1]["contact"]]
+            stop_redis(redis)
+            refused = None
+            for i in range(40):  # each new chat leaves ~0.5 KB unwritten: a few, then refused
+                page = WSClient(await http.ws_connect(a.url("/v1/chat/ws")))
+                await page.expect("hello")
+                reply = await page.request("start", queue="sales", text=f"during {i}")
+                await page.ws.close()
+                if reply["type"] == "error":
+                    refused = reply["error"]["code"]
+                    break
+                accepted.append(reply["contact"])
+            assert refused == "journal-unavailable" and len(accepted) > 2
+            assert (await ready_as(http, a))["ready"] is False
+            await b.read_until(b"cannot reach Redis")
+            await asyncio.sleep(LEASE_MS / 1000 * 1.5)  # the outage outlasts the lease
+            redis = own_redis(port, tmp_path / "redis")
+            await a.read_until(b"journal " + key.encode() + b": writing again")
+            await a.read_until(b"still owns the routing")
+            assert (await ready_as(http, a))["ready"] is True
+            accepted.append((await customer(http, a, "after"))[1]["contact"])
+            assert b"node b owns the routing" not in b.log
+            await a.stop(signal.SIGKILL)
+            await b.read_until(b"serving on")
+            places = await queue_state(http, b, accepted)
+            assert places == [("queued", i + 1) for i in range(len(accepted))]
+    finally:
+        for d in (a, b):
+            if d.proc is not None and d.proc.returncode is None:
+                d.proc.kill()
+                await d.proc.wait()
+        stop_redis(redis)
