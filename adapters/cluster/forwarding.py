@@ -24,6 +24,7 @@ slows only its own pair of sockets (each write awaits its drain).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import ssl
 from collections import Counter
@@ -152,6 +153,11 @@ class Forwarder:
         owner = self.owner
         if owner is None or self._closing:
             return self._unavailable("no node owns the routing right now")
+        if hmac.compare_digest(request.headers.get(PEER, "").encode(), self.secret.encode()):
+            # Another node forwarded it here on an owner it had not yet seen
+            # change: passing it on again could loop. The client retries.
+            self.counts["refused"] += 1
+            return self._unavailable("this node does not own the routing either")
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._socket(request, owner)
         assert self._http is not None

@@ -72,6 +72,9 @@ password_hash = "{pw}"
 
 
 class Daemon:
+    """One ``acd run`` process. Its log (stderr) is read all along by a
+    task of its own: a daemon that logs much must never block on a full pipe."""
+
     def __init__(self, workdir: Path, journal: str | None = None) -> None:
         self.workdir = workdir
         self.port = free_port()
@@ -81,34 +84,51 @@ class Daemon:
             write_config(workdir / "acd.toml", self.port, journal)
         self.proc: asyncio.subprocess.Process | None = None
         self.log = b""
+        self._reader: asyncio.Task[None] | None = None
+        self._grew = asyncio.Event()
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "acd.adapters.daemon.cli", "run", "--config", "acd.toml"]
 
-    async def start(self) -> None:
+    async def start(self, until: bytes = b"serving on") -> None:
+        """Start the process; return once its log says ``until``."""
+        await self.reap()
         self.log = b""
         self.proc = await asyncio.create_subprocess_exec(
             *self.command(), cwd=self.workdir, stderr=asyncio.subprocess.PIPE
         )
-        assert self.proc.stderr is not None
-        while b"serving on" not in self.log:
-            line = await asyncio.wait_for(self.proc.stderr.readline(), 30)
-            assert line, self.log.decode()
+        self._reader = asyncio.create_task(self._read_log(self.proc))
+        await self.read_until(until)
+
+    async def _read_log(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stderr is not None
+        while line := await proc.stderr.readline():
             self.log += line
+            self._grew.set()
+        self._grew.set()  # the end: a waiter sees it
 
     async def read_until(self, marker: bytes) -> bytes:
-        """The log so far, read until ``marker`` shows (the daemon logs it)."""
-        assert self.proc is not None and self.proc.stderr is not None
+        """The log so far, once ``marker`` shows (the daemon logs it)."""
         while marker not in self.log:
-            line = await asyncio.wait_for(self.proc.stderr.readline(), 30)
-            assert line, self.log.decode()
-            self.log += line
+            assert self._reader is not None and not self._reader.done(), self.log.decode()
+            self._grew.clear()
+            await asyncio.wait_for(self._grew.wait(), 30)
         return self.log
 
     async def stop(self, sig: int) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)
         await asyncio.wait_for(self.proc.wait(), 30)
+        await self.reap()
+
+    async def reap(self) -> None:
+        """Kill the process if it still runs; wait for it and its log's end."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        if self._reader is not None:
+            await self._reader
+            self._reader = None
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -120,9 +140,7 @@ async def daemon(workdir: Path, journal: str | None = None) -> AsyncIterator[Dae
     try:
         yield d
     finally:
-        if d.proc is not None and d.proc.returncode is None:
-            d.proc.kill()
-            await d.proc.wait()
+        await d.reap()
 
 
 async def customer(
