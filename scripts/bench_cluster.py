@@ -32,6 +32,7 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_load
 from benchlib import free_port, summary_ms
 
 LEASE_MS = 600
@@ -76,7 +77,8 @@ async def ready(http: aiohttp.ClientSession, port: int, deadline_s: float = 30.0
     while time.monotonic() < end:
         try:
             async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
-                if r.status == 200:
+                # A standby answers too (it forwards): the owner is what counts.
+                if r.status == 200 and (await r.json()).get("role") != "standby":
                     return time.monotonic()
         except aiohttp.ClientError:
             pass
@@ -119,7 +121,7 @@ async def run(kills: int, waiting: int) -> dict[str, Any]:
     for node, port, name in zip(nodes, ports, ("a", "b"), strict=True):
         node.mkdir()
         write_config(node / "acd.toml", port, url, key, name)
-    out: dict[str, Any] = {"benchmark": "bench_cluster", "lease_ms": LEASE_MS, "waiting": waiting}
+    out: dict[str, Any] = {"waiting": waiting}
     try:
         async with aiohttp.ClientSession() as http:
             procs = [await start(nodes[0]), None]
@@ -161,16 +163,113 @@ async def run(kills: int, waiting: int) -> dict[str, Any]:
     return out
 
 
+def cluster_tables(redis_url: str, key: str, node: str) -> str:
+    return "\n".join(
+        [
+            "[journal]",
+            'store = "redis"',
+            f'redis_url = "{redis_url}"',
+            f'redis_key = "{key}"',
+            "[cluster]",
+            "enabled = true",
+            f'node = "{node}"',
+            f"lease_ms = {LEASE_MS}",
+        ]
+    )
+
+
+async def hop(agents: int, rate: float, seconds: float) -> dict[str, Any]:
+    """The cost of the forwarding hop: the load of bench_load.py against an
+    owner, its agents and customers connected to it directly; then against
+    a fresh pair, every agent and customer connected to the standby (each
+    offer crosses it twice: the customer's start in, the offer out)."""
+    work = Path(tempfile.mkdtemp(prefix="acd-hop-"))
+    rport = free_port()
+    redis = subprocess.Popen(
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(rport),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ],
+        stdout=subprocess.DEVNULL,
+        cwd=work,
+    )
+    url = f"redis://127.0.0.1:{rport}/0"
+    out: dict[str, Any] = {"agents": agents, "rate_per_s": rate, "seconds": seconds}
+    procs: list[asyncio.subprocess.Process] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            for via in ("owner", "standby"):
+                key = f"acd:hop:{uuid.uuid4().hex}"
+                ports = []
+                for name in ("a", "b"):
+                    node = work / f"{via}-{name}"
+                    node.mkdir()
+                    ports.append(free_port())
+                    bench_load.write_config(
+                        node / "acd.toml", agents, ports[-1], tables=cluster_tables(url, key, name)
+                    )
+                    procs.append(await start(node))
+                    if name == "a":
+                        await ready(http, ports[0])
+                port = ports[0] if via == "owner" else ports[1]
+                await standby_ready(http, ports[1])
+                pids = [p.pid for p in procs[-2:]]
+                out[f"via_{via}"] = await bench_load.drive(
+                    f"http://127.0.0.1:{port}", agents, rate, seconds, pids
+                )
+                for p in procs[-2:]:
+                    p.kill()
+                    await p.wait()
+        direct, hopped = out["via_owner"]["offer_ms"], out["via_standby"]["offer_ms"]
+        out["hop_cost_ms"] = {k: round(hopped[k] - direct[k], 2) for k in ("p50", "p99")}
+        out["target_via_standby_p99_ms"] = 10.0
+        out["met"] = hopped["p99"] < 10.0 and out["via_standby"]["not_offered"] == 0
+    finally:
+        for p in procs:
+            if p.returncode is None:
+                p.kill()
+                await p.wait()
+        redis.kill()
+        redis.wait()
+    return out
+
+
+async def standby_ready(http: aiohttp.ClientSession, port: int) -> None:
+    """Until the standby forwards (it knows the owner's address)."""
+    for _ in range(3000):
+        try:
+            async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
+                if r.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.01)
+    raise SystemExit(f"the standby on {port} never forwarded")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kills", type=int, default=20)
     p.add_argument("--waiting", type=int, default=200)
+    p.add_argument("--agents", type=int, default=500, help="the hop: agents connected")
+    p.add_argument("--rate", type=float, default=200.0, help="the hop: chats started per second")
+    p.add_argument("--seconds", type=float, default=10.0, help="the hop: how long each load runs")
+    p.add_argument("--phase", choices=("all", "failover", "hop"), default="all")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     if args.quick:
-        args.kills, args.waiting = 5, 20
-    result = asyncio.run(run(args.kills, args.waiting))
+        args.kills, args.waiting, args.agents, args.rate, args.seconds = 5, 20, 100, 50, 3
+    result: dict[str, Any] = {"benchmark": "bench_cluster", "lease_ms": LEASE_MS}
+    if args.phase in ("all", "failover"):
+        result["failover"] = asyncio.run(run(args.kills, args.waiting))
+    if args.phase in ("all", "hop"):
+        result["hop"] = asyncio.run(hop(args.agents, args.rate, args.seconds))
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 

@@ -55,7 +55,8 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=lambda *a: print
 """
 
 
-def write_config(path: Path, agents: int, port: int, journal: str = "off") -> None:
+def write_config(path: Path, agents: int, port: int, journal: str = "off", tables: str = "") -> None:
+    """``tables``: more TOML after [asterisk] (a Redis [journal] and [cluster], say)."""
     pw = hash_password("bench", iterations=1000)
     lines = [
         'skills = ["chat"]',
@@ -69,11 +70,18 @@ def write_config(path: Path, agents: int, port: int, journal: str = "off") -> No
         "chat_start_burst = 100000",
         "chat_sockets_per_address = 100000",
         "password_backlog = 10000",  # every agent logs in at the same instant
-        "[journal]",
-        f'store = "{"off" if journal == "off" else "directory"}"',
-        f'fsync = "{journal if journal != "off" else "batch"}"',
+        *(
+            []
+            if tables
+            else [
+                "[journal]",
+                f'store = "{"off" if journal == "off" else "directory"}"',
+                f'fsync = "{journal if journal != "off" else "batch"}"',
+            ]
+        ),
         "[asterisk]",
         'fastagi_listen = ""',
+        tables,
         "[queues.chat]",
         'channels = ["chat"]',
         "skills = { chat = 1 }",
@@ -155,50 +163,57 @@ async def bench_acd(
         cfg = Path(tmp) / "bench.toml"
         write_config(cfg, agents, port, journal)
         proc = await start_daemon(cfg, workdir)
-    load = Load(f"http://127.0.0.1:{port}")
-    connector = aiohttp.TCPConnector(limit=0)
     try:
-        async with aiohttp.ClientSession(connector=connector) as http:
-            ready = asyncio.Event()
-            t_login = time.perf_counter()
-            counter = [0, agents]
-            desks = [asyncio.create_task(load.agent(http, f"a{i}", ready, counter)) for i in range(agents)]
-            await asyncio.wait_for(ready.wait(), 120)
-            login_s = time.perf_counter() - t_login
-            pool = [await http.ws_connect(f"{load.url}/v1/chat/ws") for _ in range(int(rate))]
-            for ws in pool:
-                await ws.receive()  # hello
-                load.idle.put_nowait(ws)
-            cpu0, t0 = proc_cpu_s(proc.pid), time.perf_counter()
-            chats: set[asyncio.Task[None]] = set()
-            n = 0
-            interval = 1.0 / rate
-            while (elapsed := time.perf_counter() - t0) < seconds:
-                due = int(elapsed / interval) + 1
-                while n < due:
-                    if load.idle.empty():
-                        ws = await http.ws_connect(f"{load.url}/v1/chat/ws")
-                        await ws.receive()
-                        pool.append(ws)
-                    else:
-                        ws = load.idle.get_nowait()
-                    t = asyncio.create_task(load.customer(ws, f"t{n}"))
-                    chats.add(t)
-                    t.add_done_callback(chats.discard)
-                    n += 1
-                await asyncio.sleep(interval / 2)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*chats), 30)
-            wall = time.perf_counter() - t0
-            cpu = proc_cpu_s(proc.pid) - cpu0
-            rss = proc_rss_mb(proc.pid)
-            for ws in pool:
-                await ws.close()
-            for t in desks:
-                t.cancel()
-            await asyncio.gather(*desks, return_exceptions=True)
+        return await drive(f"http://127.0.0.1:{port}", agents, rate, seconds, [proc.pid])
     finally:
         await stop_process(proc)
+
+
+async def drive(url: str, agents: int, rate: float, seconds: float, pids: list[int]) -> dict[str, Any]:
+    """The load against a daemon already serving at ``url`` (agents a0...
+    with password "bench"): log them in, then chats at ``rate`` for
+    ``seconds``. ``pids``: the server processes whose CPU and RSS count."""
+    load = Load(url)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        ready = asyncio.Event()
+        t_login = time.perf_counter()
+        counter = [0, agents]
+        desks = [asyncio.create_task(load.agent(http, f"a{i}", ready, counter)) for i in range(agents)]
+        await asyncio.wait_for(ready.wait(), 120)
+        login_s = time.perf_counter() - t_login
+        pool = [await http.ws_connect(f"{load.url}/v1/chat/ws") for _ in range(int(rate))]
+        for ws in pool:
+            await ws.receive()  # hello
+            load.idle.put_nowait(ws)
+        cpu0, t0 = sum(proc_cpu_s(p) for p in pids), time.perf_counter()
+        chats: set[asyncio.Task[None]] = set()
+        n = 0
+        interval = 1.0 / rate
+        while (elapsed := time.perf_counter() - t0) < seconds:
+            due = int(elapsed / interval) + 1
+            while n < due:
+                if load.idle.empty():
+                    ws = await http.ws_connect(f"{load.url}/v1/chat/ws")
+                    await ws.receive()
+                    pool.append(ws)
+                else:
+                    ws = load.idle.get_nowait()
+                t = asyncio.create_task(load.customer(ws, f"t{n}"))
+                chats.add(t)
+                t.add_done_callback(chats.discard)
+                n += 1
+            await asyncio.sleep(interval / 2)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*chats), 30)
+        wall = time.perf_counter() - t0
+        cpu = sum(proc_cpu_s(p) for p in pids) - cpu0
+        rss = sum(proc_rss_mb(p) for p in pids)
+        for ws in pool:
+            await ws.close()
+        for t in desks:
+            t.cancel()
+        await asyncio.gather(*desks, return_exceptions=True)
     return {
         "agents": agents,
         "chats": n,

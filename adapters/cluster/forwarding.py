@@ -99,6 +99,8 @@ class Forwarder:
     ) -> tuple[int, int | None]:
         """Listen; returns the ports bound (the owner binds the same later)."""
         self._http = aiohttp.ClientSession(
+            # aiohttp's default of 100 connections would cap the sockets held: forwarded_sockets bounds them
+            connector=aiohttp.TCPConnector(limit=0),
             cookie_jar=aiohttp.DummyCookieJar(),  # one client's cookies must never reach another
             auto_decompress=False,
             timeout=aiohttp.ClientTimeout(total=60, sock_connect=2),
