@@ -234,6 +234,13 @@ class SupervisorAccount:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportSettings:
+    """What the daemon puts on record for reporting (``[reports]``)."""
+
+    queue_log: str = ""  # Asterisk's queue_log format, every channel ("" is off); reopened on SIGHUP
+
+
+@dataclass(frozen=True, slots=True)
 class DesktopSettings:
     """What the browser desktop offers agents (``[desktop]``)."""
 
@@ -263,6 +270,7 @@ class AcdSettings:
     text: str | None = field(default=None, repr=False)  # the file's text, for the journal
     supervisors: Mapping[str, SupervisorAccount] = field(default_factory=dict, repr=False)
     desktop: DesktopSettings = DesktopSettings()
+    reports: ReportSettings = ReportSettings()
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
 
     def options(self, queue: str) -> QueueOptions:
@@ -800,6 +808,16 @@ def _supervisors(
     return out
 
 
+def _reports(r: _Reader, data: Mapping[str, Any]) -> ReportSettings:
+    path = "reports"
+    tbl = r.table(data, "reports", path)
+    r.only(tbl, ("queue_log",), path)
+    queue_log = r.get(tbl, "queue_log", path, str, "")
+    if len(queue_log) > 4096 or "\0" in queue_log:
+        r.error(f"{path}.queue_log", "expected a file path")
+    return ReportSettings(queue_log)
+
+
 def _desktop(r: _Reader, data: Mapping[str, Any]) -> DesktopSettings:
     path = "desktop"
     tbl = r.table(data, "desktop", path)
@@ -1138,6 +1156,7 @@ _TOP_KEYS = (
     "survey",
     "supervisors",
     "desktop",
+    "reports",
     "cluster",
 )
 
@@ -1163,6 +1182,7 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
     journal = _journal(r, data)
     supervisors = _supervisors(r, data, by_name)
     desktop = _desktop(r, data)
+    reports = _reports(r, data)
     cluster = _cluster(r, data, journal)
     fallback = r.get(data, "fallback_queue", "", str, None)
     returns = r.number(data, "max_transfer_returns", "", 1, 0, 100, integer=True)
@@ -1190,6 +1210,7 @@ def parse(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = 
         journal=journal,
         supervisors=supervisors,
         desktop=desktop,
+        reports=reports,
         cluster=cluster,
     )
 

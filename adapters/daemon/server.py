@@ -44,6 +44,7 @@ from acd.adapters.daemon.surveys import Surveys
 from acd.adapters.durable.journal import DirectoryJournal
 from acd.adapters.durable.recovery import Recovered, recover
 from acd.adapters.durable.redis_journal import RedisJournal
+from acd.adapters.reports.queue_log_file import QueueLogFile
 from acd.adapters.security.auth import AuthGuard, Verifier
 from acd.adapters.web.agent_ws import AgentDesks
 from acd.adapters.web.chat_ws import WebChat
@@ -57,6 +58,7 @@ from acd.adapters.web.supervisor import add_routes as add_supervisor_routes
 from acd.engine import Engine
 from acd.errors import ConfigError
 from acd.hours import Schedule
+from acd.queue_log import Directory
 from acd.settings import HANDOFF_CHANNEL, RoutingConfig
 from acd.states import CONNECTED, OFFERED, QUEUED, WRAP_UP
 
@@ -87,6 +89,7 @@ class Server:
     snapshots: Snapshots | None = field(init=False, default=None)
     lease: Lease | None = field(init=False, default=None)
     peer_secret: str | None = field(init=False, default=None)
+    queue_log: QueueLogFile | None = field(init=False, default=None)
     _renewer: asyncio.Task[None] | None = field(init=False, default=None)
 
     async def start(self) -> None:
@@ -165,6 +168,7 @@ class Server:
         self.hours = OpeningHours(self.runner, _schedules(self.settings))
         self.voice = VoiceCalls(self.hub, self.settings.asterisk)
         self.hub.has_call = self.voice.has_call
+        self.queue_log = self._open_queue_log()
         ami = self.settings.asterisk.ami
         self.ami = AmiLink(ami, self.runner, self.voice) if ami is not None else None
         if self.ami is not None:
@@ -487,6 +491,31 @@ class Server:
                 # still bridged in Asterisk: AMI tells its end (docs/asterisk.md)
                 self.voice.adopt_bridged(uniqueid, cid)
 
+    def _open_queue_log(self) -> QueueLogFile | None:
+        """[reports] queue_log: Asterisk's format, from the engine's events (acd/queue_log.py)."""
+        path = self.settings.reports.queue_log
+        if not path:
+            return None
+        engine, hub = self.runner.engine, self.hub
+
+        def callid(contact_id: str) -> str:
+            conv = hub.conversations.get(contact_id)
+            uniqueid = conv.attributes.get("uniqueid") if conv is not None else None
+            return uniqueid or contact_id  # a call's Uniqueid: the lines join Asterisk's CDRs
+
+        def queues(agent_id: str) -> tuple[str, ...]:
+            a = engine.agents.get(agent_id)
+            return tuple(a.spec.queues) if a is not None else ()
+
+        names = Directory(callid, lambda ch: ch in engine.phone_channels, hub.agent_name, queues)
+        qlog = QueueLogFile(path, names, lambda: time.time() - self.runner.now())
+        try:
+            qlog.open()
+        except OSError as e:
+            raise StartError(f"reports: cannot open the queue_log {path}: {e.strerror or e}") from None
+        self.runner.listen(qlog.on_events)
+        return qlog
+
     def _reconfigure_to(self, settings: AcdSettings, now: float) -> list[Any]:
         """In the writer: apply ``settings`` and put it on record (replay applies it too)."""
         if self.journal is not None:
@@ -496,7 +525,10 @@ class Server:
     async def reload(self) -> list[str]:
         """Read the config file again and apply it, or raise ConfigError with
         every problem and keep the running config. Returns notes for the
-        operator. Every attempt is logged with its outcome."""
+        operator. Every attempt is logged with its outcome. The queue_log
+        is reopened first, whatever the file says (log rotation)."""
+        if self.queue_log is not None:
+            self.queue_log.reopen()
         try:
             return await self._reload()
         except ConfigError as e:
@@ -596,6 +628,8 @@ class Server:
             await self.snapshots.stop(final=True)  # the rest of the grace: the next start reads little
         if self.journal is not None:
             self.journal.close()
+        if self.queue_log is not None:
+            self.queue_log.close()
         if self._renewer is not None:
             self._renewer.cancel()
             await asyncio.gather(self._renewer, return_exceptions=True)

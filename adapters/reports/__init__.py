@@ -1,0 +1,1 @@
+"""Reports: what the contact centre did, on record (issue 19)."""
