@@ -40,6 +40,7 @@ from acd.adapters.daemon.opening_hours import OpeningHours
 from acd.adapters.daemon.runner import EngineRunner
 from acd.adapters.daemon.runtime import tune_gc
 from acd.adapters.daemon.snapshots import Snapshots, journaled_routing
+from acd.adapters.daemon.staffing import StaffingForecast
 from acd.adapters.daemon.surveys import Surveys
 from acd.adapters.durable.journal import DirectoryJournal
 from acd.adapters.durable.recovery import Recovered, recover
@@ -49,7 +50,7 @@ from acd.adapters.security.auth import AuthGuard, Verifier
 from acd.adapters.web.agent_ws import AgentDesks
 from acd.adapters.web.chat_ws import WebChat
 from acd.adapters.web.gateways import Gateways
-from acd.adapters.web.http_api import CLUSTER_NODE, HEALTHY, READY, SESSIONS, build_app
+from acd.adapters.web.http_api import CLUSTER_NODE, FORECAST, HEALTHY, READY, SESSIONS, build_app
 from acd.adapters.web.metrics import Metrics
 from acd.adapters.web.pages import add_routes as add_pages
 from acd.adapters.web.peers import peer_middleware
@@ -174,6 +175,8 @@ class Server:
         if self.ami is not None:
             metrics.watch_ami(self.ami)
         self.app = build_app(self.settings, self.runner, metrics, self.reload, self.guard)
+        self.staffing = StaffingForecast(self.runner)
+        self.app[FORECAST] = self.staffing.for_queue
         if self.peer_secret is not None:  # requests other nodes forward: their clients' addresses
             self.app.middlewares.insert(0, peer_middleware(self.peer_secret))
             self.app[CLUSTER_NODE] = self.settings.cluster.node

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -82,6 +83,8 @@ TOKENS: web.AppKey[set[str]] = web.AppKey("tokens", set)
 GUARD: web.AppKey[AuthGuard] = web.AppKey("guard", AuthGuard)
 HEALTHY: web.AppKey[Callable[[], bool]] = web.AppKey("healthy")
 CLUSTER_NODE: web.AppKey[str] = web.AppKey("cluster-node", str)  # [cluster]: this node's name
+# queue -> its staffing forecast (adapters/daemon/staffing.py)
+FORECAST: web.AppKey[Callable[[str], dict[str, Any]]] = web.AppKey("forecast")
 # aiohttp's own refusals (no route, wrong method, body too big ...) by status
 _HTTP_CODES = {
     400: "malformed-message",
@@ -212,7 +215,14 @@ async def queues(request: web.Request) -> web.Response:
     engine = request.app[RUNNER].engine
     allowed = scope(request)
     shown = [q for q in engine.queues if allowed is None or q in allowed]
-    return web.json_response({"queues": [frames.stats(engine.queue_stats(q)) for q in shown]})
+    forecast = request.app.get(FORECAST)
+    out = []
+    for q in shown:
+        row = frames.stats(engine.queue_stats(q))
+        if forecast is not None:
+            row["forecast"] = forecast(q)
+        out.append(row)
+    return web.json_response({"queues": out})
 
 
 async def agents(request: web.Request) -> web.Response:
