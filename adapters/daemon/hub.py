@@ -98,6 +98,8 @@ class Hub:
         self.journal: Journal | None = None  # where conversations go on record (adapters/durable)
         # Whether a contact is a call with a live phone leg (FastAGI, callbacks): the call ends it.
         self.has_call: Callable[[str], bool] = lambda contact_id: False
+        # queue -> its staffing forecast, for the wallboard (adapters/daemon/staffing.py)
+        self.forecast: Callable[[str], dict[str, Any]] | None = None
         self._routes: dict[type, Callable[[Any], None]] = {
             ev.AgentPresenceChanged: self._presence,
             ev.AgentPhoneChanged: self._phone,

@@ -176,7 +176,7 @@ class Server:
             metrics.watch_ami(self.ami)
         self.app = build_app(self.settings, self.runner, metrics, self.reload, self.guard)
         self.staffing = StaffingForecast(self.runner)
-        self.app[FORECAST] = self.staffing.for_queue
+        self.app[FORECAST] = self.hub.forecast = self.staffing.for_queue
         if self.peer_secret is not None:  # requests other nodes forward: their clients' addresses
             self.app.middlewares.insert(0, peer_middleware(self.peer_secret))
             self.app[CLUSTER_NODE] = self.settings.cluster.node

@@ -305,6 +305,7 @@ def _stats_frame(hub: Hub, allowed: frozenset[str] | None = None) -> dict[str, A
                 "target_pct": engine.queues[q].service_level_pct,
                 # channel -> [offered, answered, abandoned] since start
                 "by_channel": {ch: list(row) for ch, row in engine.qstats[q].by_channel.items()},
+                "forecast": hub.forecast(q) if hub.forecast is not None else None,
             }
             for q in shown
         ],

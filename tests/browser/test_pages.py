@@ -204,6 +204,9 @@ async def test_a_chat_from_the_customer_page_to_two_agents_and_the_survey(
     await bob.page.click("#panel .actions button:has-text('Wrap-up done')")
     await expect(bob.page.locator(".tab")).to_have_count(0)
     await expect(wall.page.locator("#agents tbody tr", has_text="Bob")).to_contain_text("Available")
+    # Support handled one: Erlang C's staffing for it shows (the Needed column, a count of agents).
+    needed = wall.page.locator("#queues tbody tr", has_text="support").locator("td").nth(8)
+    await expect(needed).to_have_text(re.compile(r"^[0-9]+$"))
     for app in (wall, alice, bob, customer):
         assert not app.errors, app.errors
 

@@ -82,6 +82,8 @@ const TEXT = {
     "sup.asa": "ASA",
     "sup.aht": "AHT",
     "sup.staff": "Avail / busy / away / wrap",
+    "sup.needed": "Needed",
+    "sup.needed-title": "Agents needed now for the service level (Erlang C, from the last 15 minutes)",
     "sup.channels": "By channel: offered / answered / abandoned",
     "sup.agent": "Agent",
     "sup.state": "State",
@@ -203,6 +205,8 @@ const TEXT = {
     "sup.asa": "平均应答",
     "sup.aht": "平均处理",
     "sup.staff": "空闲 / 忙碌 / 离开 / 话后",
+    "sup.needed": "所需坐席",
+    "sup.needed-title": "按服务水平目标当前所需的坐席数（Erlang C，依据最近 15 分钟）",
     "sup.channels": "分渠道：进线 / 接通 / 放弃",
     "sup.agent": "座席",
     "sup.state": "状态",
@@ -264,12 +268,14 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
 }
 
-/** Fill every [data-i18n] element (its text) and [data-i18n-placeholder] (its placeholder). */
+/** Fill every [data-i18n] element (its text), [data-i18n-placeholder] (its placeholder),
+ * [data-i18n-label] (its aria-label) and [data-i18n-title] (its title). */
 export function translate(root = document) {
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
   for (const el of root.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+  for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
 }
 
 /** A button that switches between the two languages; `redraw` repaints what scripts wrote. */

@@ -190,7 +190,7 @@ function drawQueues() {
   syncRows($("queues").tBodies[0], rows.queues, items, (q) => q.name, () => "", (q) => {
     const spark = sparkline();
     rows.lines.set(q.name, [spark.children[0], spark.children[1]]);
-    return el("tr", {}, el("th", { scope: "row" }, q.name), ...Array.from({ length: 9 }, () => el("td")), el("td", {}, spark));
+    return el("tr", {}, el("th", { scope: "row" }, q.name), ...Array.from({ length: 10 }, () => el("td")), el("td", {}, spark));
   });
   for (const q of items) {
     const c = rows.queues.get(q.name).tr.cells;
@@ -204,7 +204,11 @@ function drawQueues() {
     setCell(c[6], q.asa_s === null ? null : duration(q.asa_s));
     setCell(c[7], q.aht_s === null ? null : duration(q.aht_s));
     setCell(c[8], `${staff.available || 0} / ${(staff.busy || 0) + (staff.offered || 0)} / ${(staff.away || 0) + (staff["not-responding"] || 0)} / ${staff["wrap-up"] || 0}`);
-    setCell(c[9], Object.entries(q.by_channel || {}).map(([ch, [o, a, x]]) => `${ch} ${o}/${a}/${x}`).join(" · ") || null);
+    // Erlang C's agents for the service level now; red when fewer are staffed.
+    const needed = q.forecast ? q.forecast.agents_needed : null;
+    const staffed = (staff.available || 0) + (staff.busy || 0) + (staff.offered || 0) + (staff["wrap-up"] || 0);
+    setCell(c[9], needed, needed !== null && staffed < needed ? "bad" : "");
+    setCell(c[10], Object.entries(q.by_channel || {}).map(([ch, [o, a, x]]) => `${ch} ${o}/${a}/${x}`).join(" · ") || null);
   }
   const now = Date.now() / 1000;
   const x = (at) => (160 * (1 - (now - at) / HOUR)).toFixed(1);
