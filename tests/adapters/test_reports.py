@@ -5,6 +5,7 @@ per-stay records' (nothing counted twice or lost between buckets)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -128,10 +129,8 @@ def test_report_totals_are_the_records_whatever_the_sequence(cmds: list[c.Comman
         stays += rec.feed(events, OFFSET)[0]
     end = max((getattr(x, "now", 0.0) for x in cmds), default=0.0) + 1.0
     for cid in list(run.engine.contacts):  # everyone still here leaves (or finishes)
-        try:
+        with contextlib.suppress(InvalidRequest):
             stays += rec.feed(run(c.Abandon(end, cid)), OFFSET)[0]
-        except InvalidRequest:
-            pass
     stays += rec.feed(run(c.Tick(end + 10_000)), OFFSET)[0]
     assert (
         rec.open_stays() == 0 and {s.contact_id for s in stays} == contact_ids
@@ -152,8 +151,3 @@ def test_report_totals_are_the_records_whatever_the_sequence(cmds: list[c.Comman
         "transferred_in": sum(s.came_by == "transfer" for s in stays),
         "transferred_out": sum(s.outcome == "transferred" for s in stays),
     }
-    assert (
-        total["transferred_in"]
-        == total["transferred_out"] + sum(s.outcome == "moved" and False for s in stays)
-        or True
-    )
