@@ -5,6 +5,8 @@ entered a queue has exactly one row per stay once it is over."""
 
 from __future__ import annotations
 
+import itertools
+
 from acd import commands as c
 from acd.settings import AgentSpec, QueueSpec
 from acd.stays import AgentInterval, Stay, StayRecorder, Thresholds
@@ -103,4 +105,4 @@ def test_a_scripted_hour_gives_each_stay_its_outcome_and_times() -> None:
     assert rec.open_stays() == 0
     a1 = [(i.presence, i.reason, i.start - OFFSET, i.end - OFFSET) for i in intervals if i.agent == "a1"]
     assert a1[0] == ("available", None, 0.0, 10.0) and a1[-1] == ("away", "lunch", 400.0, 460.0)
-    assert all(x[3] == y[2] for x, y in zip(a1, a1[1:], strict=False))  # back to back, login to logout
+    assert all(x[3] == y[2] for x, y in itertools.pairwise(a1))  # back to back, login to logout
