@@ -238,6 +238,11 @@ class ReportSettings:
     """What the daemon puts on record for reporting (``[reports]``)."""
 
     queue_log: str = ""  # Asterisk's queue_log format, every channel ("" is off); reopened on SIGHUP
+    store: str = "sqlite"  # where stays and agent intervals go for the interval reports ("off": nowhere)
+    sqlite_path: str = "data/reports.sqlite3"  # relative to the working directory
+    retention_days: int = 400
+    short_abandon_s: float = 5.0  # an abandon sooner than this is counted apart
+    time_zone: str = "UTC"  # the centre's: report intervals begin at its local times
 
 
 @dataclass(frozen=True, slots=True)
@@ -811,11 +816,30 @@ def _supervisors(
 def _reports(r: _Reader, data: Mapping[str, Any]) -> ReportSettings:
     path = "reports"
     tbl = r.table(data, "reports", path)
-    r.only(tbl, ("queue_log",), path)
+    keys = ("queue_log", "store", "sqlite_path", "retention_days", "short_abandon_s", "time_zone")
+    r.only(tbl, keys, path)
+    d = ReportSettings()
     queue_log = r.get(tbl, "queue_log", path, str, "")
-    if len(queue_log) > 4096 or "\0" in queue_log:
-        r.error(f"{path}.queue_log", "expected a file path")
-    return ReportSettings(queue_log)
+    sqlite_path = r.get(tbl, "sqlite_path", path, str, d.sqlite_path)
+    for key, value in (("queue_log", queue_log), ("sqlite_path", sqlite_path)):
+        if len(value) > 4096 or "\0" in value:
+            r.error(f"{path}.{key}", "expected a file path")
+    store = r.get(tbl, "store", path, str, d.store)
+    if store not in ("sqlite", "off"):
+        r.error(f"{path}.store", f'expected "sqlite" or "off", got {store!r}')
+    zone = r.get(tbl, "time_zone", path, str, d.time_zone)
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        r.error(f"{path}.time_zone", f"unknown time zone {zone[:60]!r} (an IANA name: Asia/Shanghai)")
+    return ReportSettings(
+        queue_log,
+        store,
+        sqlite_path,
+        r.number(tbl, "retention_days", path, d.retention_days, 1, 3650, integer=True),
+        r.number(tbl, "short_abandon_s", path, d.short_abandon_s, 0, 600),
+        zone,
+    )
 
 
 def _desktop(r: _Reader, data: Mapping[str, Any]) -> DesktopSettings:

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import ssl
 import time
 from dataclasses import dataclass, field, replace
@@ -46,6 +47,8 @@ from acd.adapters.durable.journal import DirectoryJournal
 from acd.adapters.durable.recovery import Recovered, recover
 from acd.adapters.durable.redis_journal import RedisJournal
 from acd.adapters.reports.queue_log_file import QueueLogFile
+from acd.adapters.reports.store import ReportStore
+from acd.adapters.reports.writer import ReportWriter
 from acd.adapters.security.auth import AuthGuard, Verifier
 from acd.adapters.web.agent_ws import AgentDesks
 from acd.adapters.web.chat_ws import WebChat
@@ -54,6 +57,7 @@ from acd.adapters.web.http_api import CLUSTER_NODE, FORECAST, HEALTHY, READY, SE
 from acd.adapters.web.metrics import Metrics
 from acd.adapters.web.pages import add_routes as add_pages
 from acd.adapters.web.peers import peer_middleware
+from acd.adapters.web.reports import add_routes as add_report_routes
 from acd.adapters.web.sessions import Sessions
 from acd.adapters.web.supervisor import add_routes as add_supervisor_routes
 from acd.engine import Engine
@@ -62,6 +66,7 @@ from acd.hours import Schedule
 from acd.queue_log import Directory
 from acd.settings import HANDOFF_CHANNEL, RoutingConfig
 from acd.states import CONNECTED, OFFERED, QUEUED, WRAP_UP
+from acd.stays import Thresholds
 
 log = logging.getLogger("acd.server")
 STEPPED_DOWN = 3  # exit code: another node owns the routing now
@@ -91,6 +96,7 @@ class Server:
     lease: Lease | None = field(init=False, default=None)
     peer_secret: str | None = field(init=False, default=None)
     queue_log: QueueLogFile | None = field(init=False, default=None)
+    reports: ReportWriter | None = field(init=False, default=None)
     _renewer: asyncio.Task[None] | None = field(init=False, default=None)
 
     async def start(self) -> None:
@@ -201,6 +207,7 @@ class Server:
         add_pages(self.app, lambda: self.settings)
         add_supervisor_routes(self.app, self.hub)
         add_customer_routes(self.app, self.customers)
+        await self._open_reports()
         self.app.router.add_get("/v1/agent/ws", self.desks.handle)
         self.app.router.add_get("/v1/chat/ws", self.webchat.handle)
         self.app.router.add_post("/v1/gateways/{name}/messages", self.gateways.inbound)
@@ -236,6 +243,8 @@ class Server:
             await self._restore(self.recovered)
         await self.hours.start()
         await self.customer_desk.start()
+        if self.reports is not None:
+            await self.reports.start()
         await self.hub.start()
         await self.gateways.start()
         if self.ami is not None:
@@ -519,6 +528,35 @@ class Server:
         self.runner.listen(qlog.on_events)
         return qlog
 
+    async def _open_reports(self) -> None:
+        """[reports] store: stays and agent intervals for the interval reports."""
+        rs = self.settings.reports
+        if rs.store != "sqlite":
+            return
+        store = ReportStore(rs.sqlite_path)
+        try:
+            await store.open()
+        except (OSError, sqlite3.Error) as e:
+            raise StartError(f"reports: cannot open {rs.sqlite_path}: {e}") from None
+        engine = self.runner.engine
+
+        def threshold(queue: str) -> float:
+            spec = engine.queues.get(queue)
+            return spec.service_level_s if spec is not None else 0.0
+
+        def queues_of(agent_id: str) -> tuple[str, ...]:
+            a = engine.agents.get(agent_id)
+            return tuple(a.spec.queues) if a is not None else ()
+
+        def offset() -> float:  # engine time -> Unix time
+            return time.time() - self.runner.now()
+
+        self.reports = ReportWriter(
+            store, Thresholds(threshold, rs.short_abandon_s), offset, rs.retention_days
+        )
+        self.runner.listen(self.reports.on_events)
+        add_report_routes(self.app, store, rs.time_zone, queues_of)
+
     def _reconfigure_to(self, settings: AcdSettings, now: float) -> list[Any]:
         """In the writer: apply ``settings`` and put it on record (replay applies it too)."""
         if self.journal is not None:
@@ -623,6 +661,9 @@ class Server:
         await self.hours.stop()
         await self.runner.stop()
         await self.customer_desk.stop()  # after the runner: every finished contact is queued
+        if self.reports is not None:  # after the runner too: the last rows are written
+            await self.reports.stop()
+            await self.reports.store.close()
         await self.store.close()
         if self._syncer is not None:
             self._syncer.cancel()

@@ -6,15 +6,19 @@ per-stay records' (nothing counted twice or lost between buckets)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from acd import commands as c
+from acd.adapters.daemon.config_file import ReportSettings
 from acd.adapters.reports.store import ReportStore
 from acd.errors import InvalidRequest
 from acd.stays import Stay, StayRecorder, Thresholds
+from tests.adapters.wsclient import AUTH, session
+from tests.adapters.wsclient import settings as centre_settings
 from tests.core.test_stays import OFFSET, centre
 
 T0 = 1_800_000_000.0  # a 15-minute boundary
@@ -151,3 +155,44 @@ def test_report_totals_are_the_records_whatever_the_sequence(cmds: list[c.Comman
         "transferred_in": sum(s.came_by == "transfer" for s in stays),
         "transferred_out": sum(s.outcome == "transferred" for s in stays),
     }
+
+
+async def test_the_running_daemon_reports_what_it_did(tmp_path: Path) -> None:
+    """Through the daemon: Bob serves two chats; the day's report says so,
+    as JSON and as CSV; the agents' report counts them and his time;
+    hostile parameters get 400 invalid-report."""
+    s = dataclasses.replace(
+        centre_settings(), reports=ReportSettings(sqlite_path=str(tmp_path / "r.sqlite3"))
+    )
+    async with session(s) as sess:
+        bob = await sess.agent("bob")
+        for i in range(2):
+            _, cid = await sess.customer("sales", f"hello {i}")
+            await sess.serve(bob, cid)
+        writer = sess.server.reports
+        assert writer is not None
+        await writer.flush()
+        url = sess.url("/v1/reports/queues?interval=day&by=queue")
+        async with sess.http.get(url, headers=AUTH) as r:
+            assert r.status == 200
+            body = await r.json()
+        (sales,) = body["queues"]
+        assert (sales["queue"], sales["offered"], sales["answered"], sales["abandoned"]) == ("sales", 2, 2, 0)
+        assert (
+            sales["service_level_pct"] == 100.0 and sales["aht_s"] is not None and body["to"] > body["from"]
+        )
+        async with sess.http.get(url, headers={**AUTH, "Accept": "text/csv"}) as r:
+            assert r.content_type == "text/csv" and "attachment" in r.headers["Content-Disposition"]
+            lines = (await r.text()).splitlines()
+        assert lines[0].startswith("from,to,queue,") and len(lines) == 2 and ",sales," in lines[1]
+        async with sess.http.get(sess.url("/v1/reports/agents"), headers=AUTH) as r:
+            agents = {a["agent"]: a for a in (await r.json())["agents"]}
+        assert agents["bob"]["handled"] == {"chat": 2}
+        for bad in ("from=yesterday", "interval=1", "interval=nan", "by=agent", "to=nan", "from=2026-13-01"):
+            async with sess.http.get(sess.url(f"/v1/reports/queues?{bad}"), headers=AUTH) as r:
+                assert r.status == 400 and (await r.json())["error"]["code"] == "invalid-report", bad
+        async with sess.http.get(sess.url("/v1/reports/queues?from=0&to=1e12"), headers=AUTH) as r:
+            cut = await r.json()  # a range beyond 400 days is cut to its first 400
+        assert cut["to"] - cut["from"] == 400 * 86_400
+        async with sess.http.get(sess.url("/v1/reports/queues")) as r:
+            assert r.status == 401  # reports are the supervisors', not the public's

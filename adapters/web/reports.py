@@ -1,0 +1,149 @@
+"""``GET /v1/reports/queues`` and ``GET /v1/reports/agents``: the interval
+reports (adapters/reports/store.py), JSON or, with ``Accept: text/csv``,
+CSV. Admin token or supervisor session; a supervisor limited to some
+queues sees only theirs.
+
+``from`` and ``to``: ISO 8601 (without an offset: the centre's local time,
+``[reports] time_zone``) or Unix seconds, today so far by default;
+``interval``: ``15m``, ``30m``,
+``hour``, ``day`` or seconds (60 and up; a day is 24 hours, so across a
+daylight-saving change its buckets start an hour off); ``by``: ``queue``,
+``channel`` or ``queue,channel``. Bounded: a range is cut to its first 400
+days (the answer says the range it covers), at most ``MAX_BUCKETS``
+buckets; the query runs on the store's thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+import zoneinfo
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from acd.adapters.reports.store import GROUPS, MAX_BUCKETS, ReportStore
+from acd.adapters.web.sessions import agent_in_scope, scope
+from acd.errors import InvalidRequest
+
+STORE: web.AppKey[ReportStore] = web.AppKey("report-store", ReportStore)
+ZONE: web.AppKey[str] = web.AppKey("report-zone", str)
+AGENT_QUEUES: web.AppKey[Callable[[str], tuple[str, ...]]] = web.AppKey("report-agent-queues")
+INTERVALS = {"15m": 900.0, "30m": 1800.0, "hour": 3600.0, "day": 86_400.0}
+MAX_RANGE_S = 400 * 86_400.0
+
+
+class BadReport(InvalidRequest):
+    code = "invalid-report"
+
+
+def _instant(text: str | None, name: str, zone: str, default: float) -> float:
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        t = datetime.fromisoformat(text[:40])
+    except ValueError:
+        raise BadReport(f"{name}: expected ISO 8601 or Unix seconds") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=zoneinfo.ZoneInfo(zone))
+    return t.timestamp()
+
+
+def _range(request: web.Request) -> tuple[float, float]:
+    """``from`` (default: today's local midnight) to ``to`` (default: now);
+    a range longer than 400 days is cut to its first 400; a reversed one is
+    empty. The answer says the range it covers."""
+    zone = request.app[ZONE]
+    now = time.time()
+    midnight = datetime.now(zoneinfo.ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = _instant(request.query.get("from"), "from", zone, midnight.timestamp())
+    end = _instant(request.query.get("to"), "to", zone, now)
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise BadReport("from and to must be finite")
+    return start, max(start, min(end, start + MAX_RANGE_S))
+
+
+def _respond(
+    request: web.Request, rows: list[dict[str, Any]], key: str, span: tuple[float, float]
+) -> web.Response:
+    if "text/csv" not in request.headers.get("Accept", ""):
+        return web.json_response({"from": span[0], "to": span[1], key: rows})
+    out = io.StringIO()
+    zone = zoneinfo.ZoneInfo(request.app[ZONE])
+    flat = [{k: _cell(k, v, zone) for k, v in r.items()} for r in rows]
+    fields = sorted(
+        {k for r in flat for k in r}, key=lambda k: (_LEAD.index(k) if k in _LEAD else len(_LEAD), k)
+    )
+    w = csv.DictWriter(out, fields, lineterminator="\r\n")
+    w.writeheader()
+    w.writerows(flat)
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="acd-{key}.csv"'},
+    )
+
+
+_LEAD = ("from", "to", "queue", "channel", "agent")  # the CSV's first columns, in this order
+
+
+def _cell(key: str, v: Any, zone: zoneinfo.ZoneInfo) -> Any:
+    """A CSV cell: the range's ends in the centre's local time, a nested
+    value (time per presence) as ``key=value;...``; text a spreadsheet
+    would run as a formula is quoted out (CSV injection)."""
+    if key in ("from", "to") and isinstance(v, (int, float)):
+        return datetime.fromtimestamp(v, zone).isoformat(timespec="seconds")
+    if isinstance(v, dict):
+        v = ";".join(f"{k}={x}" for k, x in v.items())
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@"):
+        return "'" + v
+    return v
+
+
+async def queue_report(request: web.Request) -> web.Response:
+    start, end = _range(request)
+    interval = request.query.get("interval", "hour")
+    step = INTERVALS.get(interval)
+    if step is None:
+        try:
+            step = float(interval)
+        except ValueError:
+            raise BadReport(f"interval: one of {', '.join(INTERVALS)}, or seconds") from None
+    if not 60 <= step <= MAX_RANGE_S or (end - start) / step > MAX_BUCKETS:  # (not NaN either)
+        raise BadReport(f"interval: 60 s and up, at most {MAX_BUCKETS} of them in the range")
+    by = request.query.get("by", "queue")
+    if by not in GROUPS:
+        raise BadReport(f"by: one of {', '.join(GROUPS)}")
+    allowed = scope(request)
+    if allowed is not None and by == "channel":
+        by = "queue,channel"  # a supervisor's figures are of its queues, never the whole centre's
+    rows = await request.app[STORE].queues(start, end, step, by, allowed) if end > start else []
+    return _respond(request, rows, "queues", (start, end))
+
+
+async def agent_report(request: web.Request) -> web.Response:
+    start, end = _range(request)
+    rows = await request.app[STORE].agents(start, end) if end > start else []
+    allowed = scope(request)
+    if allowed is not None:
+        queues_of = request.app[AGENT_QUEUES]
+        rows = [r for r in rows if agent_in_scope(allowed, queues_of(r["agent"]))]
+    return _respond(request, rows, "agents", (start, end))
+
+
+def add_routes(
+    app: web.Application, store: ReportStore, zone: str, agent_queues: Callable[[str], tuple[str, ...]]
+) -> None:
+    app[STORE] = store
+    app[ZONE] = zone
+    app[AGENT_QUEUES] = agent_queues
+    app.router.add_get("/v1/reports/queues", queue_report)
+    app.router.add_get("/v1/reports/agents", agent_report)
