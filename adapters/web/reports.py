@@ -6,8 +6,9 @@ queues sees only theirs.
 ``from`` and ``to``: ISO 8601 (without an offset: the centre's local time,
 ``[reports] time_zone``) or Unix seconds, today so far by default;
 ``interval``: ``15m``, ``30m``,
-``hour``, ``day`` or seconds (60 and up; a day is 24 hours, so across a
-daylight-saving change its buckets start an hour off); ``by``: ``queue``,
+``hour``, ``day`` or seconds (whole quarter hours: the grain of the store;
+a day is 24 hours, so across a daylight-saving change its buckets start an
+hour off); ``from`` is taken back to its quarter hour; ``by``: ``queue``,
 ``channel`` or ``queue,channel``. Bounded: a range is cut to its first 400
 days (the answer says the range it covers), at most ``MAX_BUCKETS``
 buckets; the query runs on the store's thread.
@@ -26,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from acd.adapters.reports.store import GROUPS, MAX_BUCKETS, ReportStore
+from acd.adapters.reports.store import GROUPS, MAX_BUCKETS, QUARTER, ReportStore
 from acd.adapters.web.sessions import agent_in_scope, scope
 from acd.errors import InvalidRequest
 
@@ -68,6 +69,7 @@ def _range(request: web.Request) -> tuple[float, float]:
     end = _instant(request.query.get("to"), "to", zone, now)
     if not (math.isfinite(start) and math.isfinite(end)):
         raise BadReport("from and to must be finite")
+    start -= start % QUARTER  # the reports' grain: every zone's offset is whole quarter hours
     return start, max(start, min(end, start + MAX_RANGE_S))
 
 
@@ -117,8 +119,8 @@ async def queue_report(request: web.Request) -> web.Response:
             step = float(interval)
         except ValueError:
             raise BadReport(f"interval: one of {', '.join(INTERVALS)}, or seconds") from None
-    if not 60 <= step <= MAX_RANGE_S or (end - start) / step > MAX_BUCKETS:  # (not NaN either)
-        raise BadReport(f"interval: 60 s and up, at most {MAX_BUCKETS} of them in the range")
+    if not QUARTER <= step <= MAX_RANGE_S or step % QUARTER or (end - start) / step > MAX_BUCKETS:
+        raise BadReport(f"interval: whole quarter hours (900 s), at most {MAX_BUCKETS} of them in the range")
     by = request.query.get("by", "queue")
     if by not in GROUPS:
         raise BadReport(f"by: one of {', '.join(GROUPS)}")
