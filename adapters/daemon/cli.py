@@ -25,6 +25,7 @@ from acd.adapters.daemon.config_file import (
 from acd.adapters.daemon.demo import run_demo
 from acd.adapters.daemon.server import serve
 from acd.adapters.daemon.snapshots import REDIS_URL_ENV, compact, open_store
+from acd.adapters.reports import rebuild as reports_cli
 from acd.adapters.security.passwords import MIN_TOKEN_CHARS, hash_password, hash_token
 from acd.errors import ConfigError
 from acd.settings import default_config
@@ -175,6 +176,22 @@ def main(argv: list[str] | None = None) -> int:
     cp.add_argument("--path", default="data/journal", help="the journal directory")
     cp.add_argument("--redis-key", default="acd:journal", help=f"the stream (its URL: ${REDIS_URL_ENV})")
     cp.add_argument("--upto", required=True, help="the snapshot point: a segment number or a stream id")
+    rep = sub.add_parser(
+        "report", help="the interval reports of a report store, or the store rebuilt from a journal"
+    )
+    rep.add_argument("--db", default="data/reports.sqlite3", help="the [reports] SQLite file")
+    rep.add_argument(
+        "--from", dest="since", metavar="T", help="ISO 8601 (local without an offset) or Unix seconds"
+    )
+    rep.add_argument("--to", dest="until", metavar="T", help="...until T (default: now)")
+    rep.add_argument("--interval-s", type=float, default=3600.0, help="whole quarter hours (default 3600)")
+    rep.add_argument("--by", default="queue", help="queue, channel or queue,channel")
+    rep.add_argument("--agents", action="store_true", help="the agents' report instead of the queues'")
+    rep.add_argument("--time-zone", default="UTC", help="the centre's (an IANA name)")
+    rep.add_argument("--csv", action="store_true", help="CSV instead of JSON")
+    rep.add_argument("--rebuild", action="store_true", help="replay --journal DIR into a new --db file")
+    rep.add_argument("--journal", metavar="DIR", help="a [journal] directory, for --rebuild")
+    rep.add_argument("--short-abandon-s", type=float, default=5.0, help="for --rebuild, as [reports]")
     demo = sub.add_parser("demo", help="route a simulated centre through the engine, printed live")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--minutes", type=float, default=10.0, help="simulated minutes")
@@ -217,6 +234,23 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stdout,
             )
         return replay.summary(Path(args.journal), args.check, sys.stdout)
+    if args.command == "report":
+        if args.rebuild:
+            if args.journal is None:
+                print("--rebuild needs --journal DIR", file=sys.stderr)
+                return 2
+            return reports_cli.rebuild(Path(args.journal), Path(args.db), args.short_abandon_s, sys.stdout)
+        return reports_cli.report(
+            Path(args.db),
+            args.since,
+            args.until,
+            args.interval_s,
+            args.by,
+            args.agents,
+            args.time_zone,
+            args.csv,
+            sys.stdout,
+        )
     if args.command == "compact":
         return compact_journal(args.store, args.path, args.redis_key, args.upto)
     if args.command == "check-config":
