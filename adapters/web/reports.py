@@ -76,7 +76,8 @@ def _range(request: web.Request) -> tuple[float, float]:
 def _respond(
     request: web.Request, rows: list[dict[str, Any]], key: str, span: tuple[float, float]
 ) -> web.Response:
-    if "text/csv" not in request.headers.get("Accept", ""):
+    # Accept: text/csv, or format=csv (a link in a page: a download asks for any type)
+    if "text/csv" not in request.headers.get("Accept", "") and request.query.get("format") != "csv":
         return web.json_response({"from": span[0], "to": span[1], key: rows})
     out = io.StringIO()
     zone = zoneinfo.ZoneInfo(request.app[ZONE])

@@ -7,6 +7,7 @@ limited to one queue, the Chinese UI. Screenshots of each page go to
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -17,7 +18,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from acd import commands as cmds
-from acd.adapters.daemon.config_file import parse
+from acd.adapters.daemon.config_file import ReportSettings, parse
 from acd.adapters.daemon.conversations import Conversation
 from acd.adapters.daemon.server import Server
 from acd.adapters.security.passwords import hash_password
@@ -76,8 +77,9 @@ def settings() -> Any:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[Server]:
-    s = Server(settings(), port=0)
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    reports = ReportSettings(sqlite_path=str(tmp_path / "reports.sqlite3"))  # this test's own record
+    s = Server(dataclasses.replace(settings(), reports=reports), port=0)
     await s.start()
     try:
         yield s
@@ -396,3 +398,38 @@ async def test_a_call_is_a_call_card_answered_on_the_phone(browser: Browser, ser
     await expect(card.locator("[data-calltimer]")).to_have_text(re.compile(r"0:0[1-9]"))  # it runs
     await vic.page.click("#panel .actions button:has-text('End')")
     await expect(vic.page.locator("#panel")).to_contain_text("The conversation ended")
+
+
+async def test_the_history_tab_shows_the_days_report_and_its_csv(browser: Browser, server: Server) -> None:
+    """A chat served; the supervisor's History tab (reached by keyboard too)
+    charts and lists today's report, and its CSV link downloads the same."""
+    alice = await agent_logs_in(browser, server, "alice")
+    customer = await customer_starts(browser, server, "Do you ship to Lyon?")
+    await alice.page.click(".offer button:has-text('Accept')")
+    await alice.page.click("#panel .actions button:has-text('End')")
+    await alice.page.click("#panel .actions button:has-text('Wrap-up done')")
+    await expect(alice.page.locator(".tab")).to_have_count(0)
+    assert server.reports is not None
+    await server.reports.flush()  # the writer's second, at once
+    ada = await supervisor_logs_in(browser, server, "ada")
+    await ada.page.click("#tab-history")
+    row = ada.page.locator("#h-table tbody tr", has_text="sales")
+    await expect(row).to_have_count(1)
+    cells = row.locator("td")
+    await expect(cells.nth(2)).to_have_text("1")  # offered
+    await expect(cells.nth(3)).to_have_text("1")  # answered
+    await expect(ada.page.locator("#h-chart rect.answered")).to_have_count(1)
+    await expect(ada.page.locator("#live")).to_be_hidden()
+    await ada.shot("history")
+    href = await ada.page.locator("#h-csv").get_attribute("href")
+    assert href is not None and "format=csv" in href
+    text = await ada.page.evaluate(
+        "url => fetch(url, {credentials: 'same-origin'}).then(r => r.text())", href
+    )
+    lines = text.splitlines()
+    assert lines[0].startswith("from,to,queue,") and any(",sales," in x for x in lines[1:])
+    await ada.page.locator("#tab-history").press("ArrowLeft")  # the tabs' keyboard path
+    await expect(ada.page.locator("#live")).to_be_visible()
+    await expect(ada.page.locator("#tab-live")).to_be_focused()
+    for app in (ada, alice, customer):
+        assert not app.errors, app.errors

@@ -1,6 +1,7 @@
 // The wallboard: queues and agents live, the last hour's waiting per
 // queue, why a contact waits, and the supervisor's actions.
 import { duration, languageSwitch, t, translate } from "./i18n.js";
+import { setupHistory } from "./history.js";
 import { Socket, api, clock, currentSession, el, login, logout } from "./net.js";
 
 const $ = (id) => document.getElementById(id);
@@ -20,6 +21,7 @@ const state = {
 };
 
 translate();
+setupHistory();
 languageSwitch($("lang"), () => {
   for (const cache of Object.values(rows)) cache.clear();
   for (const id of ["queues", "agents", "open"]) $(id).tBodies[0].replaceChildren();
