@@ -79,7 +79,7 @@ def settings() -> Any:
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
     reports = ReportSettings(sqlite_path=str(tmp_path / "reports.sqlite3"))  # this test's own record
-    s = Server(dataclasses.replace(settings(), reports=reports), port=0)
+    s = Server(dataclasses.replace(settings(), reports=reports), port=0, agi_port=0)  # any free ports
     await s.start()
     try:
         yield s
