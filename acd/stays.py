@@ -50,6 +50,18 @@ class Stay:
 
 
 @dataclass(frozen=True, slots=True)
+class SurveyAnswer:
+    """A customer's post-contact survey score (1-5), counted when it came."""
+
+    contact_id: str
+    queue: str
+    channel: str
+    agent: str
+    score: int
+    at: float  # Unix time
+
+
+@dataclass(frozen=True, slots=True)
 class AgentInterval:
     agent: str
     presence: str

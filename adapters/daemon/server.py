@@ -555,6 +555,7 @@ class Server:
             store, Thresholds(threshold, rs.short_abandon_s), offset, rs.retention_days
         )
         self.runner.listen(self.reports.on_events)
+        self.surveys.counted = self.reports.survey
         add_report_routes(self.app, store, rs.time_zone, queues_of)
 
     def _reconfigure_to(self, settings: AcdSettings, now: float) -> list[Any]:

@@ -83,6 +83,7 @@ class Surveys:
         self.by_agent: dict[str, Tally] = {}
         self.journal: Journal | None = None  # surveys asked and answered go on record
         self.tell_agent: Callable[[str, str, int], None] | None = None  # (agent, contact, score): its desktop
+        self.counted: Callable[[Asked, int], None] | None = None  # each answer, for the reports
 
     def ask(self, contact_id: str, queue: str, agent_id: str, user: tuple[str, str] | None = None) -> None:
         self._expire()
@@ -157,6 +158,8 @@ class Surveys:
         self.on_answer(contact_id, score)
         if self.tell_agent is not None:
             self.tell_agent(asked.agent_id, contact_id, score)
+        if self.counted is not None:
+            self.counted(asked, score)
         return asked
 
     def _count(self, contact_id: str, score: int) -> Asked:

@@ -21,7 +21,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from acd.stays import AgentInterval, Stay
+from acd.stays import AgentInterval, Stay, SurveyAnswer
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stays (
@@ -35,6 +35,11 @@ CREATE TABLE IF NOT EXISTS agent_intervals (
   agent TEXT NOT NULL, presence TEXT NOT NULL, reason TEXT, start REAL NOT NULL, end_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS agent_intervals_end ON agent_intervals (end_at);
+CREATE TABLE IF NOT EXISTS survey_answers (
+  contact_id TEXT NOT NULL, queue TEXT NOT NULL, channel TEXT NOT NULL, agent TEXT NOT NULL,
+  score INTEGER NOT NULL, at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS survey_answers_at ON survey_answers (at);
 CREATE TABLE IF NOT EXISTS quarters (
   start REAL NOT NULL, queue TEXT NOT NULL, channel TEXT NOT NULL,
   offered INTEGER NOT NULL, answered INTEGER NOT NULL, answered_in_sl INTEGER NOT NULL,
@@ -42,12 +47,14 @@ CREATE TABLE IF NOT EXISTS quarters (
   handed_off INTEGER NOT NULL, transferred_out INTEGER NOT NULL, transferred_in INTEGER NOT NULL,
   not_answered_rona INTEGER NOT NULL, answered_wait_s REAL NOT NULL, wait_s REAL NOT NULL,
   max_wait_s REAL NOT NULL, handle_s REAL NOT NULL,
+  survey_count INTEGER NOT NULL, survey_sum INTEGER NOT NULL,
   PRIMARY KEY (start, queue, channel)
 ) WITHOUT ROWID;
 """
 # Rows as tuples in field order (dataclasses.astuple copies deeply: ten times slower)
 _STAY_ROW = attrgetter(*(f.name for f in fields(Stay)))
 _INTERVAL_ROW = attrgetter(*(f.name for f in fields(AgentInterval)))
+_ANSWER_ROW = attrgetter(*(f.name for f in fields(SurveyAnswer)))
 QUARTER = 900.0  # the grain of the reports: every time zone's offset is a multiple of it
 _SUMS = (
     "offered",
@@ -64,8 +71,8 @@ _SUMS = (
     "wait_s",
 )
 _UPSERT = (
-    f"INSERT INTO quarters VALUES ({','.join('?' * 17)}) ON CONFLICT (start, queue, channel) DO UPDATE SET "
-    + ", ".join(f"{c} = {c} + excluded.{c}" for c in (*_SUMS, "handle_s"))
+    f"INSERT INTO quarters VALUES ({','.join('?' * 19)}) ON CONFLICT (start, queue, channel) DO UPDATE SET "
+    + ", ".join(f"{c} = {c} + excluded.{c}" for c in (*_SUMS, "handle_s", "survey_count", "survey_sum"))
     + ", max_wait_s = max(max_wait_s, excluded.max_wait_s)"
 )
 GROUPS = {"queue": ("queue",), "channel": ("channel",), "queue,channel": ("queue", "channel")}
@@ -78,35 +85,46 @@ _QUEUE_REPORT = (
     "SELECT CAST((start - :start) / :step AS INTEGER) AS bucket, {cols}, "
     + ", ".join(f"SUM({c}) AS {c}" for c in _SUMS)
     + ", MAX(max_wait_s) AS max_wait_s, SUM(handle_s) AS handle_s"
+    ", SUM(survey_count) AS survey_count, SUM(survey_sum) AS survey_sum"
     " FROM quarters WHERE start >= :start AND start < :end GROUP BY bucket, {cols} ORDER BY bucket, {cols}"
 )
 
 
-def quarter_rows(stays: Sequence[Stay]) -> list[tuple[Any, ...]]:
-    """A batch of stays summed per quarter hour of entry, queue and channel. O(stays)."""
+def quarter_rows(stays: Sequence[Stay], answers: Sequence[SurveyAnswer] = ()) -> list[tuple[Any, ...]]:
+    """A batch summed per quarter hour, queue and channel: stays by their
+    entry, survey answers by their coming. O(rows)."""
     acc: dict[tuple[float, str, str], list[float]] = {}
+
+    def row(at: float, queue: str, channel: str) -> list[float]:
+        key = (at - at % QUARTER, queue, channel)
+        got = acc.get(key)
+        if got is None:
+            got = acc[key] = [0.0] * 16
+        return got
+
     for s in stays:
-        key = (s.entered - s.entered % QUARTER, s.queue, s.channel)
-        row = acc.get(key)
-        if row is None:
-            row = acc[key] = [0.0] * 14
+        r = row(s.entered, s.queue, s.channel)
         abandoned = s.outcome == "abandoned"
         waited = s.answered or abandoned
-        row[0] += 1
-        row[1] += s.answered
-        row[2] += s.in_sl
-        row[3] += abandoned and not s.short
-        row[4] += s.short
-        row[5] += s.outcome == "overflowed"
-        row[6] += s.outcome == "handed-off"
-        row[7] += s.outcome == "transferred"
-        row[8] += s.came_by == "transfer"
-        row[9] += s.rona
-        row[10] += s.wait_s if s.answered else 0.0
-        row[11] += s.wait_s if waited else 0.0
-        row[12] = max(row[12], s.wait_s)
-        row[13] += s.talk_s + s.wrap_s if s.answered else 0.0
-    return [(*k, *(int(x) for x in v[:10]), *v[10:]) for k, v in acc.items()]
+        r[0] += 1
+        r[1] += s.answered
+        r[2] += s.in_sl
+        r[3] += abandoned and not s.short
+        r[4] += s.short
+        r[5] += s.outcome == "overflowed"
+        r[6] += s.outcome == "handed-off"
+        r[7] += s.outcome == "transferred"
+        r[8] += s.came_by == "transfer"
+        r[9] += s.rona
+        r[10] += s.wait_s if s.answered else 0.0
+        r[11] += s.wait_s if waited else 0.0
+        r[12] = max(r[12], s.wait_s)
+        r[13] += s.talk_s + s.wrap_s if s.answered else 0.0
+    for a in answers:
+        r = row(a.at, a.queue, a.channel)
+        r[14] += 1
+        r[15] += a.score
+    return [(*k, *(int(x) for x in v[:10]), *v[10:14], int(v[14]), int(v[15])) for k, v in acc.items()]
 
 
 class ReportStore:
@@ -140,15 +158,20 @@ class ReportStore:
         assert self._db is not None, "report store not open"
         return self._db
 
-    async def put(self, stays: Sequence[Stay], intervals: Sequence[AgentInterval]) -> None:
-        await self._run(self.put_sync, stays, intervals)
+    async def put(
+        self, stays: Sequence[Stay], intervals: Sequence[AgentInterval], answers: Sequence[SurveyAnswer] = ()
+    ) -> None:
+        await self._run(self.put_sync, stays, intervals, answers)
 
-    def put_sync(self, stays: Sequence[Stay], intervals: Sequence[AgentInterval]) -> None:
+    def put_sync(
+        self, stays: Sequence[Stay], intervals: Sequence[AgentInterval], answers: Sequence[SurveyAnswer] = ()
+    ) -> None:
         db = self._conn()
         db.execute("BEGIN")
         try:
             db.executemany(f"INSERT INTO stays VALUES ({','.join('?' * 16)})", map(_STAY_ROW, stays))
-            db.executemany(_UPSERT, quarter_rows(stays))
+            db.executemany("INSERT INTO survey_answers VALUES (?,?,?,?,?,?)", map(_ANSWER_ROW, answers))
+            db.executemany(_UPSERT, quarter_rows(stays, answers))
             db.executemany("INSERT INTO agent_intervals VALUES (?,?,?,?,?)", map(_INTERVAL_ROW, intervals))
             db.execute("COMMIT")
         except BaseException:
@@ -160,6 +183,7 @@ class ReportStore:
             db = self._conn()
             db.execute("DELETE FROM stays WHERE left_at < ?", (cutoff,))
             db.execute("DELETE FROM quarters WHERE start < ?", (cutoff,))
+            db.execute("DELETE FROM survey_answers WHERE at < ?", (cutoff,))
             db.execute("DELETE FROM agent_intervals WHERE end_at < ?", (cutoff,))
 
         await self._run(run)
@@ -223,7 +247,17 @@ class ReportStore:
                 agent, {"agent": agent, "staffed_s": 0.0, "presence_s": {}, "away_s": {}, "handled": {}}
             )
             a["handled"][channel] = n
+        for agent, n, total in db.execute(
+            "SELECT agent, COUNT(*), SUM(score) FROM survey_answers WHERE at >= ? AND at < ? GROUP BY agent",
+            (start, end),
+        ):
+            a = by.setdefault(
+                agent, {"agent": agent, "staffed_s": 0.0, "presence_s": {}, "away_s": {}, "handled": {}}
+            )
+            a["survey_count"], a["survey_avg"] = n, round(total / n, 2)
         for a in by.values():
+            a.setdefault("survey_count", 0)
+            a.setdefault("survey_avg", None)
             p = a["presence_s"]
             working = a["staffed_s"] - p.get("away", 0.0)
             busy = p.get("busy", 0.0) + p.get("wrap-up", 0.0) + p.get("offered", 0.0)
@@ -245,4 +279,6 @@ def _rates(r: dict[str, Any]) -> dict[str, Any]:
     r["avg_wait_s"] = round(r.pop("wait_s") / waited, 1) if waited else None
     r["max_wait_s"] = round(r["max_wait_s"], 1) if r["max_wait_s"] is not None else None
     r["aht_s"] = round(r.pop("handle_s") / answered, 1) if answered else None
+    n = r["survey_count"]
+    r["survey_avg"] = round(r.pop("survey_sum") / n, 2) if n else None
     return r

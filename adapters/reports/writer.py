@@ -10,17 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
+from acd.adapters.daemon.surveys import Asked
 from acd.adapters.reports.store import ReportStore
 from acd.events import Event
-from acd.stays import AgentInterval, Stay, StayRecorder, Thresholds
+from acd.stays import AgentInterval, Stay, StayRecorder, SurveyAnswer, Thresholds
 
 log = logging.getLogger("acd.reports")
 
 FLUSH_S = 1.0
 MAX_PENDING = 1_000_000  # rows waiting for a store that cannot keep up; beyond: dropped, counted
 DAY_S = 86_400.0
+CHANNELS_KEPT = 100_000
 
 
 class ReportWriter:
@@ -39,6 +42,9 @@ class ReportWriter:
         self.wall_clock = wall_clock
         self._stays: list[Stay] = []
         self._intervals: list[AgentInterval] = []
+        self._answers: list[SurveyAnswer] = []
+        # contact -> its channel, for a survey answer that comes after its stay: the newest CHANNELS_KEPT
+        self._channel_of: OrderedDict[str, str] = OrderedDict()
         self.written = 0
         self.dropped = 0
         self.errors = 0
@@ -48,11 +54,22 @@ class ReportWriter:
     def on_events(self, events: list[Event], seconds: float) -> None:
         """In the single writer: O(events)."""
         stays, intervals = self.recorder.feed(events, self.offset())
+        for s in stays:
+            self._channel_of[s.contact_id] = s.channel
+            if len(self._channel_of) > CHANNELS_KEPT:
+                self._channel_of.popitem(last=False)
         if len(self._stays) + len(self._intervals) >= MAX_PENDING:
             self.dropped += len(stays) + len(intervals)
             return
         self._stays += stays
         self._intervals += intervals
+
+    def survey(self, asked: Asked, score: int) -> None:
+        """A survey answer (adapters/daemon/surveys.py), counted when it came. O(1)."""
+        channel = self._channel_of.get(asked.contact_id, "unknown")
+        self._answers.append(
+            SurveyAnswer(asked.contact_id, asked.queue, channel, asked.agent_id, score, self.wall_clock())
+        )
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="acd-reports")
@@ -76,16 +93,18 @@ class ReportWriter:
                     log.exception("reports: retention failed")
 
     async def flush(self) -> None:
-        stays, intervals = self._stays, self._intervals
-        if not stays and not intervals:
+        stays, intervals, answers = self._stays, self._intervals, self._answers
+        if not stays and not intervals and not answers:
             return
-        self._stays, self._intervals = [], []
+        self._stays, self._intervals, self._answers = [], [], []
+        n = len(stays) + len(intervals) + len(answers)
         try:
-            await self.store.put(stays, intervals)
+            await self.store.put(stays, intervals, answers)
         except Exception as e:  # kept for the next attempt: a full disk must not stop routing
             self.errors += 1
             if self.errors == 1 or self.errors % 100 == 0:
-                log.error("reports: cannot write %d rows (%s); kept, retried", len(stays) + len(intervals), e)
+                log.error("reports: cannot write %d rows (%s); kept, retried", n, e)
             self._stays, self._intervals = stays + self._stays, intervals + self._intervals
+            self._answers = answers + self._answers
             return
-        self.written += len(stays) + len(intervals)
+        self.written += n

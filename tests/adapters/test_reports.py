@@ -21,7 +21,7 @@ from acd import commands as c
 from acd.adapters.daemon.config_file import ReportSettings
 from acd.adapters.reports.store import ReportStore
 from acd.errors import InvalidRequest
-from acd.stays import Stay, StayRecorder, Thresholds
+from acd.stays import Stay, StayRecorder, SurveyAnswer, Thresholds
 from tests.adapters.test_durability import customer, daemon
 from tests.adapters.wsclient import AUTH, WSClient, session
 from tests.adapters.wsclient import settings as centre_settings
@@ -67,7 +67,11 @@ def test_a_scripted_set_figure_by_figure(tmp_path: Path) -> None:
         stay("k6", "sales", 900 + 5, "overflowed", 600),  # the second quarter hour
         stay("k7", "sales", 1800, "answered", 1),  # the end of the range: not in it
     ]
-    store.put_sync(rows, [])
+    answers = [
+        SurveyAnswer("k1", "sales", "chat", "a1", 5, T0 + 100),
+        SurveyAnswer("k2", "sales", "chat", "a1", 2, T0 + 200),
+    ]
+    store.put_sync(rows, [], answers)
     report = store.queues_sync(T0, T0 + 1800, 900, "queue")
     assert [(r["from"] - T0, r["queue"]) for r in report] == [(0, "sales"), (0, "support"), (900, "sales")]
     sales = report[0]
@@ -79,6 +83,11 @@ def test_a_scripted_set_figure_by_figure(tmp_path: Path) -> None:
     assert sales["asa_s"] == round((5 + 30 + 10) / 3, 1)
     assert sales["avg_wait_s"] == round((5 + 30 + 10 + 40 + 2) / 5, 1) and sales["max_wait_s"] == 40
     assert sales["aht_s"] == round((120 + 210 + 60) / 3, 1) and sales["not_answered_rona"] == 1
+    assert (sales["survey_count"], sales["survey_avg"]) == (2, 3.5)
+    assert (report[1]["survey_count"], report[1]["survey_avg"]) == (0, None)
+    (a1,) = store.agents_sync(T0, T0 + 1800)
+    # k1, k2, and k5 in both queues (this helper gives every answered stay to a1)
+    assert (a1["agent"], a1["survey_count"], a1["survey_avg"], a1["handled"]) == ("a1", 2, 3.5, {"chat": 4})
     support = report[1]
     assert (support["offered"], support["transferred_in"], support["aht_s"]) == (1, 1, 55.0)
     assert (report[2]["overflowed"], report[2]["service_level_pct"], report[2]["to"] - T0) == (1, None, 1800)
