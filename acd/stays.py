@@ -111,6 +111,11 @@ class StayRecorder:
     def open_stays(self) -> int:
         return len(self._open)
 
+    def open_intervals(self, wall: float) -> list[AgentInterval]:
+        """Each logged-in agent's current presence, as an interval ending at
+        ``wall`` (a live report counts the lunch still going on). O(agents in)."""
+        return [AgentInterval(a, p, r, since, wall) for a, (p, r, since) in self._presence.items()]
+
     def _close(self, cid: str, outcome: str, wall: float, out: list[Stay]) -> None:
         s = self._open.pop(cid, None)
         if s is None:

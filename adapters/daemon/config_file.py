@@ -238,8 +238,9 @@ class ReportSettings:
     """What the daemon puts on record for reporting (``[reports]``)."""
 
     queue_log: str = ""  # Asterisk's queue_log format, every channel ("" is off); reopened on SIGHUP
-    store: str = "sqlite"  # where stays and agent intervals go for the interval reports ("off": nowhere)
+    store: str = "sqlite"  # where stays and agent intervals go: "sqlite", "postgres" (a cluster's), "off"
     sqlite_path: str = "data/reports.sqlite3"  # relative to the working directory
+    postgres_url: str = field(default="", repr=False)  # may hold a password
     retention_days: int = 400
     short_abandon_s: float = 5.0  # an abandon sooner than this is counted apart
     time_zone: str = "UTC"  # the centre's: report intervals begin at its local times
@@ -816,7 +817,16 @@ def _supervisors(
 def _reports(r: _Reader, data: Mapping[str, Any]) -> ReportSettings:
     path = "reports"
     tbl = r.table(data, "reports", path)
-    keys = ("queue_log", "store", "sqlite_path", "retention_days", "short_abandon_s", "time_zone")
+    keys = (
+        "queue_log",
+        "store",
+        "sqlite_path",
+        "postgres_url",
+        "postgres_url_env",
+        "retention_days",
+        "short_abandon_s",
+        "time_zone",
+    )
     r.only(tbl, keys, path)
     d = ReportSettings()
     queue_log = r.get(tbl, "queue_log", path, str, "")
@@ -825,8 +835,11 @@ def _reports(r: _Reader, data: Mapping[str, Any]) -> ReportSettings:
         if len(value) > 4096 or "\0" in value:
             r.error(f"{path}.{key}", "expected a file path")
     store = r.get(tbl, "store", path, str, d.store)
-    if store not in ("sqlite", "off"):
-        r.error(f"{path}.store", f'expected "sqlite" or "off", got {store!r}')
+    if store not in ("sqlite", "postgres", "off"):
+        r.error(f"{path}.store", f'expected "sqlite", "postgres" or "off", got {store!r}')
+    pg_url, _ = r.secret(tbl, path, "postgres_url")
+    if store == "postgres" and not (pg_url or "").startswith(("postgres://", "postgresql://")):
+        r.error(f"{path}.postgres_url", "expected postgresql://... (not shown: it may hold a password)")
     zone = r.get(tbl, "time_zone", path, str, d.time_zone)
     try:
         zoneinfo.ZoneInfo(zone)
@@ -836,6 +849,7 @@ def _reports(r: _Reader, data: Mapping[str, Any]) -> ReportSettings:
         queue_log,
         store,
         sqlite_path,
+        pg_url or "",
         r.number(tbl, "retention_days", path, d.retention_days, 1, 3650, integer=True),
         r.number(tbl, "short_abandon_s", path, d.short_abandon_s, 0, 600),
         zone,

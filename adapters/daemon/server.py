@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 from redis.exceptions import RedisError
 
@@ -46,6 +47,7 @@ from acd.adapters.daemon.surveys import Surveys
 from acd.adapters.durable.journal import DirectoryJournal
 from acd.adapters.durable.recovery import Recovered, recover
 from acd.adapters.durable.redis_journal import RedisJournal
+from acd.adapters.reports.postgres import PostgresReportStore
 from acd.adapters.reports.queue_log_file import QueueLogFile
 from acd.adapters.reports.store import ReportStore
 from acd.adapters.reports.writer import ReportWriter
@@ -531,13 +533,16 @@ class Server:
     async def _open_reports(self) -> None:
         """[reports] store: stays and agent intervals for the interval reports."""
         rs = self.settings.reports
-        if rs.store != "sqlite":
+        if rs.store == "off":
             return
-        store = ReportStore(rs.sqlite_path)
+        store: ReportStore | PostgresReportStore = (
+            ReportStore(rs.sqlite_path) if rs.store == "sqlite" else PostgresReportStore(rs.postgres_url)
+        )
         try:
             await store.open()
-        except (OSError, sqlite3.Error) as e:
-            raise StartError(f"reports: cannot open {rs.sqlite_path}: {e}") from None
+        except (OSError, sqlite3.Error, asyncpg.PostgresError) as e:
+            where = rs.sqlite_path if rs.store == "sqlite" else "PostgreSQL"
+            raise StartError(f"reports: cannot open {where}: {e}") from None
         engine = self.runner.engine
 
         def threshold(queue: str) -> float:
@@ -556,7 +561,7 @@ class Server:
         )
         self.runner.listen(self.reports.on_events)
         self.surveys.counted = self.reports.survey
-        add_report_routes(self.app, store, rs.time_zone, queues_of)
+        add_report_routes(self.app, store, rs.time_zone, queues_of, self.reports.live_intervals)
 
     def _reconfigure_to(self, settings: AcdSettings, now: float) -> list[Any]:
         """In the writer: apply ``settings`` and put it on record (replay applies it too)."""

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from acd.stays import AgentInterval, Stay, SurveyAnswer
 
@@ -127,6 +127,27 @@ def quarter_rows(stays: Sequence[Stay], answers: Sequence[SurveyAnswer] = ()) ->
     return [(*k, *(int(x) for x in v[:10]), *v[10:14], int(v[14]), int(v[15])) for k, v in acc.items()]
 
 
+class ReportBackend(Protocol):
+    """What the writer and the web routes ask of a report store (SQLite here,
+    PostgreSQL in adapters/reports/postgres.py)."""
+
+    async def put(
+        self, stays: Sequence[Stay], intervals: Sequence[AgentInterval], answers: Sequence[SurveyAnswer] = ()
+    ) -> None: ...
+
+    async def forget_before(self, cutoff: float) -> None: ...
+
+    async def queues(
+        self, start: float, end: float, step: float, by: str, queues: frozenset[str] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    async def agents(
+        self, start: float, end: float, live: Sequence[AgentInterval] = ()
+    ) -> list[dict[str, Any]]: ...
+
+    async def close(self) -> None: ...
+
+
 class ReportStore:
     def __init__(self, path: str) -> None:
         self.path = path
@@ -212,63 +233,95 @@ class ReportStore:
                 continue
             r["from"] = start + r.pop("bucket") * step
             r["to"] = min(end, r["from"] + step)
-            out.append(_rates(r))
+            out.append(rates(r))
         return out
 
-    async def agents(self, start: float, end: float) -> list[dict[str, Any]]:
-        return list(await self._run(self.agents_sync, start, end))
+    async def agents(
+        self, start: float, end: float, live: Sequence[AgentInterval] = ()
+    ) -> list[dict[str, Any]]:
+        return list(await self._run(self.agents_sync, start, end, live))
 
-    def agents_sync(self, start: float, end: float) -> list[dict[str, Any]]:
-        """Per agent over [start, end): staffed time, time per presence (and
-        away per reason), occupancy, contacts handled per channel. Intervals
-        are clipped to the range."""
+    def agents_sync(
+        self, start: float, end: float, live: Sequence[AgentInterval] = ()
+    ) -> list[dict[str, Any]]:
+        """Per agent over [start, end) (:func:`agent_report`); ``live``: the
+        intervals going on now, not yet in the store."""
         db = self._conn()
-        by: dict[str, dict[str, Any]] = {}
-        for agent, presence, reason, s, e in db.execute(
-            "SELECT agent, presence, reason, start, end_at FROM agent_intervals"
-            " WHERE end_at > ? AND start < ?",
-            (start, end),
-        ):
-            span = min(e, end) - max(s, start)
-            a = by.setdefault(
-                agent, {"agent": agent, "staffed_s": 0.0, "presence_s": {}, "away_s": {}, "handled": {}}
-            )
-            a["staffed_s"] += span
-            a["presence_s"][presence] = a["presence_s"].get(presence, 0.0) + span
-            if presence == "away":
-                key = reason or ""
-                a["away_s"][key] = a["away_s"].get(key, 0.0) + span
-        for agent, channel, n in db.execute(
-            "SELECT agent, channel, COUNT(*) FROM stays"
-            " WHERE answered AND left_at >= ? AND left_at < ? GROUP BY agent, channel",
-            (start, end),
-        ):
-            a = by.setdefault(
-                agent, {"agent": agent, "staffed_s": 0.0, "presence_s": {}, "away_s": {}, "handled": {}}
-            )
-            a["handled"][channel] = n
-        for agent, n, total in db.execute(
-            "SELECT agent, COUNT(*), SUM(score) FROM survey_answers WHERE at >= ? AND at < ? GROUP BY agent",
-            (start, end),
-        ):
-            a = by.setdefault(
-                agent, {"agent": agent, "staffed_s": 0.0, "presence_s": {}, "away_s": {}, "handled": {}}
-            )
-            a["survey_count"], a["survey_avg"] = n, round(total / n, 2)
-        for a in by.values():
-            a.setdefault("survey_count", 0)
-            a.setdefault("survey_avg", None)
-            p = a["presence_s"]
-            working = a["staffed_s"] - p.get("away", 0.0)
-            busy = p.get("busy", 0.0) + p.get("wrap-up", 0.0) + p.get("offered", 0.0)
-            a["occupancy_pct"] = round(100 * busy / working, 1) if working > 0 else None
-            a["staffed_s"] = round(a["staffed_s"], 1)
-            a["presence_s"] = {k: round(v, 1) for k, v in sorted(p.items())}
-            a["away_s"] = {k: round(v, 1) for k, v in sorted(a["away_s"].items())}
-        return [by[k] for k in sorted(by)]
+        return agent_report(
+            start,
+            end,
+            [
+                *db.execute(f"{AGENT_INTERVALS} WHERE end_at > ? AND start < ?", (start, end)).fetchall(),
+                *live_rows(live, start, end),
+            ],
+            db.execute(
+                f"{AGENT_HANDLED} WHERE answered = 1 AND left_at >= ? AND left_at < ?"
+                " GROUP BY agent, channel",
+                (start, end),
+            ).fetchall(),
+            db.execute(f"{AGENT_SURVEYS} WHERE at >= ? AND at < ? GROUP BY agent", (start, end)).fetchall(),
+        )
 
 
-def _rates(r: dict[str, Any]) -> dict[str, Any]:
+AGENT_INTERVALS = "SELECT agent, presence, reason, start, end_at FROM agent_intervals"
+AGENT_HANDLED = "SELECT agent, channel, COUNT(*) FROM stays"
+AGENT_SURVEYS = "SELECT agent, COUNT(*), SUM(score) FROM survey_answers"
+
+
+def live_rows(live: Sequence[AgentInterval], start: float, end: float) -> list[tuple[Any, ...]]:
+    return [(i.agent, i.presence, i.reason, i.start, i.end) for i in live if i.end > start and i.start < end]
+
+
+def agent_report(
+    start: float,
+    end: float,
+    intervals: Iterable[Sequence[Any]],
+    handled: Iterable[Sequence[Any]],
+    surveys: Iterable[Sequence[Any]],
+) -> list[dict[str, Any]]:
+    """Per agent over [start, end): staffed time, time per presence (and
+    away per reason), occupancy, contacts handled per channel, survey count
+    and average. Intervals are clipped to the range. O(rows)."""
+    by: dict[str, dict[str, Any]] = {}
+
+    def of(agent: str) -> dict[str, Any]:
+        a = by.get(agent)
+        if a is None:
+            a = by[agent] = {
+                "agent": agent,
+                "staffed_s": 0.0,
+                "presence_s": {},
+                "away_s": {},
+                "handled": {},
+                "survey_count": 0,
+                "survey_avg": None,
+            }
+        return a
+
+    for agent, presence, reason, s, e in intervals:
+        span = min(e, end) - max(s, start)
+        a = of(agent)
+        a["staffed_s"] += span
+        a["presence_s"][presence] = a["presence_s"].get(presence, 0.0) + span
+        if presence == "away":
+            a["away_s"][reason or ""] = a["away_s"].get(reason or "", 0.0) + span
+    for agent, channel, n in handled:
+        of(agent)["handled"][channel] = int(n)
+    for agent, n, total in surveys:
+        a = of(agent)
+        a["survey_count"], a["survey_avg"] = int(n), round(total / n, 2)
+    for a in by.values():
+        p = a["presence_s"]
+        working = a["staffed_s"] - p.get("away", 0.0)
+        busy = p.get("busy", 0.0) + p.get("wrap-up", 0.0) + p.get("offered", 0.0)
+        a["occupancy_pct"] = round(100 * busy / working, 1) if working > 0 else None
+        a["staffed_s"] = round(a["staffed_s"], 1)
+        a["presence_s"] = {k: round(v, 1) for k, v in sorted(p.items())}
+        a["away_s"] = {k: round(v, 1) for k, v in sorted(a["away_s"].items())}
+    return [by[k] for k in sorted(by)]
+
+
+def rates(r: dict[str, Any]) -> dict[str, Any]:
     """The averages and percentages of a report row, from its sums."""
     answered, abandoned = r["answered"], r["abandoned"]
     r["service_level_pct"] = (

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from acd.adapters.daemon.surveys import Asked
-from acd.adapters.reports.store import ReportStore
+from acd.adapters.reports.store import ReportBackend
 from acd.events import Event
 from acd.stays import AgentInterval, Stay, StayRecorder, SurveyAnswer, Thresholds
 
@@ -29,7 +29,7 @@ CHANNELS_KEPT = 100_000
 class ReportWriter:
     def __init__(
         self,
-        store: ReportStore,
+        store: ReportBackend,
         thresholds: Thresholds,
         offset: Callable[[], float],
         retention_days: int,
@@ -63,6 +63,10 @@ class ReportWriter:
             return
         self._stays += stays
         self._intervals += intervals
+
+    def live_intervals(self) -> list[AgentInterval]:
+        """The presences going on now, for a live agents' report."""
+        return self.recorder.open_intervals(self.wall_clock())
 
     def survey(self, asked: Asked, score: int) -> None:
         """A survey answer (adapters/daemon/surveys.py), counted when it came. O(1)."""

@@ -27,13 +27,15 @@ from typing import Any
 
 from aiohttp import web
 
-from acd.adapters.reports.store import GROUPS, MAX_BUCKETS, QUARTER, ReportStore
+from acd.adapters.reports.store import GROUPS, MAX_BUCKETS, QUARTER, ReportBackend
 from acd.adapters.web.sessions import agent_in_scope, scope
 from acd.errors import InvalidRequest
+from acd.stays import AgentInterval
 
-STORE: web.AppKey[ReportStore] = web.AppKey("report-store", ReportStore)
+STORE: web.AppKey[ReportBackend] = web.AppKey("report-store")
 ZONE: web.AppKey[str] = web.AppKey("report-zone", str)
 AGENT_QUEUES: web.AppKey[Callable[[str], tuple[str, ...]]] = web.AppKey("report-agent-queues")
+LIVE: web.AppKey[Callable[[], list[AgentInterval]]] = web.AppKey("report-live-intervals")
 INTERVALS = {"15m": 900.0, "30m": 1800.0, "hour": 3600.0, "day": 86_400.0}
 MAX_RANGE_S = 400 * 86_400.0
 
@@ -134,7 +136,8 @@ async def queue_report(request: web.Request) -> web.Response:
 
 async def agent_report(request: web.Request) -> web.Response:
     start, end = _range(request)
-    rows = await request.app[STORE].agents(start, end) if end > start else []
+    live = request.app[LIVE]()  # the presences going on now: a lunch not over yet counts
+    rows = await request.app[STORE].agents(start, end, live) if end > start else []
     allowed = scope(request)
     if allowed is not None:
         queues_of = request.app[AGENT_QUEUES]
@@ -143,9 +146,14 @@ async def agent_report(request: web.Request) -> web.Response:
 
 
 def add_routes(
-    app: web.Application, store: ReportStore, zone: str, agent_queues: Callable[[str], tuple[str, ...]]
+    app: web.Application,
+    store: ReportBackend,
+    zone: str,
+    agent_queues: Callable[[str], tuple[str, ...]],
+    live: Callable[[], list[AgentInterval]],
 ) -> None:
     app[STORE] = store
+    app[LIVE] = live
     app[ZONE] = zone
     app[AGENT_QUEUES] = agent_queues
     app.router.add_get("/v1/reports/queues", queue_report)

@@ -21,7 +21,7 @@ from acd import commands as c
 from acd.adapters.daemon.config_file import ReportSettings
 from acd.adapters.reports.store import ReportStore
 from acd.errors import InvalidRequest
-from acd.stays import Stay, StayRecorder, SurveyAnswer, Thresholds
+from acd.stays import AgentInterval, Stay, StayRecorder, SurveyAnswer, Thresholds
 from tests.adapters.test_durability import customer, daemon
 from tests.adapters.wsclient import AUTH, WSClient, session
 from tests.adapters.wsclient import settings as centre_settings
@@ -85,7 +85,14 @@ def test_a_scripted_set_figure_by_figure(tmp_path: Path) -> None:
     assert sales["aht_s"] == round((120 + 210 + 60) / 3, 1) and sales["not_answered_rona"] == 1
     assert (sales["survey_count"], sales["survey_avg"]) == (2, 3.5)
     assert (report[1]["survey_count"], report[1]["survey_avg"]) == (0, None)
-    (a1,) = store.agents_sync(T0, T0 + 1800)
+    lunch_now = AgentInterval("a2", "away", "lunch", T0 + 1000, T0 + 1500)  # still at lunch: not stored yet
+    a1, a2 = store.agents_sync(T0, T0 + 1800, [lunch_now])
+    assert (a2["agent"], a2["away_s"], a2["staffed_s"], a2["occupancy_pct"]) == (
+        "a2",
+        {"lunch": 500.0},
+        500.0,
+        None,
+    )
     # k1, k2, and k5 in both queues (this helper gives every answered stay to a1)
     assert (a1["agent"], a1["survey_count"], a1["survey_avg"], a1["handled"]) == ("a1", 2, 3.5, {"chat": 4})
     support = report[1]
