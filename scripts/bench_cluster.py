@@ -100,22 +100,17 @@ async def start(node: Path) -> asyncio.subprocess.Process:
     )
 
 
+def private_redis(port: int, work: Path) -> subprocess.Popen[bytes]:
+    """A redis-server of this benchmark's own on ``port`` (nothing on disk)."""
+    redis = shutil.which("redis-server") or "redis-server"
+    args = [redis, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, cwd=work)
+
+
 async def run(kills: int, waiting: int) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="acd-cluster-"))
     rport = free_port()
-    redis = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(rport),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ],
-        stdout=subprocess.DEVNULL,
-        cwd=work,
-    )
+    redis = private_redis(rport, work)
     url, key = f"redis://127.0.0.1:{rport}/0", f"acd:bench:{uuid.uuid4().hex}"
     nodes, ports, procs = [work / "a", work / "b"], [free_port(), free_port()], []
     for node, port, name in zip(nodes, ports, ("a", "b"), strict=True):
@@ -185,19 +180,7 @@ async def hop(agents: int, rate: float, seconds: float) -> dict[str, Any]:
     offer crosses it twice: the customer's start in, the offer out)."""
     work = Path(tempfile.mkdtemp(prefix="acd-hop-"))
     rport = free_port()
-    redis = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(rport),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ],
-        stdout=subprocess.DEVNULL,
-        cwd=work,
-    )
+    redis = private_redis(rport, work)
     url = f"redis://127.0.0.1:{rport}/0"
     out: dict[str, Any] = {"agents": agents, "rate_per_s": rate, "seconds": seconds}
     procs: list[asyncio.subprocess.Process] = []

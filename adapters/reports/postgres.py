@@ -21,7 +21,7 @@ from acd.adapters.reports.store import (
     agent_report,
     live_rows,
     quarter_rows,
-    rates,
+    report_rows,
 )
 from acd.stays import AgentInterval, Stay, SurveyAnswer
 
@@ -130,17 +130,11 @@ class PostgresReportStore:
         """As the SQLite store's (``step`` a whole number of quarter hours)."""
         assert step % QUARTER == 0
         cols = ", ".join(GROUPS[by])
-        out = []
-        for rec in await self._p().fetch(_REPORT.format(cols=cols), start, end, step):
-            r: dict[str, Any] = dict(rec)
-            if queues is not None and "queue" in r and r["queue"] not in queues:
-                continue
+        rows = [dict(rec) for rec in await self._p().fetch(_REPORT.format(cols=cols), start, end, step)]
+        for r in rows:  # PostgreSQL's SUM of integers is a numeric: counts as ints, for JSON
             for k in (*_SUMMED[:10], "survey_count", "survey_sum"):
                 r[k] = int(r[k])
-            r["from"] = start + r.pop("bucket") * step
-            r["to"] = min(end, r["from"] + step)
-            out.append(rates(r))
-        return out
+        return report_rows(rows, start, end, step, queues)
 
     async def agents(
         self, start: float, end: float, live: Sequence[AgentInterval] = ()

@@ -226,15 +226,7 @@ class ReportStore:
         db = self._conn()
         cur = db.execute(_QUEUE_REPORT.format(cols=cols), {"start": start, "end": end, "step": step})
         names = [d[0] for d in cur.description]
-        out = []
-        for row in cur:
-            r = dict(zip(names, row, strict=True))
-            if queues is not None and "queue" in r and r["queue"] not in queues:
-                continue
-            r["from"] = start + r.pop("bucket") * step
-            r["to"] = min(end, r["from"] + step)
-            out.append(rates(r))
-        return out
+        return report_rows((dict(zip(names, row, strict=True)) for row in cur), start, end, step, queues)
 
     async def agents(
         self, start: float, end: float, live: Sequence[AgentInterval] = ()
@@ -319,6 +311,21 @@ def agent_report(
         a["presence_s"] = {k: round(v, 1) for k, v in sorted(p.items())}
         a["away_s"] = {k: round(v, 1) for k, v in sorted(a["away_s"].items())}
     return [by[k] for k in sorted(by)]
+
+
+def report_rows(
+    rows: Iterable[dict[str, Any]], start: float, end: float, step: float, queues: frozenset[str] | None
+) -> list[dict[str, Any]]:
+    """The report's rows from the query's: a supervisor's queues only, the
+    bucket as its range, the rates. O(rows)."""
+    out = []
+    for r in rows:
+        if queues is not None and "queue" in r and r["queue"] not in queues:
+            continue
+        r["from"] = start + r.pop("bucket") * step
+        r["to"] = min(end, r["from"] + step)
+        out.append(rates(r))
+    return out
 
 
 def rates(r: dict[str, Any]) -> dict[str, Any]:
