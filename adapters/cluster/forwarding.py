@@ -92,6 +92,13 @@ class Forwarder:
         self._agi: asyncio.Server | None = None
         self._closing = False
 
+    def point_to(self, owner: Owner | None) -> None:
+        """Forward to ``owner`` from now on (None: nobody owns the routing
+        this instant); a new owner is logged, wherever it was learnt."""
+        if owner is not None and owner != self.owner:
+            log.info("standby: forwarding to %s (%s)", owner.node, owner.http)
+        self.owner = owner
+
     # ------------------------------------------------------------ lifecycle
 
     async def start(

@@ -308,9 +308,9 @@ class Server:
 
         async def refresh() -> None:
             try:
-                forwarder.owner = await asyncio.to_thread(lease.whereabouts)
+                forwarder.point_to(await asyncio.to_thread(lease.whereabouts))
             except RedisError:
-                forwarder.owner = None
+                forwarder.point_to(None)
 
         forwarder.refresh = refresh
         await refresh()
@@ -335,10 +335,7 @@ class Server:
         while True:
             await asyncio.sleep(cs.lease_ms / 3000)
             try:
-                was = forwarder.owner
-                forwarder.owner = await asyncio.to_thread(lease.whereabouts)
-                if forwarder.owner is not None and forwarder.owner != was:
-                    log.info("standby: forwarding to %s (%s)", forwarder.owner.node, forwarder.owner.http)
+                forwarder.point_to(await asyncio.to_thread(lease.whereabouts))
                 if loop.time() >= patience_until and await asyncio.to_thread(lease.try_acquire) > 0:
                     return
             except RedisError as e:

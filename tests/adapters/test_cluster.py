@@ -42,8 +42,9 @@ def cluster_journal(redis_url: str, key: str, node: str) -> str:
 
 
 async def start_standby(d: Daemon) -> None:
-    """Start a node that must wait: it says so, and does not serve."""
-    await d.start(until=b"standby:")
+    """Start a node that must wait: it says so once it listens (forwarding),
+    and does not serve as an owner."""
+    await d.start(until=b"takes over when its lease lapses")
     assert b"serving on" not in d.log
 
 
