@@ -247,6 +247,7 @@ class Server:
         await self.customer_desk.start()
         if self.reports is not None:
             await self.reports.start()
+        await self.staffing.start()
         await self.hub.start()
         await self.gateways.start()
         if self.ami is not None:
@@ -657,6 +658,7 @@ class Server:
             await self.ami.stop()
         await self.voice.stop()
         await self.hub.stop()
+        await self.staffing.stop()
         await self._web.cleanup()
         await self.desks.close()
         await self.webchat.close()

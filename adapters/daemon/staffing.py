@@ -4,16 +4,31 @@ Arrivals are counted from the engine's events (a new contact, or one moved
 in by an overflow, a hand-off or a transfer; not one that went back in
 line in the same queue), over the last 15 minutes; the handle time is the
 queue's measured average; the target is its configured service level.
-Erlang C then says how many agents it needs now. Read by ``GET /v1/queues``.
+Erlang C then says how many agents it needs now. Read by ``GET /v1/queues``
+and the wallboard.
+
+Erlang A also counts the callers who give up: their patience is measured
+over the same window (abandons over the time everyone waited, answered or
+not: the estimate of an exponential patience with the answered ones
+censored). It costs up to a tenth of a second per queue, so a task
+computes it every ``A_EVERY_S`` on a worker thread, queue after queue, and
+the forecast shows the last result (with its age); never on the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
+from collections import deque
 from typing import Any
 
 from acd import events as ev
 from acd.adapters.daemon.runner import EngineRunner
-from acd.forecast import Arrivals, agents_needed
+from acd.forecast import Arrivals, agents_needed, agents_needed_a
+
+log = logging.getLogger("acd.staffing")
+A_EVERY_S = 30.0
 
 ARRIVING = frozenset({"new", "overflow", "handoff", "transfer"})  # ContactQueued reasons that add work
 
@@ -21,14 +36,77 @@ ARRIVING = frozenset({"new", "overflow", "handoff", "transfer"})  # ContactQueue
 class StaffingForecast:
     def __init__(self, runner: EngineRunner, window_s: float = 900.0) -> None:
         self.runner = runner
+        self.window_s = window_s
         self.arrivals = Arrivals(runner.now(), window_s)
+        # queue -> (at, waited s, gave up) of each contact that stopped waiting, in the window
+        self._waits: dict[str, deque[tuple[float, float, bool]]] = {}
+        self._a: dict[str, dict[str, Any]] = {}  # queue -> the last Erlang A figures
+        self._task: asyncio.Task[None] | None = None
         runner.listen(self.on_events)
 
     def on_events(self, events: list[ev.Event], seconds: float) -> None:
         """O(events)."""
         for e in events:
-            if type(e) is ev.ContactQueued and e.reason in ARRIVING:
-                self.arrivals.add(e.queue, e.at)
+            if isinstance(e, ev.ContactQueued):
+                if e.reason in ARRIVING:
+                    self.arrivals.add(e.queue, e.at)
+            elif isinstance(e, (ev.ContactConnected, ev.ContactAbandoned)):
+                gave_up = isinstance(e, ev.ContactAbandoned)
+                self._waits.setdefault(e.queue, deque()).append((e.at, e.waited_s, gave_up))
+
+    def patience_s(self, queue: str, now: float) -> float | None:
+        """Mean patience over the window: time waited by all / abandons;
+        None before any abandon. O(1) amortised."""
+        q = self._waits.get(queue)
+        if not q:
+            return None
+        while q and q[0][0] <= now - self.window_s:
+            q.popleft()
+        gave_up = sum(1 for _, _, g in q if g)
+        return sum(w for _, w, _ in q) / gave_up if gave_up else None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._erlang_a(), name="acd-staffing")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _erlang_a(self) -> None:
+        while True:
+            await asyncio.sleep(A_EVERY_S)
+            for queue in list(self.runner.engine.queues):
+                try:
+                    await self._refresh(queue)
+                except Exception:  # a forecast must never stop anything
+                    log.exception("staffing: Erlang A for %s failed", queue)
+
+    async def _refresh(self, queue: str) -> None:
+        """Erlang A for one queue, on a worker thread."""
+        engine, now = self.runner.engine, self.runner.now()
+        spec = engine.queues.get(queue)
+        if spec is None:
+            return
+        stats = engine.queue_stats(queue)
+        rate, patience = self.arrivals.rate(queue, now), self.patience_s(queue, now)
+        if stats.aht_s is None or patience is None or rate <= 0:
+            self._a.pop(queue, None)
+            return
+        args = (rate, stats.aht_s, patience, spec.service_level_pct, spec.service_level_s)
+        got = await asyncio.to_thread(agents_needed_a, *args)
+        if got is None:
+            self._a.pop(queue, None)
+            return
+        n, figures = got
+        self._a[queue] = {
+            "agents_needed": n,
+            "patience_s": round(patience, 1),
+            "expected_service_level_pct": round(figures.service_level * 100, 2),
+            "expected_abandon_pct": round(figures.abandon_probability * 100, 2),
+            "expected_asa_s": round(figures.asa_s, 1) if math.isfinite(figures.asa_s) else None,
+            "at": now,
+        }
 
     def for_queue(self, queue: str) -> dict[str, Any]:
         """The forecast of one queue; ``agents_needed`` None until a handled
@@ -43,6 +121,10 @@ class StaffingForecast:
             "threshold_s": spec.service_level_s,
             "model": "erlang-c",
         }
+        a = self._a.get(queue)
+        if a is not None:  # its time on the engine's clock becomes an age
+            a = {**{k: v for k, v in a.items() if k != "at"}, "age_s": round(self.runner.now() - a["at"], 1)}
+        out["erlang_a"] = a
         if stats.aht_s is None:
             return {**out, "traffic_erlangs": None, "agents_needed": None}
         s = agents_needed(rate, stats.aht_s, spec.service_level_pct, spec.service_level_s)

@@ -5,8 +5,10 @@ against the published tables in tests/core/test_forecast.py)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
+from acd import commands as c
 from acd.forecast import agents_needed, service_level
 from tests.adapters.wsclient import AUTH, Session, session
 
@@ -26,8 +28,9 @@ async def test_the_forecast_follows_arrivals_and_handle_time() -> None:
         for i in range(3):
             _, cid = await s.customer("sales", f"hello {i}")
             await s.serve(bob, cid)
+        waiting = []
         for i in range(4):  # waiting: arrivals too
-            await s.customer("sales", f"waiting {i}")
+            waiting.append((await s.customer("sales", f"waiting {i}"))[1])
         f = (await queues(s))["sales"]["forecast"]
         assert f["arrivals_per_hour"] > 0 and f["aht_s"] is not None
         assert (await queues(s))["support"]["forecast"]["arrivals_per_hour"] == 0.0
@@ -39,3 +42,13 @@ async def test_the_forecast_follows_arrivals_and_handle_time() -> None:
             n == agents_needed(rate, f["aht_s"], 80.0, 20.0).agents
             or abs(service_level(rate * f["aht_s"], n - 1, f["aht_s"], 20.0) * 100 - 80.0) < 0.5
         )  # the same model (the rate is rounded in the answer)
+
+        assert f["erlang_a"] is None  # nobody gave up yet: no patience measured
+        await s.server.runner.submit(partial(c.Abandon, contact_id=waiting[0]))
+        await s.server.staffing._refresh("sales")  # what its task does every A_EVERY_S, on a worker thread
+        a = (await queues(s))["sales"]["forecast"]["erlang_a"]
+        staffing = s.server.staffing
+        patience = staffing.patience_s("sales", s.server.runner.now())
+        assert patience is not None and patience > 0  # (this test's waits are milliseconds)
+        assert a["agents_needed"] >= 1 and a["expected_service_level_pct"] >= 80.0
+        assert 0 <= a["expected_abandon_pct"] <= 100 and a["age_s"] >= 0

@@ -4,13 +4,24 @@ arrival rate over its window."""
 
 from __future__ import annotations
 
+import heapq
+import random
+from collections import deque
 from fractions import Fraction
 from math import exp, factorial
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acd.forecast import Arrivals, agents_needed, erlang_b, erlang_c, service_level
+from acd.forecast import (
+    Arrivals,
+    agents_needed,
+    agents_needed_a,
+    erlang_a,
+    erlang_b,
+    erlang_c,
+    service_level,
+)
 
 
 def test_published_erlang_b_and_c_tables() -> None:
@@ -73,3 +84,62 @@ def test_arrivals_over_the_window() -> None:
     assert arr.rate("sales", 100.0) == 9 / 100  # the window is (0, 100]: the first fell out
     assert arr.rate("sales", 130.0) == 3 / 100  # 35, 40 and 45 s: the last 100 s
     assert arr.rate("support", 130.0) == 0.0
+
+
+def simulate(
+    rate: float, aht: float, patience: float, n: int, t: float, arrivals: int, seed: int
+) -> tuple[float, float]:
+    """A queue of ``n`` agents, first come first served, callers who hang
+    up after their patience: (answered within ``t``, abandoned), as shares
+    of the arrivals. An independent check of Erlang A."""
+    rnd = random.Random(seed)
+    ends: list[float] = []  # agents' service ends (a heap)
+    line: deque[tuple[float, float]] = deque()  # (arrived, hangs up at)
+    free, in_time, gave_up, seen = n, 0, 0, 0
+    arrive = rnd.expovariate(rate)
+    while seen < arrivals:
+        if ends and ends[0] < arrive:
+            now = heapq.heappop(ends)
+            free += 1
+            while line:
+                came, leaves = line.popleft()
+                if leaves < now:
+                    gave_up += 1
+                    continue
+                free -= 1
+                heapq.heappush(ends, now + rnd.expovariate(1 / aht))
+                in_time += now - came <= t
+                break
+            continue
+        now, seen = arrive, seen + 1
+        arrive = now + rnd.expovariate(rate)
+        if free and not line:
+            free -= 1
+            in_time += 1
+            heapq.heappush(ends, now + rnd.expovariate(1 / aht))
+        else:
+            line.append((now, now + rnd.expovariate(1 / patience)))
+    return in_time / seen, gave_up / seen
+
+
+def test_erlang_a_against_a_simulation_and_its_limit() -> None:
+    for rate, aht, patience, n in ((10 / 180, 180, 120, 11), (1.0, 30, 20, 28)):
+        a = erlang_a(rate, aht, patience, n, 20)
+        sl, gave_up = simulate(rate, aht, patience, n, 20, 120_000, seed=n)
+        assert abs(a.service_level - sl) < 0.012 and abs(a.abandon_probability - gave_up) < 0.008
+    # Callers who never hang up: Erlang C.
+    patient = erlang_a(10 / 180, 180, 1e9, 14, 20)
+    assert abs(patient.service_level - service_level(10, 14, 180, 20)) < 1e-4
+    assert patient.abandon_probability < 1e-6 and abs(patient.wait_probability - erlang_c(10, 14)) < 1e-4
+
+
+@settings(max_examples=25)  # each example is a search of Erlang A's (tens of ms)
+@given(st.floats(0.01, 0.5), st.floats(20.0, 300.0), st.floats(10.0, 300.0), st.floats(60.0, 95.0))
+def test_erlang_a_agents_are_the_fewest_that_meet_the_target(
+    rate: float, aht: float, patience: float, target: float
+) -> None:
+    got = agents_needed_a(rate, aht, patience, target, 20.0)
+    assert got is not None
+    n, figures = got
+    assert figures.service_level * 100 >= target
+    assert n == 1 or erlang_a(rate, aht, patience, n - 1, 20.0).service_level * 100 < target
