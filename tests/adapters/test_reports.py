@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -260,3 +261,120 @@ async def test_a_kill_mid_day_loses_no_row_the_journal_rebuilds_them(tmp_path: P
     assert [(a["agent"], a["handled"]) for a in agents] == [("alice", {"chat": 3})]
     as_csv = acd("--db", "rebuilt.sqlite3", "--from", "0", "--interval-s", str(86_400 * 400), "--csv").stdout
     assert as_csv.splitlines()[0].startswith("abandoned,") and len(as_csv.splitlines()) == 2
+
+
+def test_a_scripted_day_figure_by_figure() -> None:
+    """Three hundred contacts over a day on three channels with outcomes
+    fixed in advance (answered after a known ring, then a known talk and
+    wrap-up; abandoned after a known wait; a few transferred), an agent at
+    lunch for an hour: each hour's figures, per queue and channel, and the
+    agent's lunch, against a computation from the script alone."""
+    from acd.settings import AgentSpec, QueueSpec  # noqa: PLC0415 (this test's own centre)
+    from tests.core.world import Run, config  # noqa: PLC0415
+
+    run = Run(
+        config(
+            [
+                QueueSpec(
+                    "sales",
+                    channels=("voice", "chat", "email"),
+                    wrapup_s=10,
+                    offer_timeout_s=120,
+                    service_level_s=20,
+                ),
+                QueueSpec("support", channels=("voice", "chat", "email"), wrapup_s=10, service_level_s=20),
+            ],
+            [AgentSpec("a1", queues={"sales": 1}), AgentSpec("a2", queues={"support": 1})],
+        )
+    )
+    rec = StayRecorder(Thresholds(lambda q: 20.0, short_abandon_s=5.0))
+    rnd = random.Random(19)
+    stays: list[Stay] = []
+    intervals = []
+
+    def do(cmd: c.Command) -> None:
+        s, i = rec.feed(run(cmd), T0)
+        stays.extend(s)
+        intervals.extend(i)
+
+    do(c.Login(0.0, "a1"))
+    expected: dict[tuple[int, str, str], dict[str, float]] = {}
+    t = 0.0
+    for k in range(300):
+        t += 250.0
+        if 12 * 3600 <= t < 13 * 3600:  # a1 is at lunch: nobody is sent
+            continue
+        channel = rnd.choice(("voice", "chat", "email"))
+        fate = rnd.choices(("answered", "abandoned", "transferred"), (0.75, 0.15, 0.10))[0]
+        ring, talk = float(rnd.randint(1, 40)), float(rnd.randint(10, 100))
+        cid = f"d{k}"
+        row = expected.setdefault(
+            (int(t // 3600), "sales", channel),
+            {
+                "offered": 0,
+                "answered": 0,
+                "in_sl": 0,
+                "abandoned": 0,
+                "short": 0,
+                "transferred_out": 0,
+                "wait": 0.0,
+                "handle": 0.0,
+            },
+        )
+        row["offered"] += 1
+        if fate == "abandoned":
+            do(c.SetAway(t - 1, "a1", "break"))  # nobody to offer it to
+            do(c.NewContact(t, cid, "sales", channel, "u"))
+            do(c.Abandon(t + ring, cid))
+            do(c.SetAvailable(t + ring + 1, "a1"))
+            row["abandoned" if ring >= 5 else "short"] += 1
+            continue
+        do(c.NewContact(t, cid, "sales", channel, "u"))
+        do(c.Accept(t + ring, "a1", cid))
+        row["answered"] += 1
+        row["in_sl"] += ring <= 20
+        row["wait"] += ring
+        if fate == "transferred":
+            do(c.Transfer(t + ring + talk, cid, by_agent="a1", to_queue="support"))
+            do(c.Abandon(t + ring + talk + 1, cid))  # and gone from support's line at once
+            do(c.Tick(t + ring + talk + 10))  # a1's wrap-up after the transfer
+            row["transferred_out"] += 1
+            row["handle"] += talk  # the talk: the wrap-up after a transfer is the agent's, not the stay's
+        else:
+            do(c.EndContact(t + ring + talk, "a1", cid))
+            do(c.Tick(t + ring + talk + 10))  # wrap-up over
+            row["handle"] += talk + 10
+        if t < 12 * 3600 <= t + 250:
+            do(c.SetAway(12 * 3600, "a1", "lunch"))
+            do(c.SetAvailable(13 * 3600, "a1"))
+    do(c.Logout(t + 1000, "a1"))
+    store = ReportStore(":memory:")
+    store.open_sync()
+    store.put_sync(stays, intervals)
+    got = {
+        (int((r["from"] - T0) // 3600), r["queue"], r["channel"]): r
+        for r in store.queues_sync(T0, T0 + 86_400, 3600, "queue,channel")
+        if r["queue"] == "sales"
+    }
+    assert got.keys() == expected.keys() and sum(x["offered"] for x in expected.values()) > 250
+    for key, want in expected.items():
+        r = got[key]
+        assert (r["offered"], r["answered"], r["answered_in_sl"]) == (
+            want["offered"],
+            want["answered"],
+            want["in_sl"],
+        ), key
+        assert (r["abandoned"], r["short_abandoned"], r["transferred_out"]) == (
+            want["abandoned"],
+            want["short"],
+            want["transferred_out"],
+        ), key
+        ans, lost = want["answered"], want["abandoned"]
+        assert r["service_level_pct"] == (
+            round(100 * want["in_sl"] / (ans + lost), 1) if ans + lost else None
+        ), key
+        assert r["asa_s"] == (round(want["wait"] / ans, 1) if ans else None), key
+        assert r["aht_s"] == (round(want["handle"] / ans, 1) if ans else None), key
+    (a1,) = [a for a in store.agents_sync(T0, T0 + 86_400) if a["agent"] == "a1"]
+    assert a1["away_s"]["lunch"] == 3600.0
+    assert sum(a1["handled"].values()) == sum(x["answered"] for x in expected.values())
