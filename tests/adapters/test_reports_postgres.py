@@ -57,7 +57,7 @@ async def test_the_same_figures_as_sqlite_and_two_nodes_add_up(tmp_path: Path, p
     try:
         await pg.put(ROWS, INTERVALS, ANSWERS)
         await lite.put(ROWS, INTERVALS, ANSWERS)
-        for step, by in ((900, "queue"), (1800, "queue,channel"), (3600, "channel")):
+        for step, by in ((900, "queue"), (900, "queue,channel"), (1800, "queue,channel"), (3600, "channel")):
             assert await pg.queues(T0, T0 + 1800, step, by) == await lite.queues(T0, T0 + 1800, step, by)
         assert await pg.agents(T0, T0 + 1800) == await lite.agents(T0, T0 + 1800)
         assert await pg.queues(T0, T0 + 1800, 900, "queue", frozenset({"support"})) == await lite.queues(
