@@ -21,6 +21,7 @@ from acd.adapters.daemon.config_file import load
 from acd.adapters.daemon.snapshots import journaled_routing
 from acd.adapters.durable.journal import DirectoryJournal
 from acd.adapters.durable.recovery import recover
+from acd.adapters.reports.export import instant
 from acd.codec import from_wire
 from acd.errors import ConfigError
 from acd.settings import RoutingConfig
@@ -106,14 +107,7 @@ def recorded_steps(
 
 def wall_time(text: str | None, default: float) -> float:
     """ISO 8601 (UTC when no offset is given) or seconds since the epoch."""
-    if text is None:
-        return default
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    t = datetime.fromisoformat(text)
-    return (t if t.tzinfo is not None else t.replace(tzinfo=UTC)).timestamp()
+    return instant(text, "UTC", default)
 
 
 def what_if(

@@ -515,11 +515,7 @@ class Server:
             uniqueid = conv.attributes.get("uniqueid") if conv is not None else None
             return uniqueid or contact_id  # a call's Uniqueid: the lines join Asterisk's CDRs
 
-        def queues(agent_id: str) -> tuple[str, ...]:
-            a = engine.agents.get(agent_id)
-            return tuple(a.spec.queues) if a is not None else ()
-
-        names = Directory(callid, lambda ch: ch in engine.phone_channels, hub.agent_name, queues)
+        names = Directory(callid, lambda ch: ch in engine.phone_channels, hub.agent_name, self._agent_queues)
         qlog = QueueLogFile(path, names, lambda: time.time() - self.runner.now())
         try:
             qlog.open()
@@ -547,10 +543,6 @@ class Server:
             spec = engine.queues.get(queue)
             return spec.service_level_s if spec is not None else 0.0
 
-        def queues_of(agent_id: str) -> tuple[str, ...]:
-            a = engine.agents.get(agent_id)
-            return tuple(a.spec.queues) if a is not None else ()
-
         def offset() -> float:  # engine time -> Unix time
             return time.time() - self.runner.now()
 
@@ -559,7 +551,12 @@ class Server:
         )
         self.runner.listen(self.reports.on_events)
         self.surveys.counted = self.reports.survey
-        add_report_routes(self.app, store, rs.time_zone, queues_of, self.reports.live_intervals)
+        add_report_routes(self.app, store, rs.time_zone, self._agent_queues, self.reports.live_intervals)
+
+    def _agent_queues(self, agent_id: str) -> tuple[str, ...]:
+        """The queues an agent serves now (none once a reload removed it). O(its queues)."""
+        a = self.runner.engine.agents.get(agent_id)
+        return tuple(a.spec.queues) if a is not None else ()
 
     def _reconfigure_to(self, settings: AcdSettings, now: float) -> list[Any]:
         """In the writer: apply ``settings`` and put it on record (replay applies it too)."""

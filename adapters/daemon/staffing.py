@@ -33,13 +33,37 @@ A_EVERY_S = 30.0
 ARRIVING = frozenset({"new", "overflow", "handoff", "transfer"})  # ContactQueued reasons that add work
 
 
+class _Waits:
+    """The waits that ended in a window (answered or given up), with their
+    running totals: O(1) amortised to add and to trim."""
+
+    __slots__ = ("ended", "gave_up", "waited")
+
+    def __init__(self) -> None:
+        self.ended: deque[tuple[float, float, bool]] = deque()  # (at, waited s, gave up)
+        self.waited = 0.0
+        self.gave_up = 0
+
+    def add(self, at: float, waited: float, gave_up: bool) -> None:
+        self.ended.append((at, waited, gave_up))
+        self.waited += waited
+        self.gave_up += gave_up
+
+    def trim(self, before: float) -> None:
+        while self.ended and self.ended[0][0] <= before:
+            _, waited, gave_up = self.ended.popleft()
+            self.waited -= waited
+            self.gave_up -= gave_up
+        if not self.ended:  # no sum of subtractions drifts from nothing
+            self.waited = 0.0
+
+
 class StaffingForecast:
     def __init__(self, runner: EngineRunner, window_s: float = 900.0) -> None:
         self.runner = runner
         self.window_s = window_s
         self.arrivals = Arrivals(runner.now(), window_s)
-        # queue -> (at, waited s, gave up) of each contact that stopped waiting, in the window
-        self._waits: dict[str, deque[tuple[float, float, bool]]] = {}
+        self._waits: dict[str, _Waits] = {}  # queue -> the waits that ended in the window
         self._a: dict[str, dict[str, Any]] = {}  # queue -> the last Erlang A figures
         self._task: asyncio.Task[None] | None = None
         runner.listen(self.on_events)
@@ -51,19 +75,19 @@ class StaffingForecast:
                 if e.reason in ARRIVING:
                     self.arrivals.add(e.queue, e.at)
             elif isinstance(e, (ev.ContactConnected, ev.ContactAbandoned)):
-                gave_up = isinstance(e, ev.ContactAbandoned)
-                self._waits.setdefault(e.queue, deque()).append((e.at, e.waited_s, gave_up))
+                w = self._waits.get(e.queue)
+                if w is None:
+                    w = self._waits[e.queue] = _Waits()
+                w.add(e.at, e.waited_s, isinstance(e, ev.ContactAbandoned))
 
     def patience_s(self, queue: str, now: float) -> float | None:
         """Mean patience over the window: time waited by all / abandons;
         None before any abandon. O(1) amortised."""
-        q = self._waits.get(queue)
-        if not q:
+        w = self._waits.get(queue)
+        if w is None:
             return None
-        while q and q[0][0] <= now - self.window_s:
-            q.popleft()
-        gave_up = sum(1 for _, _, g in q if g)
-        return sum(w for _, w, _ in q) / gave_up if gave_up else None
+        w.trim(now - self.window_s)
+        return w.waited / w.gave_up if w.gave_up else None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._erlang_a(), name="acd-staffing")

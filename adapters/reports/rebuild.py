@@ -12,7 +12,6 @@ stays open across a restart) is back.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import sys
@@ -23,6 +22,7 @@ from typing import Any, TextIO
 
 from acd import snapshot
 from acd.adapters.daemon.replay import recorded_steps
+from acd.adapters.reports.export import instant, write_csv
 from acd.adapters.reports.store import GROUPS, QUARTER, ReportStore
 from acd.engine import Engine
 from acd.errors import InvalidRequest
@@ -103,8 +103,12 @@ def report(
     if not db.exists():
         print(f"{db}: no report store", file=sys.stderr)
         return 1
-    tz = zoneinfo.ZoneInfo(zone)
-    start, end = _when(since, tz, 0.0), _when(until, tz, datetime.now(tz).timestamp())
+    try:
+        start = instant(since, zone, 0.0)
+        end = instant(until, zone, datetime.now(zoneinfo.ZoneInfo(zone)).timestamp())
+    except ValueError as e:
+        print(f"--from/--to: expected ISO 8601 or Unix seconds ({e})", file=sys.stderr)
+        return 2
     start -= start % QUARTER
     if interval < QUARTER or interval % QUARTER or by not in GROUPS:
         print("--interval: whole quarter hours (900 s); --by: " + ", ".join(GROUPS), file=sys.stderr)
@@ -119,24 +123,5 @@ def report(
             json.dumps({"from": start, "to": end, "agents" if agents else "queues": rows}, indent=2), file=out
         )
         return 0
-    fields = sorted({k for r in rows for k in r})
-    w = csv.DictWriter(out, fields)
-    w.writeheader()
-    for r in rows:
-        w.writerow(
-            {
-                k: ";".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else v
-                for k, v in r.items()
-            }
-        )
+    write_csv(rows, zone, out)
     return 0
-
-
-def _when(text: str | None, tz: zoneinfo.ZoneInfo, default: float) -> float:
-    if text is None:
-        return default
-    try:
-        return float(text)
-    except ValueError:
-        t = datetime.fromisoformat(text)
-        return (t if t.tzinfo is not None else t.replace(tzinfo=tz)).timestamp()

@@ -16,7 +16,6 @@ buckets; the query runs on the store's thread.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import time
@@ -27,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from acd.adapters.reports.export import instant, write_csv
 from acd.adapters.reports.store import GROUPS, MAX_BUCKETS, QUARTER, ReportBackend
 from acd.adapters.web.sessions import agent_in_scope, scope
 from acd.errors import InvalidRequest
@@ -45,19 +45,10 @@ class BadReport(InvalidRequest):
 
 
 def _instant(text: str | None, name: str, zone: str, default: float) -> float:
-    if not text:
-        return default
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        t = datetime.fromisoformat(text[:40])
+        return instant(text, zone, default)
     except ValueError:
         raise BadReport(f"{name}: expected ISO 8601 or Unix seconds") from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=zoneinfo.ZoneInfo(zone))
-    return t.timestamp()
 
 
 def _range(request: web.Request) -> tuple[float, float]:
@@ -82,35 +73,12 @@ def _respond(
     if "text/csv" not in request.headers.get("Accept", "") and request.query.get("format") != "csv":
         return web.json_response({"from": span[0], "to": span[1], key: rows})
     out = io.StringIO()
-    zone = zoneinfo.ZoneInfo(request.app[ZONE])
-    flat = [{k: _cell(k, v, zone) for k, v in r.items()} for r in rows]
-    fields = sorted(
-        {k for r in flat for k in r}, key=lambda k: (_LEAD.index(k) if k in _LEAD else len(_LEAD), k)
-    )
-    w = csv.DictWriter(out, fields, lineterminator="\r\n")
-    w.writeheader()
-    w.writerows(flat)
+    write_csv(rows, request.app[ZONE], out)
     return web.Response(
         text=out.getvalue(),
         content_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="acd-{key}.csv"'},
     )
-
-
-_LEAD = ("from", "to", "queue", "channel", "agent")  # the CSV's first columns, in this order
-
-
-def _cell(key: str, v: Any, zone: zoneinfo.ZoneInfo) -> Any:
-    """A CSV cell: the range's ends in the centre's local time, a nested
-    value (time per presence) as ``key=value;...``; text a spreadsheet
-    would run as a formula is quoted out (CSV injection)."""
-    if key in ("from", "to") and isinstance(v, (int, float)):
-        return datetime.fromtimestamp(v, zone).isoformat(timespec="seconds")
-    if isinstance(v, dict):
-        v = ";".join(f"{k}={x}" for k, x in v.items())
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@"):
-        return "'" + v
-    return v
 
 
 async def queue_report(request: web.Request) -> web.Response:

@@ -260,7 +260,8 @@ async def test_a_kill_mid_day_loses_no_row_the_journal_rebuilds_them(tmp_path: P
     agents = json.loads(acd("--db", "rebuilt.sqlite3", "--from", "0", "--agents").stdout)["agents"]
     assert [(a["agent"], a["handled"]) for a in agents] == [("alice", {"chat": 3})]
     as_csv = acd("--db", "rebuilt.sqlite3", "--from", "0", "--interval-s", str(86_400 * 400), "--csv").stdout
-    assert as_csv.splitlines()[0].startswith("abandoned,") and len(as_csv.splitlines()) == 2
+    # the same CSV as the web route's: the range first, in local time
+    assert as_csv.splitlines()[0].startswith("from,to,queue,abandoned,") and len(as_csv.splitlines()) == 2
 
 
 def test_a_scripted_day_figure_by_figure() -> None:
